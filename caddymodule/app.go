@@ -1,0 +1,209 @@
+// Package caddymodule is Tracebar's Caddy glue: the tracebar app (store and
+// OTLP sink, kept across config reloads), the http.handlers.tracebar
+// handler and their Caddyfile syntax.
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/tracebar/tracebar/otelbridge"
+	"github.com/tracebar/tracebar/toolbar"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// Default sink addresses: the OTLP ports, on loopback only.
+const (
+	DefaultOTLPHTTP = "127.0.0.1:4318"
+	DefaultOTLPGRPC = "127.0.0.1:4317"
+)
+
+// App owns what outlives one request and one config: the span store and
+// the OTLP sink. Both survive config reloads (a caddy.UsagePool), so a
+// reload neither empties the toolbar nor fails with address-in-use.
+type App struct {
+	// OTLPHTTP is the OTLP/HTTP listen address ("off" disables).
+	OTLPHTTP string `json:"otlp_http,omitempty"`
+	// OTLPGRPC is the OTLP/gRPC listen address ("off" disables).
+	OTLPGRPC string `json:"otlp_grpc,omitempty"`
+	// MaxTraces, MaxSpans and MaxRequests bound the store. They take effect
+	// when the store is first created (a restart, not a reload, changes them).
+	MaxTraces   int `json:"max_traces,omitempty"`
+	MaxSpans    int `json:"max_spans,omitempty"`
+	MaxRequests int `json:"max_requests,omitempty"`
+	// MaxBodyBytes bounds one OTLP request after decompression.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+
+	store   *toolbar.Store
+	servers []string // pool keys of the running sink servers
+	logger  *zap.Logger
+}
+
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)
+
+// pool holds the store (key storeKey) and the sink servers (keyed by
+// protocol and address) across config generations.
+var pool = caddy.NewUsagePool()
+
+const storeKey = "tracebar.store"
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "tracebar", New: func() caddy.Module { return new(App) }}
+}
+
+// Provision sets defaults and takes (or creates) the shared store.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	if a.OTLPHTTP == "" {
+		a.OTLPHTTP = DefaultOTLPHTTP
+	}
+	if a.OTLPGRPC == "" {
+		a.OTLPGRPC = DefaultOTLPGRPC
+	}
+	if a.MaxBodyBytes <= 0 {
+		a.MaxBodyBytes = otelbridge.DefaultMaxBodyBytes
+	}
+	v, _, err := pool.LoadOrNew(storeKey, func() (caddy.Destructor, error) {
+		return pooledStore{toolbar.NewStore(toolbar.Limits{Traces: a.MaxTraces, Spans: a.MaxSpans, Requests: a.MaxRequests})}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("tracebar: store: %w", err)
+	}
+	a.store = v.(pooledStore).Store
+	return nil
+}
+
+// Validate checks the listen addresses.
+func (a *App) Validate() error {
+	for _, addr := range []string{a.OTLPHTTP, a.OTLPGRPC} {
+		if addr == "off" {
+			continue
+		}
+		if _, err := caddy.ParseNetworkAddress(addr); err != nil {
+			return fmt.Errorf("tracebar: sink address %q: %w", addr, err)
+		}
+	}
+	return nil
+}
+
+// Store returns the span and request store shared by all handlers.
+func (a *App) Store() *toolbar.Store { return a.store }
+
+// Start starts the OTLP sink, or keeps the one already running from the
+// previous config. A sink that cannot listen is logged, not fatal: the
+// proxy and the toolbar still work without the app's spans.
+func (a *App) Start() error {
+	sink := otelbridge.NewSink(a.store)
+	sink.MaxBodyBytes = a.MaxBodyBytes
+	for _, s := range []struct {
+		proto, addr string
+		serve       func(net.Listener) (caddy.Destructor, error)
+	}{
+		{"http", a.OTLPHTTP, func(ln net.Listener) (caddy.Destructor, error) {
+			srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second}
+			go srv.Serve(ln)
+			return httpServer{srv}, nil
+		}},
+		{"grpc", a.OTLPGRPC, func(ln net.Listener) (caddy.Destructor, error) {
+			srv := sink.NewGRPCServer()
+			go srv.Serve(ln)
+			return grpcServer{srv}, nil
+		}},
+	} {
+		if s.addr == "off" {
+			continue
+		}
+		key := "tracebar.sink." + s.proto + "." + s.addr
+		_, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
+			ln, err := listen(s.addr)
+			if err != nil {
+				return nil, err
+			}
+			return s.serve(ln)
+		})
+		if err != nil {
+			a.logger.Error("OTLP sink not started; apps cannot send spans to it", zap.String("protocol", s.proto), zap.String("address", s.addr), zap.Error(err))
+			continue
+		}
+		a.servers = append(a.servers, key)
+		a.logger.Info("OTLP sink listening", zap.String("protocol", s.proto), zap.String("address", s.addr))
+		if host, _, err := net.SplitHostPort(s.addr); err == nil {
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+				if host != "localhost" {
+					a.logger.Warn("OTLP sink is reachable beyond loopback: anyone who can connect can add spans", zap.String("address", s.addr))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Stop releases this config's hold on the sink servers; the last holder
+// shuts them down.
+func (a *App) Stop() error {
+	var errs []error
+	for _, key := range a.servers {
+		if _, err := pool.Delete(key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.servers = nil
+	return errors.Join(errs...)
+}
+
+// Cleanup releases this config's hold on the store.
+func (a *App) Cleanup() error {
+	if a.store == nil {
+		return nil
+	}
+	_, err := pool.Delete(storeKey)
+	return err
+}
+
+func listen(addr string) (net.Listener, error) {
+	na, err := caddy.ParseNetworkAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := na.Listen(context.Background(), 0, net.ListenConfig{})
+	if err != nil {
+		return nil, err
+	}
+	l, ok := ln.(net.Listener)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a stream listener", addr)
+	}
+	return l, nil
+}
+
+type pooledStore struct{ *toolbar.Store }
+
+func (pooledStore) Destruct() error { return nil }
+
+type httpServer struct{ *http.Server }
+
+func (s httpServer) Destruct() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+type grpcServer struct{ *grpc.Server }
+
+func (s grpcServer) Destruct() error { s.GracefulStop(); return nil }

@@ -1,0 +1,153 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("tracebar", parseHandler)
+	// Right after encode: compression wraps the toolbar, and the toolbar
+	// wraps every route, including sites written with handle {}.
+	httpcaddyfile.RegisterDirectiveOrder("tracebar", httpcaddyfile.After, "encode")
+	httpcaddyfile.RegisterGlobalOption("tracebar", parseApp)
+}
+
+var (
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler = (*App)(nil)
+)
+
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var th Handler
+	err := th.UnmarshalCaddyfile(h.Dispenser)
+	return &th, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	tracebar {
+//	    prefix       <path>
+//	    allow        <cidr...>
+//	    propagators  <tracecontext|baggage|b3|b3multi|none...>
+//	    service_name <name>
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "prefix":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Prefix = d.Val()
+		case "service_name":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.ServiceName = d.Val()
+		case "allow":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				if _, err := parsePrefix(a); err != nil {
+					return d.Errf("allow: %v", err)
+				}
+			}
+			h.Allow = append(h.Allow, args...)
+		case "propagators":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.Propagators = append(h.Propagators, args...)
+		default:
+			return d.Errf("unknown tracebar option %q", d.Val())
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
+	var a App
+	if existing != nil {
+		return nil, d.Err("tracebar global option given twice")
+	}
+	if err := a.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "tracebar", Value: caddyconfig.JSON(a, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from the global option. Syntax:
+//
+//	{
+//	    tracebar {
+//	        otlp_http      <addr|off>
+//	        otlp_grpc      <addr|off>
+//	        max_traces     <n>
+//	        max_spans      <n>
+//	        max_requests   <n>
+//	        max_body_bytes <n>
+//	    }
+//	}
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		val := d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		switch opt {
+		case "otlp_http", "otlp_grpc":
+			if val != "off" {
+				if _, err := caddy.ParseNetworkAddress(val); err != nil {
+					return d.Errf("%s: %v", opt, err)
+				}
+			}
+			if opt == "otlp_http" {
+				a.OTLPHTTP = val
+			} else {
+				a.OTLPGRPC = val
+			}
+		case "max_traces", "max_spans", "max_requests", "max_body_bytes":
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil || n <= 0 {
+				return d.Errf("%s: want a positive integer, got %q", opt, val)
+			}
+			switch opt {
+			case "max_traces":
+				a.MaxTraces = int(n)
+			case "max_spans":
+				a.MaxSpans = int(n)
+			case "max_requests":
+				a.MaxRequests = int(n)
+			default:
+				a.MaxBodyBytes = n
+			}
+		default:
+			return d.Errf("unknown tracebar global option %q", opt)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,414 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/tracebar/tracebar/assets"
+	"github.com/tracebar/tracebar/otelbridge"
+	"github.com/tracebar/tracebar/toolbar"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler records every exchange of an allowed client, traces it, passes
+// the trace context upstream, and injects the toolbar into HTML pages. It
+// serves the toolbar's UI and API under Prefix.
+type Handler struct {
+	// Prefix under which the toolbar and its API are served. Default /__tracebar.
+	Prefix string `json:"prefix,omitempty"`
+	// Allow lists the client networks (CIDR or address) that get the
+	// toolbar, its API and the trace headers. Default: loopback. Other
+	// clients are proxied untouched.
+	Allow []string `json:"allow,omitempty"`
+	// Propagators named as in OTEL_PROPAGATORS: tracecontext, baggage, b3,
+	// b3multi. Default: OTEL_PROPAGATORS, else tracecontext and baggage.
+	Propagators []string `json:"propagators,omitempty"`
+	// ServiceName is the service.name of the proxy's spans. Default caddy.
+	ServiceName string `json:"service_name,omitempty"`
+
+	allow  []netip.Prefix
+	prop   propagation.TextMapPropagator
+	tp     *sdktrace.TracerProvider
+	tracer trace.Tracer
+	store  *toolbar.Store
+	ui     http.Handler
+	logger *zap.Logger
+}
+
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.tracebar", New: func() caddy.Module { return new(Handler) }}
+}
+
+// Provision sets defaults, builds the tracer provider and joins the app.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.Prefix == "" {
+		h.Prefix = "/__tracebar"
+	}
+	h.Prefix = "/" + strings.Trim(h.Prefix, "/")
+	if len(h.Allow) == 0 {
+		h.Allow = []string{"127.0.0.0/8", "::1/128"}
+	}
+	h.allow = h.allow[:0]
+	for _, s := range h.Allow {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return fmt.Errorf("tracebar: allow: %w", err)
+		}
+		h.allow = append(h.allow, p)
+	}
+	if len(h.Propagators) == 0 {
+		h.Propagators = otelbridge.DefaultPropagators()
+	}
+	prop, err := otelbridge.Propagator(h.Propagators)
+	if err != nil {
+		return fmt.Errorf("tracebar: propagators: %w", err)
+	}
+	h.prop = prop
+	if h.ServiceName == "" {
+		h.ServiceName = "caddy"
+	}
+
+	appIface, err := ctx.App("tracebar")
+	if err != nil {
+		return fmt.Errorf("tracebar: getting app: %w", err)
+	}
+	h.store = appIface.(*App).Store()
+
+	res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(h.ServiceName))
+	h.tp = sdktrace.NewTracerProvider(
+		sdktrace.WithResource(res),
+		// A debug toolbar shows every request, whatever an incoming
+		// sampling flag says.
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithSpanProcessor(otelbridge.NewStoreProcessor(h.store, res)),
+	)
+	h.tracer = h.tp.Tracer("github.com/tracebar/tracebar")
+
+	api := toolbar.NewAPI(h.store)
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", assets.Handler()))
+	h.ui = http.StripPrefix(h.Prefix, mux)
+	return nil
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	if strings.ContainsAny(h.Prefix, " \t\"'<>") {
+		return fmt.Errorf("tracebar: prefix %q must be a plain path", h.Prefix)
+	}
+	return nil
+}
+
+// Cleanup shuts the tracer provider down.
+func (h *Handler) Cleanup() error {
+	if h.tp == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return h.tp.Shutdown(ctx)
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// allowed reports whether the request's client (as Caddy determined it,
+// honouring trusted_proxies) is in Allow.
+func (h *Handler) allowed(r *http.Request) bool {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if ip == "" {
+		ip, _, _ = net.SplitHostPort(r.RemoteAddr)
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	for _, p := range h.allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !h.allowed(r) {
+		return next.ServeHTTP(w, r)
+	}
+	if r.URL.Path == h.Prefix || strings.HasPrefix(r.URL.Path, h.Prefix+"/") {
+		h.ui.ServeHTTP(w, r)
+		return nil
+	}
+	// Never wrap tunnels: WebSocket and CONNECT go through untouched.
+	if r.Method == http.MethodConnect || r.Header.Get("Upgrade") != "" {
+		return next.ServeHTTP(w, r)
+	}
+
+	start := time.Now()
+	ctx := r.Context()
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		// No active span from Caddy's tracing module: continue the
+		// caller's context, if any. (Caddy's span already continues it.)
+		ctx = h.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	ctx, span := h.tracer.Start(ctx, r.Method+" "+r.URL.Path,
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithTimestamp(start),
+		trace.WithAttributes(requestAttributes(r)...))
+	sc := span.SpanContext()
+
+	x := &exchange{
+		h:     h,
+		start: start,
+		span:  span,
+		rec: toolbar.Record{
+			ID:            sc.SpanID().String(),
+			TraceID:       sc.TraceID().String(),
+			SpanID:        sc.SpanID().String(),
+			Method:        r.Method,
+			URL:           r.URL.RequestURI(),
+			Host:          r.Host,
+			Proto:         r.Proto,
+			RemoteAddr:    r.RemoteAddr,
+			StartTime:     start,
+			ClientRequest: redact(r.Header),
+		},
+	}
+	x.publish()
+
+	// The upstream gets the proxy's context, never a stale incoming one.
+	for _, f := range h.prop.Fields() {
+		r.Header.Del(f)
+	}
+	h.prop.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	// Let Go's transport decompress pages that may get the toolbar.
+	if wantsHTML(r) {
+		r.Header.Del("Accept-Encoding")
+	}
+	ctx = httptrace.WithClientTrace(ctx, x.clientTrace())
+	r = r.WithContext(ctx)
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &countingBody{ReadCloser: r.Body, n: &x.reqBytes}
+	}
+
+	rw := &responseWriter{ResponseWriter: w, x: x, req: r}
+	err := next.ServeHTTP(rw, r)
+	rw.finish(err)
+	x.end(r, rw, err)
+	return err
+}
+
+func wantsHTML(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	a := r.Header.Get("Accept")
+	return strings.Contains(a, "text/html") || strings.Contains(a, "application/xhtml+xml")
+}
+
+func requestAttributes(r *http.Request) []attribute.KeyValue {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	attrs := []attribute.KeyValue{
+		semconv.HTTPRequestMethodKey.String(r.Method),
+		semconv.URLPath(r.URL.Path),
+		semconv.URLScheme(scheme),
+		semconv.ServerAddress(r.Host),
+		semconv.NetworkProtocolVersion(strings.TrimPrefix(r.Proto, "HTTP/")),
+	}
+	if q := r.URL.RawQuery; q != "" {
+		attrs = append(attrs, semconv.URLQuery(q))
+	}
+	if ua := r.UserAgent(); ua != "" {
+		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		attrs = append(attrs, semconv.ClientAddress(host))
+	}
+	return attrs
+}
+
+// exchange is the proxy's working state for one request; rec is published
+// to the store as copies.
+type exchange struct {
+	h     *Handler
+	start time.Time
+	span  trace.Span
+
+	reqBytes int64 // written by the body reader
+
+	mu  sync.Mutex // guards rec against httptrace callbacks
+	rec toolbar.Record
+
+	upstreamHeader http.Header
+	dnsStart       time.Time
+	connectStart   time.Time
+	tlsStart       time.Time
+}
+
+func (x *exchange) publish() {
+	x.mu.Lock()
+	rec := x.rec
+	x.mu.Unlock()
+	x.h.store.PutRequest(&rec)
+}
+
+func (x *exchange) since(t time.Time) float64 { return toolbar.Millis(t.Sub(x.start)) }
+
+// clientTrace observes the upstream round trip (reverse_proxy passes the
+// request context to its transport): the headers as sent, DNS, connect,
+// TLS and time to first byte. Retries overwrite earlier attempts.
+func (x *exchange) clientTrace() *httptrace.ClientTrace {
+	lock := func(f func()) { x.mu.Lock(); f(); x.mu.Unlock() }
+	return &httptrace.ClientTrace{
+		GetConn: func(string) {
+			lock(func() {
+				x.upstreamHeader = http.Header{}
+				x.rec.Timing.UpstreamStartMs = x.since(time.Now())
+			})
+		},
+		GotConn: func(info httptrace.GotConnInfo) {
+			lock(func() { x.rec.Timing.ConnReused = info.Reused })
+		},
+		DNSStart: func(httptrace.DNSStartInfo) { lock(func() { x.dnsStart = time.Now() }) },
+		DNSDone: func(httptrace.DNSDoneInfo) {
+			lock(func() { x.rec.Timing.DNSMs = toolbar.Millis(time.Since(x.dnsStart)) })
+		},
+		ConnectStart: func(string, string) { lock(func() { x.connectStart = time.Now() }) },
+		ConnectDone: func(string, string, error) {
+			lock(func() { x.rec.Timing.ConnectMs = toolbar.Millis(time.Since(x.connectStart)) })
+		},
+		TLSHandshakeStart: func() { lock(func() { x.tlsStart = time.Now() }) },
+		TLSHandshakeDone: func(tls.ConnectionState, error) {
+			lock(func() { x.rec.Timing.TLSMs = toolbar.Millis(time.Since(x.tlsStart)) })
+		},
+		WroteHeaderField: func(key string, value []string) {
+			lock(func() {
+				if x.upstreamHeader == nil {
+					x.upstreamHeader = http.Header{}
+				}
+				x.upstreamHeader[http.CanonicalHeaderKey(key)] = append(x.upstreamHeader[http.CanonicalHeaderKey(key)], value...)
+			})
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			lock(func() { x.rec.Timing.WroteRequestMs = x.since(time.Now()) })
+		},
+		GotFirstResponseByte: func() {
+			lock(func() { x.rec.Timing.FirstByteMs = x.since(time.Now()) })
+		},
+	}
+}
+
+// end completes the record and the span.
+func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
+	now := time.Now()
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	x.mu.Lock()
+	rec := &x.rec
+	rec.Done = true
+	rec.Status = rw.status
+	if err != nil {
+		rec.Error = err.Error()
+		if rec.Status == 0 {
+			// Caddy's error handling will answer; report its status.
+			rec.Status = http.StatusInternalServerError
+			var he caddyhttp.HandlerError
+			if errors.As(err, &he) && he.StatusCode != 0 {
+				rec.Status = he.StatusCode
+			}
+		}
+	}
+	rec.DurationMs = toolbar.Millis(now.Sub(x.start))
+	rec.Timing.TotalMs = rec.DurationMs
+	rec.RequestBytes = x.reqBytes
+	rec.ResponseBytes = rw.bodyBytes
+	rec.ClientBytes = rw.clientBytes
+	if x.upstreamHeader != nil {
+		rec.UpstreamRequest = redact(x.upstreamHeader)
+	}
+	if repl != nil {
+		if d, ok := repl.Get("http.reverse_proxy.upstream.latency"); ok {
+			if d, ok := d.(time.Duration); ok {
+				rec.Timing.UpstreamLatency = toolbar.Millis(d)
+			}
+		}
+		if d, ok := repl.Get("http.reverse_proxy.upstream.duration"); ok {
+			if d, ok := d.(time.Duration); ok {
+				rec.Timing.UpstreamTotal = toolbar.Millis(d)
+			}
+		}
+	}
+	status := rec.Status
+	x.mu.Unlock()
+
+	x.span.SetAttributes(
+		semconv.HTTPResponseStatusCode(status),
+		attribute.Int64("http.response.body.size", rw.clientBytes),
+	)
+	if status >= 500 {
+		x.span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	if err != nil {
+		x.span.RecordError(err)
+		x.span.SetStatus(codes.Error, err.Error())
+	}
+	x.span.End(trace.WithTimestamp(now))
+	x.publish()
+}
+
+// countingBody counts request body bytes as the handler chain reads them.
+type countingBody struct {
+	io.ReadCloser
+	n *int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	*b.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,160 @@
+package caddymodule
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tracebar/tracebar/inject"
+	"github.com/tracebar/tracebar/toolbar"
+)
+
+// responseWriter records the response head, adds the trace headers and,
+// for an eligible HTML body, streams it through the injector. It does not
+// implement io.ReaderFrom, so file_server's copies go through Write.
+type responseWriter struct {
+	http.ResponseWriter
+	x   *exchange
+	req *http.Request
+
+	wroteHeader bool
+	status      int
+	inj         *inject.Writer
+	bodyBytes   int64 // as the handler chain wrote them
+	clientBytes int64 // as passed on
+}
+
+// WriteHeader decides injection from the response head and adds the
+// trace headers. 1xx responses pass through.
+func (rw *responseWriter) WriteHeader(code int) {
+	if rw.wroteHeader {
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		rw.ResponseWriter.WriteHeader(code)
+		return
+	}
+	rw.wroteHeader = true
+	rw.status = code
+	x := rw.x
+	h := rw.Header()
+	upstream := redact(h)
+
+	inj := inject.Eligible(rw.req.Method, code, rw.req.Header, h)
+	if inj {
+		h.Del("Content-Length")
+		if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+			h.Del("ETag") // the body is no longer the one the tag names
+		}
+		rw.inj = inject.NewWriter(countingWriter{rw}, rw.x.snippet())
+	}
+	sc := x.span.SpanContext()
+	tp := fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())
+	h.Set("Traceresponse", tp)
+	h.Add("Server-Timing", fmt.Sprintf(`traceparent;desc="%s", tracebar;desc="proxy";dur=%.3f`, tp, toolbar.Millis(time.Since(x.start))))
+	h.Set("X-Tracebar-Request", x.h.Prefix+"/api/requests/"+x.rec.ID)
+
+	x.mu.Lock()
+	x.rec.Status = code
+	x.rec.ContentType = h.Get("Content-Type")
+	x.rec.Injected = inj
+	x.rec.UpstreamResponse = upstream
+	x.rec.ClientResponse = redact(h)
+	x.rec.Timing.HeadersMs = x.since(time.Now())
+	x.mu.Unlock()
+	x.publish()
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+func (rw *responseWriter) Write(p []byte) (int, error) {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	rw.bodyBytes += int64(len(p))
+	if rw.inj != nil {
+		return rw.inj.Write(p)
+	}
+	n, err := rw.ResponseWriter.Write(p)
+	rw.clientBytes += int64(n)
+	return n, err
+}
+
+// FlushError drains what the injector may release, then flushes.
+func (rw *responseWriter) FlushError() error {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	if rw.inj != nil {
+		if err := rw.inj.Flush(); err != nil {
+			return err
+		}
+	}
+	return http.NewResponseController(rw.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher for handlers that still assert it.
+func (rw *responseWriter) Flush() { _ = rw.FlushError() }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
+
+// finish ends the injected body. When the handler failed, the body is
+// ended as received, without the toolbar, as it would be without Tracebar.
+func (rw *responseWriter) finish(err error) {
+	if rw.inj == nil {
+		return
+	}
+	if err != nil {
+		rw.inj.Abort()
+	} else {
+		rw.inj.Close()
+	}
+	rw.x.mu.Lock()
+	rw.x.rec.Injected = err == nil
+	rw.x.mu.Unlock()
+}
+
+type countingWriter struct{ rw *responseWriter }
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.rw.ResponseWriter.Write(p)
+	c.rw.clientBytes += int64(n)
+	return n, err
+}
+
+var _ io.Writer = countingWriter{}
+
+// snippet is the tag inserted into the page: one external script, so a
+// Content-Security-Policy that allows 'self' scripts allows it.
+func (x *exchange) snippet() []byte {
+	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/toolbar.js" data-tracebar-request="` + x.rec.ID + `" async></script>`)
+}
+
+// sensitive headers are redacted before they are stored.
+var sensitive = map[string]bool{
+	"Authorization":       true,
+	"Proxy-Authorization": true,
+	"Cookie":              true,
+	"Set-Cookie":          true,
+	"X-Api-Key":           true,
+}
+
+// redact returns a copy of h with sensitive values replaced.
+func redact(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if sensitive[http.CanonicalHeaderKey(k)] {
+			r := make([]string, len(v))
+			for i := range v {
+				r[i] = "[redacted]"
+			}
+			out[k] = r
+			continue
+		}
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}

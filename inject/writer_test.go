@@ -1,0 +1,242 @@
+package inject
+
+import (
+	"bytes"
+	"io"
+	"math/rand"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const tag = "<script src=\"/__tracebar/t.js\"></script>"
+
+func run(t testing.TB, in []byte, chunks []int) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w := NewWriter(&out, []byte(tag))
+	rest := in
+	for _, n := range chunks {
+		if n > len(rest) {
+			n = len(rest)
+		}
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	if len(rest) > 0 {
+		if _, err := w.Write(rest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func TestWriterInsertsBeforeLastRealBodyEndTag(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain", "<html><body><p>hi</p></body></html>", "<html><body><p>hi</p>" + tag + "</body></html>"},
+		{"uppercase", "<HTML><BODY>x</BODY></HTML>", "<HTML><BODY>x" + tag + "</BODY></HTML>"},
+		{"last of two", "<body>a</body>b</body>c", "<body>a</body>b" + tag + "</body>c"},
+		{"in comment", "<body>a<!-- </body> --></body>", "<body>a<!-- </body> -->" + tag + "</body>"},
+		{"in script", "<body><script>s='</body>'</script></body>", "<body><script>s='</body>'</script>" + tag + "</body>"},
+		{"only in script", "<body><script>s='</body>'</script>", "<body><script>s='</body>'</script>" + tag},
+		{"in textarea", "<body><textarea></body></textarea>x", "<body><textarea></body></textarea>x" + tag},
+		{"in title", "<title></body></title>x</html>", "<title></body></title>x" + tag + "</html>"},
+		{"html fallback", "<p>x</p></html>\n", "<p>x</p>" + tag + "</html>\n"},
+		{"end fallback", "<p>x", "<p>x" + tag},
+		{"empty", "", tag},
+		{"attributes on end tag", "<body>x</body id=1>", "<body>x" + tag + "</body id=1>"},
+		{"body after html", "<html>a</html><body>b</body>", "<html>a</html><body>b" + tag + "</body>"},
+		{"unterminated tag at end", "<body>x</body><div", "<body>x" + tag + "</body><div"},
+		{"plaintext swallows rest", "<plaintext></body>", "<plaintext></body>" + tag},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, chunk := range []int{1, 2, 3, 7, 1 << 20} {
+				got := run(t, []byte(tt.in), repeat(chunk, len(tt.in)))
+				if string(got) != tt.want {
+					t.Fatalf("chunk %d:\n got %q\nwant %q", chunk, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func repeat(n, total int) []int {
+	var c []int
+	for i := 0; i < total; i += n {
+		c = append(c, n)
+	}
+	return c
+}
+
+// flushRecorder records what was written before each Flush.
+type flushRecorder struct{ bytes.Buffer }
+
+func TestWriterFlushReleasesEverythingBeforeAPossibleTag(t *testing.T) {
+	var out flushRecorder
+	w := NewWriter(&out, []byte(tag))
+	head := "<!doctype html><html><head><title>t</title></head><body><p>first</p>\n"
+	w.Write([]byte(head))
+	w.Flush()
+	if out.String() != head {
+		t.Fatalf("after flush got %q, want the whole head %q", out.String(), head)
+	}
+	w.Write([]byte("<p>second</p></bo"))
+	if got := out.String(); got != head+"<p>second</p>" {
+		t.Fatalf("a partial end tag must be held: got %q", got)
+	}
+	w.Write([]byte("dy>\n</html>"))
+	w.Close()
+	if want := head + "<p>second</p>" + tag + "</body>\n</html>"; out.String() != want {
+		t.Fatalf("got %q want %q", out.String(), want)
+	}
+}
+
+func TestWriterBoundsMemoryAfterEarlyBodyEndTag(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out, []byte(tag))
+	w.Write([]byte("<body>x</body>"))
+	filler := bytes.Repeat([]byte("<p>filler</p>"), 1024)
+	for i := 0; i < 64; i++ { // 832 KB after the candidate
+		w.Write(filler)
+	}
+	if len(w.buf) > maxHold+len(filler) {
+		t.Fatalf("held %d bytes, bound is %d", len(w.buf), maxHold)
+	}
+	w.Close()
+	want := "<body>x" + tag + "</body>" + strings.Repeat(string(filler), 64)
+	if out.String() != want {
+		t.Fatal("output is not input plus one tag at the early candidate")
+	}
+}
+
+func TestWriterStreamsOnTokenTooLong(t *testing.T) {
+	in := "<body><!--" + strings.Repeat("x", 3*maxToken) + "--></body>"
+	got := run(t, []byte(in), repeat(4096, len(in)))
+	if string(got) != in+tag {
+		t.Fatalf("got %d bytes, want input plus tag at the end", len(got))
+	}
+}
+
+type errWriter struct{ n int }
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.n -= len(p); e.n < 0 {
+		return 0, io.ErrClosedPipe
+	}
+	return len(p), nil
+}
+
+func TestWriterReportsDownstreamErrors(t *testing.T) {
+	w := NewWriter(&errWriter{n: 5}, []byte(tag))
+	w.Write([]byte("<html><body>hello world"))
+	w.Write([]byte("<p>more"))
+	if err := w.Close(); err != io.ErrClosedPipe {
+		t.Fatalf("Close = %v, want the downstream error", err)
+	}
+}
+
+// TestWriterHTML5LibCorpus checks every hostile document of the shared
+// corpus: output minus the tag is the input, for several chunkings.
+func TestWriterHTML5LibCorpus(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "shared", "testdata", "html5lib", "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("html5lib corpus not found next to the checkout (../shared/testdata/html5lib): %v", err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	for _, f := range files {
+		in, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, chunks := range [][]int{nil, repeat(1, len(in)), randomChunks(rng, len(in))} {
+			checkInvariant(t, filepath.Base(f), in, run(t, in, chunks))
+		}
+	}
+}
+
+func checkInvariant(t testing.TB, name string, in, out []byte) {
+	t.Helper()
+	i := bytes.Index(out, []byte(tag))
+	if i < 0 || bytes.Count(out, []byte(tag)) != bytes.Count(in, []byte(tag))+1 {
+		t.Fatalf("%s: tag not inserted exactly once", name)
+	}
+	// Find the inserted one: removing it must give back the input.
+	for j := 0; j <= len(out)-len(tag); j++ {
+		if bytes.HasPrefix(out[j:], []byte(tag)) {
+			rest := append(append([]byte(nil), out[:j]...), out[j+len(tag):]...)
+			if bytes.Equal(rest, in) {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s: removing the tag does not give back the input", name)
+}
+
+func randomChunks(rng *rand.Rand, total int) []int {
+	var c []int
+	for total > 0 {
+		n := 1 + rng.Intn(64)
+		c = append(c, n)
+		total -= n
+	}
+	return c
+}
+
+func FuzzWriter(f *testing.F) {
+	f.Add([]byte("<html><body>x</body></html>"), uint8(3))
+	f.Add([]byte("<script></body></script></body>"), uint8(1))
+	f.Add([]byte("<!-- </body> -->"), uint8(5))
+	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
+		out := run(t, in, repeat(int(chunk)+1, len(in)))
+		checkInvariant(t, "fuzz", in, out)
+	})
+}
+
+func TestEligible(t *testing.T) {
+	h := func(kv ...string) http.Header {
+		x := http.Header{}
+		for i := 0; i < len(kv); i += 2 {
+			x.Set(kv[i], kv[i+1])
+		}
+		return x
+	}
+	tests := []struct {
+		name   string
+		method string
+		status int
+		req    http.Header
+		resp   http.Header
+		want   bool
+	}{
+		{"html", "GET", 200, h(), h("Content-Type", "text/html; charset=utf-8"), true},
+		{"xhtml", "GET", 200, h(), h("Content-Type", "application/xhtml+xml"), true},
+		{"json", "GET", 200, h(), h("Content-Type", "application/json"), false},
+		{"no type", "GET", 200, h(), h(), false},
+		{"head", "HEAD", 200, h(), h("Content-Type", "text/html"), false},
+		{"404", "GET", 404, h(), h("Content-Type", "text/html"), false},
+		{"206", "GET", 206, h(), h("Content-Type", "text/html"), false},
+		{"attachment", "GET", 200, h(), h("Content-Type", "text/html", "Content-Disposition", "attachment; filename=a.html"), false},
+		{"no-transform", "GET", 200, h(), h("Content-Type", "text/html", "Cache-Control", "public, no-transform"), false},
+		{"gzip", "GET", 200, h(), h("Content-Type", "text/html", "Content-Encoding", "gzip"), false},
+		{"utf-16", "GET", 200, h(), h("Content-Type", "text/html; charset=UTF-16LE"), false},
+		{"upgrade", "GET", 200, h("Upgrade", "websocket"), h("Content-Type", "text/html"), false},
+		{"sse", "GET", 200, h(), h("Content-Type", "text/event-stream"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Eligible(tt.method, tt.status, tt.req, tt.resp); got != tt.want {
+				t.Fatalf("Eligible = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

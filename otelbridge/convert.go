@@ -1,0 +1,231 @@
+package otelbridge
+
+import (
+	"time"
+
+	"github.com/tracebar/tracebar/toolbar"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+)
+
+// fromProto converts an OTLP export into store spans. Spans whose ids have
+// the wrong length or are zero are dropped and counted.
+func fromProto(rss []*tracepb.ResourceSpans) (spans []toolbar.Span, rejected int) {
+	for _, rs := range rss {
+		res := &toolbar.Resource{SchemaURL: rs.GetSchemaUrl()}
+		if r := rs.GetResource(); r != nil {
+			res.Attributes = kvsFromProto(r.GetAttributes())
+			res.DroppedAttributes = r.GetDroppedAttributesCount()
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			scope := &toolbar.Scope{SchemaURL: ss.GetSchemaUrl()}
+			if s := ss.GetScope(); s != nil {
+				scope.Name, scope.Version = s.GetName(), s.GetVersion()
+				scope.Attributes = kvsFromProto(s.GetAttributes())
+				scope.DroppedAttributes = s.GetDroppedAttributesCount()
+			}
+			for _, sp := range ss.GetSpans() {
+				ts, ok := spanFromProto(sp)
+				if !ok {
+					rejected++
+					continue
+				}
+				ts.Resource, ts.Scope = res, scope
+				spans = append(spans, ts)
+			}
+		}
+	}
+	return spans, rejected
+}
+
+func spanFromProto(sp *tracepb.Span) (toolbar.Span, bool) {
+	var s toolbar.Span
+	if len(sp.GetTraceId()) != 16 || len(sp.GetSpanId()) != 8 {
+		return s, false
+	}
+	copy(s.TraceID[:], sp.GetTraceId())
+	copy(s.SpanID[:], sp.GetSpanId())
+	if !s.TraceID.IsValid() || !s.SpanID.IsValid() {
+		return s, false
+	}
+	switch p := sp.GetParentSpanId(); len(p) {
+	case 0:
+	case 8:
+		copy(s.ParentSpanID[:], p)
+	default:
+		return s, false
+	}
+	s.TraceState = sp.GetTraceState()
+	s.Flags = sp.GetFlags()
+	s.Name = sp.GetName()
+	s.Kind = toolbar.SpanKind(sp.GetKind())
+	s.Start = unixNano(sp.GetStartTimeUnixNano())
+	s.End = unixNano(sp.GetEndTimeUnixNano())
+	s.Attributes = kvsFromProto(sp.GetAttributes())
+	s.DroppedAttributes = sp.GetDroppedAttributesCount()
+	s.DroppedEvents = sp.GetDroppedEventsCount()
+	s.DroppedLinks = sp.GetDroppedLinksCount()
+	for _, e := range sp.GetEvents() {
+		s.Events = append(s.Events, toolbar.Event{
+			Time: unixNano(e.GetTimeUnixNano()), Name: e.GetName(),
+			Attributes: kvsFromProto(e.GetAttributes()), DroppedAttributes: e.GetDroppedAttributesCount(),
+		})
+	}
+	for _, l := range sp.GetLinks() {
+		var tl toolbar.Link
+		if len(l.GetTraceId()) != 16 || len(l.GetSpanId()) != 8 {
+			continue
+		}
+		copy(tl.TraceID[:], l.GetTraceId())
+		copy(tl.SpanID[:], l.GetSpanId())
+		tl.TraceState, tl.Flags = l.GetTraceState(), l.GetFlags()
+		tl.Attributes, tl.DroppedAttributes = kvsFromProto(l.GetAttributes()), l.GetDroppedAttributesCount()
+		s.Links = append(s.Links, tl)
+	}
+	if st := sp.GetStatus(); st != nil {
+		s.Status = toolbar.Status{Code: toolbar.StatusCode(st.GetCode()), Message: st.GetMessage()}
+	}
+	return s, true
+}
+
+func unixNano(n uint64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n))
+}
+
+func kvsFromProto(kvs []*commonpb.KeyValue) []toolbar.KeyValue {
+	if len(kvs) == 0 {
+		return nil
+	}
+	out := make([]toolbar.KeyValue, 0, len(kvs))
+	for _, kv := range kvs {
+		out = append(out, toolbar.KeyValue{Key: kv.GetKey(), Value: valueFromProto(kv.GetValue(), 0)})
+	}
+	return out
+}
+
+// maxDepth bounds nested arrays and maps so hostile input cannot recurse deep.
+const maxDepth = 16
+
+func valueFromProto(v *commonpb.AnyValue, depth int) toolbar.Value {
+	if v == nil || depth > maxDepth {
+		return toolbar.Value{}
+	}
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_StringValue:
+		return toolbar.Value{V: x.StringValue}
+	case *commonpb.AnyValue_BoolValue:
+		return toolbar.Value{V: x.BoolValue}
+	case *commonpb.AnyValue_IntValue:
+		return toolbar.Value{V: x.IntValue}
+	case *commonpb.AnyValue_DoubleValue:
+		return toolbar.Value{V: x.DoubleValue}
+	case *commonpb.AnyValue_BytesValue:
+		return toolbar.Value{V: x.BytesValue}
+	case *commonpb.AnyValue_ArrayValue:
+		vals := make([]toolbar.Value, 0, len(x.ArrayValue.GetValues()))
+		for _, e := range x.ArrayValue.GetValues() {
+			vals = append(vals, valueFromProto(e, depth+1))
+		}
+		return toolbar.Value{V: vals}
+	case *commonpb.AnyValue_KvlistValue:
+		kvs := make([]toolbar.KeyValue, 0, len(x.KvlistValue.GetValues()))
+		for _, kv := range x.KvlistValue.GetValues() {
+			kvs = append(kvs, toolbar.KeyValue{Key: kv.GetKey(), Value: valueFromProto(kv.GetValue(), depth+1)})
+		}
+		return toolbar.Value{V: kvs}
+	}
+	return toolbar.Value{}
+}
+
+
+// fromSDK converts a span ended in the proxy's own tracer provider.
+func fromSDK(s sdktrace.ReadOnlySpan, res *toolbar.Resource) toolbar.Span {
+	sc := s.SpanContext()
+	ts := toolbar.Span{
+		TraceID:           toolbar.TraceID(sc.TraceID()),
+		SpanID:            toolbar.SpanID(sc.SpanID()),
+		TraceState:        sc.TraceState().String(),
+		Flags:             uint32(sc.TraceFlags()),
+		Name:              s.Name(),
+		Kind:              toolbar.SpanKind(s.SpanKind()),
+		Start:             s.StartTime(),
+		End:               s.EndTime(),
+		Attributes:        kvsFromAttrs(s.Attributes()),
+		DroppedAttributes: uint32(s.DroppedAttributes()),
+		DroppedEvents:     uint32(s.DroppedEvents()),
+		DroppedLinks:      uint32(s.DroppedLinks()),
+		Resource:          res,
+		Scope:             scopeFromSDK(s.InstrumentationScope()),
+	}
+	if p := s.Parent(); p.SpanID().IsValid() {
+		ts.ParentSpanID = toolbar.SpanID(p.SpanID())
+	}
+	for _, e := range s.Events() {
+		ts.Events = append(ts.Events, toolbar.Event{Time: e.Time, Name: e.Name, Attributes: kvsFromAttrs(e.Attributes), DroppedAttributes: uint32(e.DroppedAttributeCount)})
+	}
+	for _, l := range s.Links() {
+		ts.Links = append(ts.Links, toolbar.Link{
+			TraceID: toolbar.TraceID(l.SpanContext.TraceID()), SpanID: toolbar.SpanID(l.SpanContext.SpanID()),
+			TraceState: l.SpanContext.TraceState().String(), Flags: uint32(l.SpanContext.TraceFlags()),
+			Attributes: kvsFromAttrs(l.Attributes), DroppedAttributes: uint32(l.DroppedAttributeCount),
+		})
+	}
+	st := s.Status()
+	ts.Status = toolbar.Status{Code: toolbar.StatusCode(st.Code), Message: st.Description}
+	return ts
+}
+
+func scopeFromSDK(is instrumentation.Scope) *toolbar.Scope {
+	return &toolbar.Scope{Name: is.Name, Version: is.Version, SchemaURL: is.SchemaURL}
+}
+
+func resourceFromSDK(r *resource.Resource) *toolbar.Resource {
+	return &toolbar.Resource{Attributes: kvsFromAttrs(r.Attributes()), SchemaURL: r.SchemaURL()}
+}
+
+func kvsFromAttrs(attrs []attribute.KeyValue) []toolbar.KeyValue {
+	if len(attrs) == 0 {
+		return nil
+	}
+	out := make([]toolbar.KeyValue, 0, len(attrs))
+	for _, a := range attrs {
+		var v any
+		switch a.Value.Type() {
+		case attribute.BOOL:
+			v = a.Value.AsBool()
+		case attribute.INT64:
+			v = a.Value.AsInt64()
+		case attribute.FLOAT64:
+			v = a.Value.AsFloat64()
+		case attribute.STRING:
+			v = a.Value.AsString()
+		case attribute.BOOLSLICE:
+			v = sliceValues(a.Value.AsBoolSlice())
+		case attribute.INT64SLICE:
+			v = sliceValues(a.Value.AsInt64Slice())
+		case attribute.FLOAT64SLICE:
+			v = sliceValues(a.Value.AsFloat64Slice())
+		case attribute.STRINGSLICE:
+			v = sliceValues(a.Value.AsStringSlice())
+		default:
+			v = a.Value.Emit()
+		}
+		out = append(out, toolbar.KeyValue{Key: string(a.Key), Value: toolbar.Value{V: v}})
+	}
+	return out
+}
+
+func sliceValues[T any](xs []T) []toolbar.Value {
+	out := make([]toolbar.Value, len(xs))
+	for i, x := range xs {
+		out[i] = toolbar.Value{V: x}
+	}
+	return out
+}

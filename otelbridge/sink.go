@@ -1,0 +1,198 @@
+package otelbridge
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/tracebar/tracebar/toolbar"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
+	_ "google.golang.org/grpc/encoding/gzip" // OTLP/gRPC exporters may compress
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// DefaultMaxBodyBytes bounds one OTLP request (decoded) unless configured.
+const DefaultMaxBodyBytes = 16 << 20
+
+// Sink receives OTLP trace exports over HTTP (ServeHTTP, for /v1/traces)
+// and gRPC (Export) and puts the spans into the store.
+type Sink struct {
+	store *toolbar.Store
+	// MaxBodyBytes bounds a request body after decompression.
+	MaxBodyBytes int64
+
+	collectortrace.UnimplementedTraceServiceServer
+}
+
+// NewSink returns a Sink writing to store.
+func NewSink(store *toolbar.Store) *Sink {
+	return &Sink{store: store, MaxBodyBytes: DefaultMaxBodyBytes}
+}
+
+var _ collectortrace.TraceServiceServer = (*Sink)(nil)
+
+// Export implements OTLP/gRPC's TraceService.
+func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
+	return s.ingest(req), nil
+}
+
+// NewGRPCServer returns a gRPC server with the TraceService registered.
+func (s *Sink) NewGRPCServer() *grpc.Server {
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.MaxBodyBytes)))
+	collectortrace.RegisterTraceServiceServer(g, s)
+	return g
+}
+
+func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectortrace.ExportTraceServiceResponse {
+	spans, rejected := fromProto(req.GetResourceSpans())
+	s.store.AddSpans(spans)
+	resp := &collectortrace.ExportTraceServiceResponse{}
+	if rejected > 0 {
+		resp.PartialSuccess = &collectortrace.ExportTracePartialSuccess{
+			RejectedSpans: int64(rejected),
+			ErrorMessage:  "spans with invalid trace or span ids were dropped",
+		}
+	}
+	return resp
+}
+
+// ServeHTTP implements OTLP/HTTP's POST /v1/traces, protobuf or JSON,
+// optionally gzip-compressed. Errors follow the OTLP specification: 400 for
+// a bad payload, 413 over the size limit, 415 for an unknown content type.
+func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v1/traces" {
+		http.Error(w, "otlp sink: not found (this sink takes POST /v1/traces)", http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "otlp sink: method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-protobuf" && ct != "application/json" {
+		http.Error(w, fmt.Sprintf("otlp sink: unsupported content type %q (want application/x-protobuf or application/json)", ct), http.StatusUnsupportedMediaType)
+		return
+	}
+	body, status, err := s.readBody(r)
+	if err != nil {
+		http.Error(w, "otlp sink: "+err.Error(), status)
+		return
+	}
+	req := &collectortrace.ExportTraceServiceRequest{}
+	if ct == "application/json" {
+		err = unmarshalJSON(body, req)
+	} else {
+		err = proto.Unmarshal(body, req)
+	}
+	if err != nil {
+		http.Error(w, "otlp sink: bad payload: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp := s.ingest(req)
+	var out []byte
+	if ct == "application/json" {
+		out, err = protojson.Marshal(resp)
+	} else {
+		out, err = proto.Marshal(resp)
+	}
+	if err != nil {
+		http.Error(w, "otlp sink: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Write(out)
+}
+
+var errTooLarge = errors.New("body too large")
+
+// readBody reads the (decompressed) body within the size limit.
+func (s *Sink) readBody(r *http.Request) ([]byte, int, error) {
+	if r.ContentLength > s.MaxBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: %d bytes announced, limit %d", errTooLarge, r.ContentLength, s.MaxBodyBytes)
+	}
+	var src io.Reader = r.Body
+	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("bad gzip body: %w", err)
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("unsupported content encoding %q (want gzip or none)", enc)
+	}
+	body, err := io.ReadAll(io.LimitReader(src, s.MaxBodyBytes+1))
+	if err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("reading body: %w", err)
+	}
+	if int64(len(body)) > s.MaxBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: limit %d bytes", errTooLarge, s.MaxBodyBytes)
+	}
+	return body, 0, nil
+}
+
+// unmarshalJSON decodes OTLP/JSON. protojson reads bytes fields as base64,
+// but OTLP/JSON spells trace and span ids in hex: rewrite them first.
+func unmarshalJSON(body []byte, req *collectortrace.ExportTraceServiceRequest) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return err
+	}
+	if err := hexIDsToBase64(doc, 0); err != nil {
+		return err
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, req)
+}
+
+func hexIDsToBase64(v any, depth int) error {
+	if depth > 64 {
+		return errors.New("JSON nested too deeply")
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			switch k {
+			case "traceId", "spanId", "parentSpanId":
+				if s, ok := e.(string); ok {
+					b, err := hex.DecodeString(s)
+					if err != nil {
+						return fmt.Errorf("%s %q is not hex", k, s)
+					}
+					x[k] = base64.StdEncoding.EncodeToString(b)
+					continue
+				}
+			}
+			if err := hexIDsToBase64(e, depth+1); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := hexIDsToBase64(e, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+

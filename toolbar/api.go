@@ -1,0 +1,182 @@
+package toolbar
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// API serves the toolbar UI's JSON and Server-Sent Events endpoints. Mount
+// it with the toolbar prefix stripped:
+//
+//	GET /api/requests                 records, newest first (?limit=N)
+//	GET /api/requests/{id}            one record in full
+//	GET /api/traces/{id}              the trace as OTLP/JSON
+//	GET /api/traces/{id}/stream       SSE: "request" and "spans" events as the trace grows
+//	GET /api/stats                    store fill level
+type API struct {
+	Store *Store
+	// KeepAlive is the interval of SSE comments that keep idle streams open.
+	KeepAlive time.Duration
+
+	mux *http.ServeMux
+}
+
+// NewAPI returns an API over store.
+func NewAPI(store *Store) *API {
+	a := &API{Store: store, KeepAlive: 15 * time.Second, mux: http.NewServeMux()}
+	a.mux.HandleFunc("GET /api/requests", a.requests)
+	a.mux.HandleFunc("GET /api/requests/{id}", a.request)
+	a.mux.HandleFunc("GET /api/traces/{id}", a.trace)
+	a.mux.HandleFunc("GET /api/traces/{id}/stream", a.stream)
+	a.mux.HandleFunc("GET /api/stats", a.stats)
+	return a
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// The API is for same-origin pages only; refuse cross-site reads.
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
+		http.Error(w, "toolbar: cross-site request refused", http.StatusForbidden)
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *API) requests(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	recs := a.Store.Requests(limit)
+	type summary struct {
+		ID          string    `json:"id"`
+		TraceID     string    `json:"traceId"`
+		Method      string    `json:"method"`
+		URL         string    `json:"url"`
+		Status      int       `json:"status"`
+		Done        bool      `json:"done"`
+		StartTime   time.Time `json:"startTime"`
+		DurationMs  float64   `json:"durationMs"`
+		ContentType string    `json:"contentType,omitempty"`
+		Injected    bool      `json:"injected"`
+	}
+	out := make([]summary, len(recs))
+	for i, rec := range recs {
+		out[i] = summary{rec.ID, rec.TraceID, rec.Method, rec.URL, rec.Status, rec.Done, rec.StartTime, rec.DurationMs, rec.ContentType, rec.Injected}
+	}
+	writeJSON(w, out)
+}
+
+func (a *API) request(w http.ResponseWriter, r *http.Request) {
+	rec := a.Store.Request(r.PathValue("id"))
+	if rec == nil {
+		http.Error(w, "toolbar: no such request", http.StatusNotFound)
+		return
+	}
+	writeJSON(w, rec)
+}
+
+func (a *API) trace(w http.ResponseWriter, r *http.Request) {
+	id, err := ParseTraceID(r.PathValue("id"))
+	if err != nil {
+		http.Error(w, "toolbar: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	spans, ok := a.Store.Spans(id, 0)
+	if !ok {
+		http.Error(w, "toolbar: no such trace", http.StatusNotFound)
+		return
+	}
+	b, err := MarshalOTLPJSON(spans)
+	if err != nil {
+		http.Error(w, "toolbar: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// stream sends the trace's records and spans, then every change, as SSE.
+// Each "spans" event carries only spans not sent before on this stream.
+func (a *API) stream(w http.ResponseWriter, r *http.Request) {
+	id, err := ParseTraceID(r.PathValue("id"))
+	if err != nil {
+		http.Error(w, "toolbar: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	wake, cancel := a.Store.Subscribe(id)
+	defer cancel()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	sent := 0
+	recSent := map[string]*Record{}
+	ticker := time.NewTicker(a.KeepAlive)
+	defer ticker.Stop()
+	for {
+		for _, rec := range a.Store.TraceRequests(id) {
+			if recSent[rec.ID] == rec {
+				continue
+			}
+			recSent[rec.ID] = rec
+			if err := sendEvent(w, "request", rec); err != nil {
+				return
+			}
+		}
+		if spans, _ := a.Store.Spans(id, sent); len(spans) > 0 {
+			sent += len(spans)
+			b, err := MarshalOTLPJSON(spans)
+			if err != nil {
+				return
+			}
+			if _, err := fmt.Fprintf(w, "event: spans\ndata: %s\n\n", b); err != nil {
+				return
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case _, open := <-wake:
+			if !open {
+				fmt.Fprint(w, "event: evicted\ndata: {}\n\n")
+				rc.Flush()
+				return
+			}
+		case <-ticker.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (a *API) stats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, a.Store.Stats())
+}
+
+func sendEvent(w http.ResponseWriter, event string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "toolbar: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}

@@ -1,0 +1,62 @@
+package toolbar
+
+import (
+	"net/http"
+	"time"
+)
+
+// Record is one HTTP exchange seen by the proxy. A Record handed to the
+// Store is never modified again: the handler publishes a new one instead.
+type Record struct {
+	ID         string    `json:"id"` // the proxy's server span id
+	TraceID    string    `json:"traceId"`
+	SpanID     string    `json:"spanId"`
+	Method     string    `json:"method"`
+	URL        string    `json:"url"`
+	Host       string    `json:"host"`
+	Proto      string    `json:"proto"`
+	RemoteAddr string    `json:"remoteAddr"`
+	Status     int       `json:"status"` // 0 while the exchange is in flight
+	Done       bool      `json:"done"`
+	StartTime  time.Time `json:"startTime"`
+	DurationMs float64   `json:"durationMs"`
+	Error      string    `json:"error,omitempty"`
+
+	ContentType string `json:"contentType,omitempty"`
+	Injected    bool   `json:"injected"` // the toolbar was inserted into the body
+
+	// RequestBytes counts the request body read by the handler chain;
+	// ResponseBytes the body as the upstream produced it; ClientBytes the
+	// body as sent on (ResponseBytes plus the toolbar's tag, if injected).
+	RequestBytes  int64 `json:"requestBytes"`
+	ResponseBytes int64 `json:"responseBytes"`
+	ClientBytes   int64 `json:"clientBytes"`
+
+	Timing Timing `json:"timing"`
+
+	// Headers at the four crossings of the proxy. Upstream ones are empty
+	// when the handler chain never called an upstream (file_server, respond).
+	ClientRequest    http.Header `json:"clientRequestHeaders"`
+	UpstreamRequest  http.Header `json:"upstreamRequestHeaders"`
+	UpstreamResponse http.Header `json:"upstreamResponseHeaders"`
+	ClientResponse   http.Header `json:"clientResponseHeaders"`
+}
+
+// Timing holds what the proxy measured, in milliseconds from the start of
+// the exchange (offsets) or as lengths (durations); zero when not observed.
+type Timing struct {
+	TotalMs         float64 `json:"totalMs"`
+	HeadersMs       float64 `json:"headersMs"`                 // until the response head was written
+	UpstreamLatency float64 `json:"upstreamLatencyMs"`         // reverse_proxy: until upstream headers
+	UpstreamTotal   float64 `json:"upstreamDurationMs"`        // reverse_proxy: until upstream body ended
+	DNSMs           float64 `json:"dnsMs,omitempty"`           // name lookup length
+	ConnectMs       float64 `json:"connectMs,omitempty"`       // TCP connect length
+	TLSMs           float64 `json:"tlsMs,omitempty"`           // TLS handshake length
+	ConnReused      bool    `json:"connReused"`                // upstream connection came from the pool
+	WroteRequestMs  float64 `json:"wroteRequestMs,omitempty"`  // offset: request fully sent upstream
+	FirstByteMs     float64 `json:"firstByteMs,omitempty"`     // offset: first upstream response byte
+	UpstreamStartMs float64 `json:"upstreamStartMs,omitempty"` // offset: upstream round trip began
+}
+
+// Millis converts d to fractional milliseconds, the unit of the API.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,222 @@
+package toolbar
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// TraceID is a W3C trace id.
+type TraceID [16]byte
+
+// SpanID is a W3C span id.
+type SpanID [8]byte
+
+// ParseTraceID decodes 32 hex digits; the all-zero id is invalid.
+func ParseTraceID(s string) (TraceID, error) {
+	var id TraceID
+	if err := decodeID(id[:], s); err != nil {
+		return id, fmt.Errorf("trace id: %w", err)
+	}
+	return id, nil
+}
+
+// ParseSpanID decodes 16 hex digits; the all-zero id is invalid.
+func ParseSpanID(s string) (SpanID, error) {
+	var id SpanID
+	if err := decodeID(id[:], s); err != nil {
+		return id, fmt.Errorf("span id: %w", err)
+	}
+	return id, nil
+}
+
+func decodeID(dst []byte, s string) error {
+	if len(s) != 2*len(dst) {
+		return fmt.Errorf("want %d hex digits, got %d", 2*len(dst), len(s))
+	}
+	if _, err := hex.Decode(dst, []byte(s)); err != nil {
+		return err
+	}
+	for _, b := range dst {
+		if b != 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("all zero")
+}
+
+func (t TraceID) String() string { return hex.EncodeToString(t[:]) }
+
+// IsValid reports whether t is not all zero.
+func (t TraceID) IsValid() bool { return t != TraceID{} }
+
+func (s SpanID) String() string { return hex.EncodeToString(s[:]) }
+
+// IsValid reports whether s is not all zero.
+func (s SpanID) IsValid() bool { return s != SpanID{} }
+
+// SpanKind numbers kinds as OTLP does (0 unspecified, 1 internal, 2 server,
+// 3 client, 4 producer, 5 consumer).
+type SpanKind int32
+
+// Span kinds.
+const (
+	KindUnspecified SpanKind = iota
+	KindInternal
+	KindServer
+	KindClient
+	KindProducer
+	KindConsumer
+)
+
+// StatusCode numbers statuses as OTLP does.
+type StatusCode int32
+
+// Status codes.
+const (
+	StatusUnset StatusCode = iota
+	StatusOK
+	StatusError
+)
+
+// Span is one finished span, the proxy's own or one an app exported.
+// Resource and Scope are shared by the spans of one batch.
+type Span struct {
+	TraceID      TraceID
+	SpanID       SpanID
+	ParentSpanID SpanID
+	TraceState   string
+	Flags        uint32
+	Name         string
+	Kind         SpanKind
+	Start, End   time.Time
+	Attributes   []KeyValue
+	Events       []Event
+	Links        []Link
+	Status       Status
+	Resource     *Resource
+	Scope        *Scope
+
+	DroppedAttributes, DroppedEvents, DroppedLinks uint32
+}
+
+// Event is a timed annotation on a span; logs arrive as events too.
+type Event struct {
+	Time              time.Time
+	Name              string
+	Attributes        []KeyValue
+	DroppedAttributes uint32
+}
+
+// Link points from a span to another span, possibly in another trace.
+type Link struct {
+	TraceID           TraceID
+	SpanID            SpanID
+	TraceState        string
+	Flags             uint32
+	Attributes        []KeyValue
+	DroppedAttributes uint32
+}
+
+// Status is a span's outcome.
+type Status struct {
+	Code    StatusCode
+	Message string
+}
+
+// Resource describes the process that produced spans (service.name, ...).
+type Resource struct {
+	Attributes        []KeyValue
+	DroppedAttributes uint32
+	SchemaURL         string
+}
+
+// Scope names the instrumentation library that produced spans.
+type Scope struct {
+	Name              string
+	Version           string
+	Attributes        []KeyValue
+	DroppedAttributes uint32
+	SchemaURL         string
+}
+
+// KeyValue is one attribute.
+type KeyValue struct {
+	Key   string `json:"key"`
+	Value Value  `json:"value"`
+}
+
+// Value holds an attribute value: nil, string, bool, int64, float64, []byte,
+// []Value or []KeyValue, as OTLP's AnyValue does.
+type Value struct{ V any }
+
+// MarshalJSON encodes v as an OTLP/JSON AnyValue ({"stringValue": ...}).
+func (v Value) MarshalJSON() ([]byte, error) {
+	switch x := v.V.(type) {
+	case nil:
+		return []byte("{}"), nil
+	case string:
+		return json.Marshal(struct {
+			S string `json:"stringValue"`
+		}{x})
+	case bool:
+		return json.Marshal(struct {
+			B bool `json:"boolValue"`
+		}{x})
+	case int64:
+		return []byte(`{"intValue":"` + strconv.FormatInt(x, 10) + `"}`), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			// OTLP/JSON spells these as strings, like protojson does.
+			s := "NaN"
+			if math.IsInf(x, 1) {
+				s = "Infinity"
+			} else if math.IsInf(x, -1) {
+				s = "-Infinity"
+			}
+			return []byte(`{"doubleValue":"` + s + `"}`), nil
+		}
+		return json.Marshal(struct {
+			D float64 `json:"doubleValue"`
+		}{x})
+	case []byte:
+		return []byte(`{"bytesValue":"` + base64.StdEncoding.EncodeToString(x) + `"}`), nil
+	case []Value:
+		return json.Marshal(struct {
+			A struct {
+				V []Value `json:"values"`
+			} `json:"arrayValue"`
+		}{struct {
+			V []Value `json:"values"`
+		}{x}})
+	case []KeyValue:
+		return json.Marshal(struct {
+			K struct {
+				V []KeyValue `json:"values"`
+			} `json:"kvlistValue"`
+		}{struct {
+			V []KeyValue `json:"values"`
+		}{x}})
+	default:
+		return nil, fmt.Errorf("toolbar: unsupported attribute value %T", v.V)
+	}
+}
+
+// AsString renders v for display and matching.
+func (v Value) AsString() string {
+	switch x := v.V.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x)
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}

@@ -1,0 +1,258 @@
+package toolbar
+
+import (
+	"container/list"
+	"sync"
+)
+
+// Limits bound the Store; the oldest trace is evicted whole when a limit
+// would be exceeded.
+type Limits struct {
+	Traces   int // traces kept (default 1000)
+	Spans    int // spans kept over all traces (default 200,000)
+	Requests int // request records kept (default 1000)
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Traces <= 0 {
+		l.Traces = 1000
+	}
+	if l.Spans <= 0 {
+		l.Spans = 200_000
+	}
+	if l.Requests <= 0 {
+		l.Requests = 1000
+	}
+	return l
+}
+
+// Store keeps recent request records and spans in memory, indexed by trace
+// id, and wakes subscribers when a trace changes. It is safe for concurrent use.
+type Store struct {
+	limits Limits
+
+	mu        sync.Mutex
+	traces    map[TraceID]*list.Element // of *trace, oldest at Front
+	order     *list.List
+	spanCount int
+	evicted   uint64
+
+	records  map[string]*list.Element // of *Record, oldest at Front
+	recOrder *list.List
+	reqSubs  map[chan struct{}]struct{}
+}
+
+type trace struct {
+	id    TraceID
+	spans []Span
+	seen  map[SpanID]struct{}
+	recs  []string // ids of the records of this trace
+	subs  map[chan struct{}]struct{}
+}
+
+// NewStore returns an empty Store bounded by l (zero fields take defaults).
+func NewStore(l Limits) *Store {
+	return &Store{
+		limits:   l.withDefaults(),
+		traces:   map[TraceID]*list.Element{},
+		order:    list.New(),
+		records:  map[string]*list.Element{},
+		recOrder: list.New(),
+		reqSubs:  map[chan struct{}]struct{}{},
+	}
+}
+
+// AddSpans stores spans under their traces. A span already stored (same
+// trace and span id) is ignored, so a retried export does not duplicate.
+// It returns how many spans were stored.
+func (s *Store) AddSpans(spans []Span) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for i := range spans {
+		sp := spans[i]
+		if !sp.TraceID.IsValid() || !sp.SpanID.IsValid() {
+			continue
+		}
+		t := s.traceLocked(sp.TraceID)
+		if _, dup := t.seen[sp.SpanID]; dup {
+			continue
+		}
+		t.seen[sp.SpanID] = struct{}{}
+		t.spans = append(t.spans, sp)
+		s.spanCount++
+		n++
+		notify(t.subs)
+		for s.spanCount > s.limits.Spans && s.order.Len() > 1 {
+			s.evictOldestLocked()
+		}
+	}
+	return n
+}
+
+// traceLocked returns the trace with id, creating it (and evicting the
+// oldest) when needed.
+func (s *Store) traceLocked(id TraceID) *trace {
+	if e, ok := s.traces[id]; ok {
+		return e.Value.(*trace)
+	}
+	for s.order.Len() >= s.limits.Traces {
+		s.evictOldestLocked()
+	}
+	t := &trace{id: id, seen: map[SpanID]struct{}{}, subs: map[chan struct{}]struct{}{}}
+	s.traces[id] = s.order.PushBack(t)
+	return t
+}
+
+func (s *Store) evictOldestLocked() {
+	e := s.order.Front()
+	if e == nil {
+		return
+	}
+	t := s.order.Remove(e).(*trace)
+	delete(s.traces, t.id)
+	s.spanCount -= len(t.spans)
+	s.evicted++
+	for ch := range t.subs {
+		close(ch)
+	}
+}
+
+// Spans returns a copy of the spans of trace id from index from on, in
+// arrival order, and whether the trace is known.
+func (s *Store) Spans(id TraceID, from int) ([]Span, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.traces[id]
+	if !ok {
+		return nil, false
+	}
+	t := e.Value.(*trace)
+	if from >= len(t.spans) {
+		return nil, true
+	}
+	return append([]Span(nil), t.spans[from:]...), true
+}
+
+// Subscribe returns a channel that receives a value whenever trace id
+// gains spans or records, and is closed when the trace is evicted. Call
+// cancel when done. Wake-ups coalesce: read state with Spans after each.
+func (s *Store) Subscribe(id TraceID) (ch <-chan struct{}, cancel func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.traceLocked(id)
+	c := make(chan struct{}, 1)
+	t.subs[c] = struct{}{}
+	return c, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := t.subs[c]; ok {
+			delete(t.subs, c)
+		}
+	}
+}
+
+// SubscribeRequests is like Subscribe for the list of request records.
+func (s *Store) SubscribeRequests() (ch <-chan struct{}, cancel func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := make(chan struct{}, 1)
+	s.reqSubs[c] = struct{}{}
+	return c, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.reqSubs, c)
+	}
+}
+
+func notify(subs map[chan struct{}]struct{}) {
+	for ch := range subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// PutRequest publishes r, replacing an earlier record with the same ID.
+// The caller must not modify r afterwards.
+func (s *Store) PutRequest(r *Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.records[r.ID]; ok {
+		e.Value = r
+	} else {
+		for s.recOrder.Len() >= s.limits.Requests {
+			old := s.recOrder.Remove(s.recOrder.Front()).(*Record)
+			delete(s.records, old.ID)
+		}
+		s.records[r.ID] = s.recOrder.PushBack(r)
+		if id, err := ParseTraceID(r.TraceID); err == nil {
+			t := s.traceLocked(id)
+			t.recs = append(t.recs, r.ID)
+		}
+	}
+	if id, err := ParseTraceID(r.TraceID); err == nil {
+		if e, ok := s.traces[id]; ok {
+			notify(e.Value.(*trace).subs)
+		}
+	}
+	notify(s.reqSubs)
+}
+
+// Request returns the record with id, or nil.
+func (s *Store) Request(id string) *Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.records[id]; ok {
+		return e.Value.(*Record)
+	}
+	return nil
+}
+
+// Requests returns up to n records, newest first (all when n <= 0).
+func (s *Store) Requests(n int) []*Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 || n > s.recOrder.Len() {
+		n = s.recOrder.Len()
+	}
+	out := make([]*Record, 0, n)
+	for e := s.recOrder.Back(); e != nil && len(out) < n; e = e.Prev() {
+		out = append(out, e.Value.(*Record))
+	}
+	return out
+}
+
+// TraceRequests returns the records of trace id, oldest first.
+func (s *Store) TraceRequests(id TraceID) []*Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.traces[id]
+	if !ok {
+		return nil
+	}
+	var out []*Record
+	for _, rid := range e.Value.(*trace).recs {
+		if re, ok := s.records[rid]; ok {
+			out = append(out, re.Value.(*Record))
+		}
+	}
+	return out
+}
+
+// Stats describes the Store's fill level.
+type Stats struct {
+	Traces  int    `json:"traces"`
+	Spans   int    `json:"spans"`
+	Records int    `json:"requests"`
+	Evicted uint64 `json:"evictedTraces"`
+	Limits  Limits `json:"limits"`
+}
+
+// Stats returns current counts.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Traces: s.order.Len(), Spans: s.spanCount, Records: s.recOrder.Len(), Evicted: s.evicted, Limits: s.limits}
+}
