@@ -1,0 +1,257 @@
+// Command demoapp is the app behind Tracebar's demo: a small shop page that
+// does real work (a SQL query on an embedded SQLite database, an HTTP call
+// to a second service, a template render), instrumented with the
+// OpenTelemetry Go SDK and exporting OTLP to the standard endpoint
+// (OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"html/template"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+	_ "modernc.org/sqlite"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:3000", "address of the shop (web) service")
+	invAddr := flag.String("inventory", "127.0.0.1:3001", "address of the inventory service")
+	flag.Parse()
+	if err := run(*addr, *invAddr); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr, invAddr string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+
+	webTP, err := newProvider(ctx, "shop-web")
+	if err != nil {
+		return err
+	}
+	defer shutdown(webTP)
+	invTP, err := newProvider(ctx, "inventory")
+	if err != nil {
+		return err
+	}
+	defer shutdown(invTP)
+
+	db, err := openDB()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	s := &shop{
+		db:        db,
+		tracer:    webTP.Tracer("demoapp/shop"),
+		inventory: "http://" + invAddr,
+		client:    &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(webTP))},
+	}
+	web := http.NewServeMux()
+	web.HandleFunc("GET /{$}", s.index)
+	web.HandleFunc("GET /api/products", s.products)
+	inv := http.NewServeMux()
+	inv.HandleFunc("GET /stock", stock(invTP.Tracer("demoapp/inventory")))
+
+	servers := []*http.Server{
+		{Addr: addr, Handler: otelhttp.NewHandler(web, "shop", otelhttp.WithTracerProvider(webTP), spanName())},
+		{Addr: invAddr, Handler: otelhttp.NewHandler(inv, "inventory", otelhttp.WithTracerProvider(invTP), spanName())},
+	}
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			return err
+		}
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	fmt.Printf("listening %s (inventory on %s)\n", addr, invAddr)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	for _, srv := range servers {
+		srv.Close()
+	}
+	return nil
+}
+
+func spanName() otelhttp.Option {
+	return otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+		return r.Method + " " + r.URL.Path
+	})
+}
+
+func newProvider(ctx context.Context, service string) (*sdktrace.TracerProvider, error) {
+	exp, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("otlp exporter: %w", err)
+	}
+	return sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(200*time.Millisecond)),
+		sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(service))),
+	), nil
+}
+
+func shutdown(tp *sdktrace.TracerProvider) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tp.Shutdown(ctx)
+}
+
+func openDB() (*sql.DB, error) {
+	db, err := sql.Open("sqlite", "file:shop?mode=memory&cache=shared")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	_, err = db.Exec(`CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT, price_cents INTEGER);
+		INSERT INTO products (name, price_cents) VALUES
+		('Espresso cup', 900), ('Pour-over kettle', 4200), ('Grinder', 12900), ('Beans, 1 kg', 2400);`)
+	return db, err
+}
+
+type product struct {
+	ID      int    `json:"id"`
+	Name    string `json:"name"`
+	Price   string `json:"price"`
+	InStock int    `json:"inStock"`
+}
+
+type shop struct {
+	db        *sql.DB
+	tracer    trace.Tracer
+	inventory string
+	client    *http.Client
+}
+
+// query runs a SQL query in a CLIENT span with the database semantic conventions.
+func (s *shop) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx, span := s.tracer.Start(ctx, "SELECT products", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "sqlite"), attribute.String("db.query.text", q), attribute.String("db.collection.name", "products")))
+	defer span.End()
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return rows, err
+}
+
+func (s *shop) load(ctx context.Context) ([]product, error) {
+	rows, err := s.query(ctx, "SELECT id, name, price_cents FROM products ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []product
+	for rows.Next() {
+		var p product
+		var cents int
+		if err := rows.Scan(&p.ID, &p.Name, &cents); err != nil {
+			return nil, err
+		}
+		p.Price = fmt.Sprintf("%d.%02d", cents/100, cents%100)
+		ps = append(ps, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// The inventory service knows the stock: one call for all products.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.inventory+"/stock", nil)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	defer resp.Body.Close()
+	var stock map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&stock); err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	for i := range ps {
+		ps[i].InStock = stock[strconv.Itoa(ps[i].ID)]
+	}
+	return ps, nil
+}
+
+var page = template.Must(template.New("index").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Demo shop</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#222}td,th{padding:.3rem .8rem;text-align:left}</style>
+</head>
+<body>
+<h1>Demo shop</h1>
+<p>This page was served through Caddy with Tracebar. The toolbar in the corner shows this request: timings, headers and a trace from the proxy through this app to its database and the inventory service.</p>
+<table><tr><th>Product</th><th>Price</th><th>In stock</th></tr>
+{{range .}}<tr><td>{{.Name}}</td><td>{{.Price}}</td><td>{{.InStock}}</td></tr>
+{{end}}</table>
+<p><button id="reload" type="button">Fetch /api/products</button> <span id="out"></span></p>
+<script>
+document.getElementById('reload').onclick = async () => {
+  const r = await fetch('/api/products');
+  document.getElementById('out').textContent = (await r.json()).length + ' products';
+};
+</script>
+</body>
+</html>
+`))
+
+func (s *shop) index(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.load(r.Context())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	_, span := s.tracer.Start(r.Context(), "render index.html", trace.WithAttributes(attribute.String("template.name", "index")))
+	defer span.End()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := page.Execute(w, ps); err != nil {
+		span.RecordError(err)
+	}
+}
+
+func (s *shop) products(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.load(r.Context())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(ps)
+}
+
+func stock(tracer trace.Tracer) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, span := tracer.Start(r.Context(), "compute stock")
+		time.Sleep(3 * time.Millisecond) // a warehouse lookup
+		span.AddEvent("cache miss", trace.WithAttributes(attribute.String("cache.key", "stock:all")))
+		span.End()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"1":12,"2":3,"3":0,"4":40}`))
+	}
+}
