@@ -1,0 +1,171 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var tagRE = regexp.MustCompile(`<script src="/__tracebar/static/toolbar\.js"[^>]*></script>`)
+
+// TestGoAppEndToEnd: a page through the proxy carries the toolbar and the
+// trace headers, the exchange is recorded, and the app's spans (its server
+// span, SQL query, call to a second service) come back under the proxy's span.
+func TestGoAppEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	app := startDemoApp(t, e.otlpHTTP)
+	e.startCaddy(t, basicCaddyfile, app)
+
+	const incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	resp, body := get(t, e.base+"/", "Accept", "text/html", "Traceparent", incoming, "Authorization", "Bearer s3cret")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	traceID, spanID := traceOf(t, resp)
+	if traceID != "0af7651916cd43dd8448eb211c80319c" {
+		t.Fatalf("trace %s does not continue the incoming traceparent", traceID)
+	}
+	if st := resp.Header.Get("Server-Timing"); !strings.Contains(st, `traceparent;desc="00-`+traceID+"-"+spanID) || !strings.Contains(st, "dur=") {
+		t.Fatalf("Server-Timing %q lacks the traceparent and the proxy's duration", st)
+	}
+
+	// The page is the app's page plus exactly one tag, before </body>.
+	tags := tagRE.FindAll(body, -1)
+	if len(tags) != 1 {
+		t.Fatalf("want one toolbar tag, found %d in %s", len(tags), body)
+	}
+	if !bytes.Contains(body, append(tags[0], []byte("</body>")...)) {
+		t.Fatalf("tag not right before </body>")
+	}
+	_, direct := get(t, "http://"+app+"/", "Accept", "text/html")
+	if got := tagRE.ReplaceAll(body, nil); !bytes.Equal(got, direct) {
+		t.Fatalf("page minus the tag differs from the app's page:\n%s\n---\n%s", got, direct)
+	}
+
+	spans := waitSpans(t, e.base, traceID, all(
+		has("caddy", "GET /"), has("shop-web", "GET /"), has("shop-web", "SELECT products"),
+		has("shop-web", "render index.html"), has("inventory", "GET /stock"), has("inventory", "compute stock")))
+	proxy, _ := find(spans, "caddy", "GET /")
+	if proxy.SpanID != spanID || proxy.ParentSpanID != "b7ad6b7169203331" || proxy.Kind != 2 {
+		t.Fatalf("proxy span %+v: want id %s, parent b7ad6b7169203331, kind server", proxy, spanID)
+	}
+	appSpan, _ := find(spans, "shop-web", "GET /")
+	if appSpan.ParentSpanID != spanID {
+		t.Fatalf("app server span's parent is %s, want the proxy span %s", appSpan.ParentSpanID, spanID)
+	}
+	sql, _ := find(spans, "shop-web", "SELECT products")
+	if sql.attr("db.query.text") == "" || sql.ParentSpanID != appSpan.SpanID {
+		t.Fatalf("SQL span %+v: want db.query.text and the app span as parent", sql)
+	}
+	for _, s := range spans {
+		if s.TraceID != traceID {
+			t.Fatalf("span %s in trace %s, want %s", s.Name, s.TraceID, traceID)
+		}
+	}
+
+	// The exchange is recorded: listed first, and in full with its headers.
+	_, list := get(t, e.base+"/__tracebar/api/requests")
+	var reqs []struct {
+		ID, TraceID, Method, URL string
+		Status                   int
+		DurationMs               float64
+		StartTime                string
+	}
+	if err := json.Unmarshal(list, &reqs); err != nil || len(reqs) == 0 {
+		t.Fatalf("requests list %s: %v", list, err)
+	}
+	if r := reqs[0]; r.ID != spanID || r.TraceID != traceID || r.Method != "GET" || r.URL != "/" || r.Status != 200 || r.DurationMs <= 0 || r.StartTime == "" {
+		t.Fatalf("newest request %+v is not this page", r)
+	}
+	_, full := get(t, e.base+"/__tracebar/api/requests/"+spanID)
+	var rec struct {
+		Injected bool
+		Timing   struct {
+			TotalMs         float64 `json:"totalMs"`
+			UpstreamLatency float64 `json:"upstreamLatencyMs"`
+		}
+		ClientRequest    map[string][]string `json:"clientRequestHeaders"`
+		UpstreamRequest  map[string][]string `json:"upstreamRequestHeaders"`
+		UpstreamResponse map[string][]string `json:"upstreamResponseHeaders"`
+		ClientResponse   map[string][]string `json:"clientResponseHeaders"`
+	}
+	if err := json.Unmarshal(full, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Injected || rec.Timing.UpstreamLatency <= 0 || rec.Timing.TotalMs < rec.Timing.UpstreamLatency {
+		t.Fatalf("record timing/injection wrong: %s", full)
+	}
+	if got := rec.ClientRequest["Traceparent"]; len(got) != 1 || got[0] != incoming {
+		t.Fatalf("client request traceparent %v, want the incoming one", got)
+	}
+	if got := rec.UpstreamRequest["Traceparent"]; len(got) != 1 || got[0] != "00-"+traceID+"-"+spanID+"-01" {
+		t.Fatalf("upstream got traceparent %v, want the proxy's span", got)
+	}
+	if got := rec.ClientRequest["Authorization"]; len(got) != 1 || got[0] != "[redacted]" {
+		t.Fatalf("Authorization stored as %v", got)
+	}
+	if bytes.Contains(full, []byte("s3cret")) {
+		t.Fatal("a secret header value reached the API")
+	}
+	if rec.UpstreamResponse["Content-Type"] == nil || rec.ClientResponse["Traceresponse"] == nil || rec.UpstreamResponse["Traceresponse"] != nil {
+		t.Fatalf("response headers not recorded at both sides: %s", full)
+	}
+
+	// An unknown trace is a 404.
+	if r, _ := get(t, e.base+"/__tracebar/api/traces/0123456789abcdef0123456789abcdef"); r.StatusCode != 404 {
+		t.Fatalf("unknown trace: status %d", r.StatusCode)
+	}
+}
+
+// TestNonHTMLPassesByteIdentical: JSON is not touched, but still traced.
+func TestNonHTMLPassesByteIdentical(t *testing.T) {
+	e := newEnv(t)
+	app := startDemoApp(t, e.otlpHTTP)
+	e.startCaddy(t, basicCaddyfile, app)
+	resp, body := get(t, e.base+"/api/products", "Accept", "*/*")
+	_, direct := get(t, "http://"+app+"/api/products")
+	if !bytes.Equal(body, direct) {
+		t.Fatalf("JSON changed:\n%s\n%s", body, direct)
+	}
+	if resp.Header.Get("Traceresponse") == "" {
+		t.Fatal("JSON response lacks traceresponse")
+	}
+}
+
+// TestClientsOutsideAllowAreProxiedUntouched: no headers, no toolbar, and
+// the prefix goes to the upstream.
+func TestClientsOutsideAllowAreProxiedUntouched(t *testing.T) {
+	e := newEnv(t)
+	app := startDemoApp(t, e.otlpHTTP)
+	e.startCaddy(t, strings.Replace(basicCaddyfile, "\ttracebar\n", "\ttracebar {\n\t\tallow 10.0.0.0/8\n\t}\n", 1), app)
+	resp, body := get(t, e.base+"/", "Accept", "text/html")
+	if resp.Header.Get("Traceresponse") != "" || tagRE.Match(body) {
+		t.Fatal("a client outside allow got the toolbar")
+	}
+	if resp, _ := get(t, e.base+"/__tracebar/api/requests"); resp.StatusCode != 404 {
+		t.Fatalf("prefix not passed to the upstream for outsiders: status %d", resp.StatusCode)
+	}
+}
+
+// TestB3Propagation: with b3multi the upstream gets X-B3-* of the proxy span,
+// and an incoming B3 context is continued.
+func TestB3Propagation(t *testing.T) {
+	e := newEnv(t)
+	app := startDemoApp(t, e.otlpHTTP)
+	e.startCaddy(t, strings.Replace(basicCaddyfile, "\ttracebar\n", "\ttracebar {\n\t\tpropagators b3multi tracecontext\n\t}\n", 1), app)
+	resp, _ := get(t, e.base+"/api/products", "X-B3-TraceId", "463ac35c9f6413ad48485a3953bb6124", "X-B3-SpanId", "a2fb4a1d1a96d312", "X-B3-Sampled", "1")
+	traceID, spanID := traceOf(t, resp)
+	if traceID != "463ac35c9f6413ad48485a3953bb6124" {
+		t.Fatalf("B3 context not continued: trace %s", traceID)
+	}
+	_, full := get(t, e.base+"/__tracebar/api/requests/"+spanID)
+	var rec struct {
+		UpstreamRequest map[string][]string `json:"upstreamRequestHeaders"`
+	}
+	json.Unmarshal(full, &rec)
+	if got := rec.UpstreamRequest["X-B3-Spanid"]; len(got) != 1 || got[0] != spanID {
+		t.Fatalf("upstream X-B3-SpanId %v, want %s (headers %v)", got, spanID, rec.UpstreamRequest)
+	}
+}
