@@ -1,0 +1,89 @@
+package caddymodule
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestHandlerUnmarshalCaddyfile(t *testing.T) {
+	tests := []struct {
+		name, input string
+		want        Handler
+		err         string
+	}{
+		{"defaults", `tracebar`, Handler{}, ""},
+		{"all options", `tracebar {
+			prefix /_tb
+			allow 10.0.0.0/8 192.168.1.1
+			propagators b3 tracecontext
+			service_name edge
+		}`, Handler{Prefix: "/_tb", Allow: []string{"10.0.0.0/8", "192.168.1.1"}, Propagators: []string{"b3", "tracecontext"}, ServiceName: "edge"}, ""},
+		{"bad cidr", "tracebar {\n allow 10.0.0.0/99\n}", Handler{}, "allow"},
+		{"unknown option", "tracebar {\n colour red\n}", Handler{}, `unknown tracebar option "colour"`},
+		{"missing value", "tracebar {\n prefix\n}", Handler{}, "wrong argument count"},
+		{"extra value", "tracebar {\n prefix /a /b\n}", Handler{}, "wrong argument count"},
+		{"argument on directive", "tracebar on", Handler{}, "wrong argument count"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				if !strings.Contains(err.Error(), "Testfile:") {
+					t.Fatalf("error %q does not name the line", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(h, tt.want) {
+				t.Fatalf("got %+v, want %+v", h, tt.want)
+			}
+		})
+	}
+}
+
+func TestAppUnmarshalCaddyfile(t *testing.T) {
+	tests := []struct {
+		name, input string
+		want        App
+		err         string
+	}{
+		{"all options", `tracebar {
+			otlp_http 127.0.0.1:5318
+			otlp_grpc off
+			max_traces 10
+			max_spans 100
+			max_requests 20
+			max_body_bytes 4096
+		}`, App{OTLPHTTP: "127.0.0.1:5318", OTLPGRPC: "off", MaxTraces: 10, MaxSpans: 100, MaxRequests: 20, MaxBodyBytes: 4096}, ""},
+		{"bad number", "tracebar {\n max_spans lots\n}", App{}, "positive integer"},
+		{"bad address", "tracebar {\n otlp_http 127.0.0.1:99999\n}", App{}, "otlp_http"},
+		{"unknown", "tracebar {\n forward_to x\n}", App{}, "unknown tracebar global option"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var a App
+			err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(a, tt.want) {
+				t.Fatalf("got %+v, want %+v", a, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,254 @@
+package otelbridge
+
+import (
+	"encoding/json"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tracebar/tracebar/toolbar"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+const jsonExport = `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"browser"}}]},
+ "scopeSpans":[{"scope":{"name":"s"},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174",
+ "parentSpanId":"eee19b7ec3c1b173","name":"fetch","kind":"SPAN_KIND_CLIENT","startTimeUnixNano":"1544712660000000000",
+ "endTimeUnixNano":1544712661000000000,"attributes":[{"key":"n","value":{"intValue":"42"}}],"status":{"code":2},"unknownField":1}]}]}]}`
+
+func protoExport(t *testing.T, traceID, spanID []byte) []byte {
+	t.Helper()
+	b, err := proto.Marshal(&collectortrace.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{TraceId: traceID, SpanId: spanID, Name: "p"}}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func TestSinkHTTPStatusCodes(t *testing.T) {
+	tid := bytes.Repeat([]byte{1}, 16)
+	sid := bytes.Repeat([]byte{2}, 8)
+	tests := []struct {
+		name, method, path, ctype, encoding string
+		body                                []byte
+		want                                int
+		stored                              int
+	}{
+		{"protobuf", "POST", "/v1/traces", "application/x-protobuf", "", protoExport(t, tid, sid), 200, 1},
+		{"protobuf gzip", "POST", "/v1/traces", "application/x-protobuf", "gzip", gz(protoExport(t, tid, sid)), 200, 1},
+		{"json with hex ids and enum names", "POST", "/v1/traces", "application/json", "", []byte(jsonExport), 200, 1},
+		{"json gzip", "POST", "/v1/traces", "application/json; charset=utf-8", "gzip", gz([]byte(jsonExport)), 200, 1},
+		{"truncated protobuf", "POST", "/v1/traces", "application/x-protobuf", "", protoExport(t, tid, sid)[:10], 400, 0},
+		{"bad json", "POST", "/v1/traces", "application/json", "", []byte(`{"resourceSpans":[`), 400, 0},
+		{"json id not hex", "POST", "/v1/traces", "application/json", "", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz","spanId":"00"}]}]}]}`), 400, 0},
+		{"json wrong field type", "POST", "/v1/traces", "application/json", "", []byte(`{"resourceSpans":{"a":1}}`), 400, 0},
+		{"bad gzip", "POST", "/v1/traces", "application/x-protobuf", "gzip", []byte("not gzip"), 400, 0},
+		{"wrong content type", "POST", "/v1/traces", "text/plain", "", []byte("x"), 415, 0},
+		{"unknown encoding", "POST", "/v1/traces", "application/x-protobuf", "br", []byte("x"), 415, 0},
+		{"wrong method", "GET", "/v1/traces", "", "", nil, 405, 0},
+		{"wrong path", "POST", "/v1/metrics", "application/x-protobuf", "", nil, 404, 0},
+		{"too large", "POST", "/v1/traces", "application/x-protobuf", "", make([]byte, 2048), 413, 0},
+		{"gzip bomb", "POST", "/v1/traces", "application/x-protobuf", "gzip", gz(make([]byte, 1<<20)), 413, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := toolbar.NewStore(toolbar.Limits{})
+			sink := NewSink(store)
+			sink.MaxBodyBytes = 1024
+			if tt.name == "json with hex ids and enum names" || tt.name == "json gzip" {
+				sink.MaxBodyBytes = DefaultMaxBodyBytes
+			}
+			req := httptest.NewRequest(tt.method, tt.path, bytes.NewReader(tt.body))
+			if tt.ctype != "" {
+				req.Header.Set("Content-Type", tt.ctype)
+			}
+			if tt.encoding != "" {
+				req.Header.Set("Content-Encoding", tt.encoding)
+			}
+			rec := httptest.NewRecorder()
+			sink.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Fatalf("status %d (%s), want %d", rec.Code, strings.TrimSpace(rec.Body.String()), tt.want)
+			}
+			if rec.Code >= 400 && rec.Body.Len() == 0 {
+				t.Fatal("error without a message")
+			}
+			if got := store.Stats().Spans; got != tt.stored {
+				t.Fatalf("stored %d spans, want %d", got, tt.stored)
+			}
+		})
+	}
+}
+
+func TestSinkJSONKeepsHexIDsAndFields(t *testing.T) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	req := httptest.NewRequest("POST", "/v1/traces", strings.NewReader(jsonExport))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	NewSink(store).ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("status %d, type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	id, _ := toolbar.ParseTraceID("5b8efff798038103d269b633813fc60c")
+	spans, ok := store.Spans(id, 0)
+	if !ok || len(spans) != 1 {
+		t.Fatalf("span not stored under its hex trace id")
+	}
+	s := spans[0]
+	if s.SpanID.String() != "eee19b7ec3c1b174" || s.ParentSpanID.String() != "eee19b7ec3c1b173" ||
+		s.Kind != toolbar.KindClient || s.Status.Code != toolbar.StatusError || s.End.Sub(s.Start).Seconds() != 1 ||
+		s.Attributes[0].Value.V != int64(42) || s.Resource.Attributes[0].Value.V != "browser" {
+		t.Fatalf("span decoded wrong: %+v", s)
+	}
+}
+
+func TestSinkRejectsBadIDsWithPartialSuccess(t *testing.T) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	sink := NewSink(store)
+	good := &tracepb.Span{TraceId: bytes.Repeat([]byte{1}, 16), SpanId: bytes.Repeat([]byte{2}, 8), Name: "ok"}
+	short := &tracepb.Span{TraceId: []byte{1, 2}, SpanId: bytes.Repeat([]byte{2}, 8)}
+	zero := &tracepb.Span{TraceId: make([]byte, 16), SpanId: bytes.Repeat([]byte{3}, 8)}
+	resp, err := sink.Export(context.Background(), &collectortrace.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{good, short, zero}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.GetPartialSuccess().GetRejectedSpans(); got != 2 {
+		t.Fatalf("rejected %d, want 2", got)
+	}
+	if store.Stats().Spans != 1 {
+		t.Fatal("the valid span was not kept")
+	}
+}
+
+// TestSinkReceivesRealGoExporters sends spans with the OpenTelemetry Go
+// SDK's OTLP/HTTP and OTLP/gRPC exporters over real sockets.
+func TestSinkReceivesRealGoExporters(t *testing.T) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	sink := NewSink(store)
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: sink}
+	go srv.Serve(httpLn)
+	defer srv.Close()
+	grpcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := sink.NewGRPCServer()
+	go g.Serve(grpcLn)
+	defer g.Stop()
+
+	ctx := context.Background()
+	exporters := map[string]sdktrace.SpanExporter{}
+	if exporters["http"], err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(httpLn.Addr().String()), otlptracehttp.WithInsecure(), otlptracehttp.WithCompression(otlptracehttp.GzipCompression)); err != nil {
+		t.Fatal(err)
+	}
+	if exporters["grpc"], err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(grpcLn.Addr().String()), otlptracegrpc.WithInsecure(), otlptracegrpc.WithCompressor("gzip")); err != nil {
+		t.Fatal(err)
+	}
+	for name, exp := range exporters {
+		t.Run(name, func(t *testing.T) {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
+				sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName("svc-"+name))))
+			tr := tp.Tracer("test")
+			pctx, parent := tr.Start(ctx, "parent", trace.WithSpanKind(trace.SpanKindServer))
+			_, child := tr.Start(pctx, "child")
+			child.AddEvent("log", trace.WithAttributes(semconv.ExceptionMessage("boom")))
+			child.End()
+			parent.End()
+			if err := tp.Shutdown(ctx); err != nil {
+				t.Fatalf("export failed: %v", err)
+			}
+			spans, ok := store.Spans(toolbar.TraceID(parent.SpanContext().TraceID()), 0)
+			if !ok || len(spans) != 2 {
+				t.Fatalf("got %d spans, want 2", len(spans))
+			}
+			for _, s := range spans {
+				if s.Name == "child" && (s.ParentSpanID != toolbar.SpanID(parent.SpanContext().SpanID()) || len(s.Events) != 1) {
+					t.Fatalf("child span %+v lost its parent or event", s)
+				}
+				if s.Resource.Attributes[0].Value.V != "svc-"+name {
+					t.Fatalf("resource %+v", s.Resource)
+				}
+			}
+		})
+	}
+}
+
+func FuzzSinkProtobuf(f *testing.F) {
+	f.Add(protoExportF(f))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fuzzSink(t, "application/x-protobuf", body)
+	})
+}
+
+func FuzzSinkJSON(f *testing.F) {
+	f.Add([]byte(jsonExport))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fuzzSink(t, "application/json", body)
+	})
+}
+
+func protoExportF(f *testing.F) []byte {
+	b, _ := proto.Marshal(&collectortrace.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{TraceId: bytes.Repeat([]byte{1}, 16), SpanId: bytes.Repeat([]byte{2}, 8)}}}},
+	}}})
+	return b
+}
+
+// fuzzSink: any body gets 200 or 400, never a panic, and what a 200
+// stores can be served back as valid OTLP/JSON.
+func fuzzSink(t *testing.T, ctype string, body []byte) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	req := httptest.NewRequest("POST", "/v1/traces", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	rec := httptest.NewRecorder()
+	NewSink(store).ServeHTTP(rec, req)
+	if rec.Code != 200 && rec.Code != 400 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if rec.Code != 200 {
+		return
+	}
+	var export collectortrace.ExportTraceServiceRequest
+	var err error
+	if ctype == "application/json" {
+		err = unmarshalJSON(body, &export)
+	} else {
+		err = proto.Unmarshal(body, &export)
+	}
+	if err != nil {
+		t.Fatalf("accepted a body that does not decode: %v", err)
+	}
+	spans, _ := fromProto(export.GetResourceSpans())
+	out, err := toolbar.MarshalOTLPJSON(spans)
+	if err != nil || !json.Valid(out) {
+		t.Fatalf("stored spans do not serve as JSON: %v", err)
+	}
+}

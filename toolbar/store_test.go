@@ -1,0 +1,202 @@
+package toolbar
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func tid(n int) TraceID {
+	var t TraceID
+	t[0], t[15] = 1, byte(n)
+	t[14] = byte(n >> 8)
+	return t
+}
+
+func sid(n int) SpanID {
+	var s SpanID
+	s[0], s[7] = 1, byte(n)
+	s[6] = byte(n >> 8)
+	return s
+}
+
+func TestStoreEvictsOldestTraceWhole(t *testing.T) {
+	tests := []struct {
+		name          string
+		limits        Limits
+		traces, spans int // added: traces × spans each
+		wantTraces    int
+		wantFirstKept int
+	}{
+		{"by traces", Limits{Traces: 3, Spans: 1000}, 5, 2, 3, 2},
+		{"by spans", Limits{Traces: 100, Spans: 7}, 5, 2, 3, 2},
+		{"under limits", Limits{Traces: 10, Spans: 100}, 5, 2, 5, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewStore(tt.limits)
+			for i := 0; i < tt.traces; i++ {
+				for j := 0; j < tt.spans; j++ {
+					s.AddSpans([]Span{{TraceID: tid(i), SpanID: sid(j)}})
+				}
+			}
+			st := s.Stats()
+			if st.Traces != tt.wantTraces || st.Spans != tt.wantTraces*tt.spans {
+				t.Fatalf("stats %+v, want %d whole traces", st, tt.wantTraces)
+			}
+			if _, ok := s.Spans(tid(tt.wantFirstKept), 0); !ok {
+				t.Fatalf("trace %d evicted, want kept", tt.wantFirstKept)
+			}
+			if tt.wantFirstKept > 0 {
+				if _, ok := s.Spans(tid(tt.wantFirstKept-1), 0); ok {
+					t.Fatalf("trace %d kept, want evicted", tt.wantFirstKept-1)
+				}
+			}
+		})
+	}
+}
+
+func TestStoreIgnoresDuplicateAndInvalidSpans(t *testing.T) {
+	s := NewStore(Limits{})
+	sp := Span{TraceID: tid(1), SpanID: sid(1)}
+	if n := s.AddSpans([]Span{sp, sp, {TraceID: tid(1)}, {SpanID: sid(2)}}); n != 1 {
+		t.Fatalf("stored %d, want 1", n)
+	}
+}
+
+func TestStoreRequestsNewestFirstAndBounded(t *testing.T) {
+	s := NewStore(Limits{Requests: 2})
+	for i := 0; i < 3; i++ {
+		s.PutRequest(&Record{ID: fmt.Sprint(i), TraceID: tid(i).String()})
+	}
+	s.PutRequest(&Record{ID: "2", TraceID: tid(2).String(), Status: 200})
+	got := s.Requests(0)
+	if len(got) != 2 || got[0].ID != "2" || got[0].Status != 200 || got[1].ID != "1" {
+		t.Fatalf("requests %+v", got)
+	}
+	if s.Request("0") != nil {
+		t.Fatal("oldest record not dropped")
+	}
+}
+
+// TestStreamDeliversLateSpans: spans added after a client subscribed reach
+// it, each once, with the record of the trace.
+func TestStreamDeliversLateSpans(t *testing.T) {
+	s := NewStore(Limits{})
+	srv := httptest.NewServer(NewAPI(s))
+	defer srv.Close()
+	trace := tid(7)
+	s.PutRequest(&Record{ID: sid(1).String(), TraceID: trace.String(), Status: 200})
+	s.AddSpans([]Span{{TraceID: trace, SpanID: sid(1), Name: "proxy"}})
+
+	resp, err := http.Get(srv.URL + "/api/traces/" + trace.String() + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan [2]string)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		var ev string
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				ev = v
+			} else if v, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- [2]string{ev, v}
+			}
+		}
+		close(events)
+	}()
+	next := func() [2]string {
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event")
+		}
+		return [2]string{}
+	}
+	if e := next(); e[0] != "request" || !strings.Contains(e[1], `"status":200`) {
+		t.Fatalf("first event %v, want the request", e)
+	}
+	if e := next(); e[0] != "spans" || !strings.Contains(e[1], `"name":"proxy"`) {
+		t.Fatalf("second event %v, want the stored span", e)
+	}
+	s.AddSpans([]Span{{TraceID: trace, SpanID: sid(2), Name: "late <b>"}})
+	e := next()
+	if e[0] != "spans" || strings.Contains(e[1], `"proxy"`) {
+		t.Fatalf("late event %v, want only the new span", e)
+	}
+	var doc struct {
+		ResourceSpans []struct {
+			ScopeSpans []struct{ Spans []struct{ Name string } }
+		}
+	}
+	if err := json.Unmarshal([]byte(e[1]), &doc); err != nil || doc.ResourceSpans[0].ScopeSpans[0].Spans[0].Name != "late <b>" {
+		t.Fatalf("late span not delivered intact: %v %s", err, e[1])
+	}
+}
+
+func TestAPIStatusCodesAndHeaders(t *testing.T) {
+	s := NewStore(Limits{})
+	s.AddSpans([]Span{{TraceID: tid(1), SpanID: sid(1)}})
+	s.PutRequest(&Record{ID: "abc", TraceID: tid(1).String()})
+	api := NewAPI(s)
+	tests := []struct {
+		path, site string
+		want       int
+	}{
+		{"/api/requests", "", 200},
+		{"/api/requests/abc", "", 200},
+		{"/api/requests/nope", "", 404},
+		{"/api/traces/" + tid(1).String(), "", 200},
+		{"/api/traces/" + tid(2).String(), "", 404},
+		{"/api/traces/xyz", "", 400},
+		{"/api/stats", "", 200},
+		{"/api/requests", "cross-site", 403},
+		{"/api/requests", "same-origin", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+tt.site, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tt.path, nil)
+			if tt.site != "" {
+				req.Header.Set("Sec-Fetch-Site", tt.site)
+			}
+			rec := httptest.NewRecorder()
+			api.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Fatalf("status %d, want %d", rec.Code, tt.want)
+			}
+			if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatal("missing no-store / nosniff")
+			}
+		})
+	}
+}
+
+func TestValueMarshalsAsOTLPAnyValue(t *testing.T) {
+	tests := []struct {
+		v    any
+		want string
+	}{
+		{"s", `{"stringValue":"s"}`},
+		{int64(-3), `{"intValue":"-3"}`},
+		{1.5, `{"doubleValue":1.5}`},
+		{true, `{"boolValue":true}`},
+		{[]byte{1, 2}, `{"bytesValue":"AQI="}`},
+		{[]Value{{V: "a"}}, `{"arrayValue":{"values":[{"stringValue":"a"}]}}`},
+		{[]KeyValue{{Key: "k", Value: Value{V: int64(1)}}}, `{"kvlistValue":{"values":[{"key":"k","value":{"intValue":"1"}}]}}`},
+		{nil, `{}`},
+	}
+	for _, tt := range tests {
+		b, err := json.Marshal(Value{V: tt.v})
+		if err != nil || string(b) != tt.want {
+			t.Errorf("%#v: got %s (%v), want %s", tt.v, b, err, tt.want)
+		}
+	}
+}
