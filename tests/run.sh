@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command (README): go vet, the race-enabled unit and integration
+# tests against a Caddy built by ./xcaddy.sh (Go and Node.js upstreams, a
+# headless Chromium), then bounded fuzzing of every parser.
+#
+# Installs what it needs when missing: Chromium from Debian (as root) and
+# the Node.js test app's pinned packages (npm ci).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "--- installing chromium" >&2
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+	else
+		echo "chromium is missing: apt-get install chromium fonts-liberation" >&2
+		exit 1
+	fi
+fi
+echo "--- npm ci (tests/node)" >&2
+(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "--- go vet" >&2
+go vet ./...
+
+echo "--- xcaddy build" >&2
+./xcaddy.sh >/dev/null
+
+echo "--- go test -race" >&2
+TRACEBAR_CADDY="$PWD/caddy" go test -race -count=1 -timeout 20m ./...
+
+echo "--- fuzzing (bounded)" >&2
+fuzztime="${FUZZTIME:-15s}"
+go test ./inject -run '^$' -fuzz '^FuzzWriter$' -fuzztime "$fuzztime"
+go test ./otelbridge -run '^$' -fuzz '^FuzzSinkProtobuf$' -fuzztime "$fuzztime"
+go test ./otelbridge -run '^$' -fuzz '^FuzzSinkJSON$' -fuzztime "$fuzztime"
