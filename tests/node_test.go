@@ -1,0 +1,110 @@
+package tests
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startNodeApp runs tests/node (the real @opentelemetry/sdk-node) exporting
+// to the sink at otlp with the given OTLP protocol.
+func startNodeApp(t *testing.T, otlp, protocol string) string {
+	t.Helper()
+	if _, err := os.Stat("node/node_modules/@opentelemetry/sdk-node"); err != nil {
+		t.Fatal("tests/node has no node_modules: run `npm ci` there (tests/run.sh does)")
+	}
+	port := freePort(t)
+	cmd := exec.Command("node", "server.js")
+	cmd.Dir = "node"
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "OTEL_SERVICE_NAME=node-app",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+otlp, "OTEL_EXPORTER_OTLP_PROTOCOL="+protocol)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &logWriter{t: t, prefix: "node"}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "listening") {
+				ready <- true
+			}
+			t.Log("node: " + sc.Text())
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("node app exited before listening")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("node app not listening after 30s")
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// TestNodeAppSpansNestUnderProxySpan: a Node.js app using the real
+// @opentelemetry/sdk-node continues the proxy's traceparent and exports to
+// the sink; its spans come back from the API under the proxy's span, over
+// each OTLP/HTTP encoding the Node exporters offer.
+func TestNodeAppSpansNestUnderProxySpan(t *testing.T) {
+	for _, protocol := range []string{"http/protobuf", "http/json"} {
+		t.Run(strings.ReplaceAll(protocol, "/", "-"), func(t *testing.T) {
+			e := newEnv(t)
+			app := startNodeApp(t, e.otlpHTTP, protocol)
+			e.startCaddy(t, basicCaddyfile, app)
+
+			resp, body := get(t, e.base+"/", "Accept", "text/html")
+			if resp.StatusCode != 200 || len(tagRE.FindAll(body, -1)) != 1 {
+				t.Fatalf("status %d, page %s", resp.StatusCode, body)
+			}
+			traceID, spanID := traceOf(t, resp)
+			spans := waitSpans(t, e.base, traceID, all(
+				has("node-app", "render page"), has("node-app", "SELECT users"),
+				func(s []span) bool {
+					for _, x := range s {
+						if x.Service == "node-app" && x.Kind == 2 {
+							return true
+						}
+					}
+					return false
+				}))
+			var server span
+			for _, s := range spans {
+				if s.Service == "node-app" && s.Kind == 2 {
+					server = s
+				}
+			}
+			if server.ParentSpanID != spanID {
+				t.Fatalf("node server span's parent %s, want the proxy span %s:%s", server.ParentSpanID, spanID, describe(spans))
+			}
+			render, _ := find(spans, "node-app", "render page")
+			if render.ParentSpanID != server.SpanID {
+				t.Fatalf("render span not under the node server span:%s", describe(spans))
+			}
+			sql, _ := find(spans, "node-app", "SELECT users")
+			if sql.attr("db.query.text") == "" {
+				t.Fatalf("SQL span lacks db.query.text")
+			}
+		})
+	}
+}
