@@ -65,12 +65,16 @@ func startNodeApp(t *testing.T, otlp, protocol string) string {
 // TestNodeAppSpansNestUnderProxySpan: a Node.js app using the real
 // @opentelemetry/sdk-node continues the proxy's traceparent and exports to
 // the sink; its spans come back from the API under the proxy's span, over
-// each OTLP/HTTP encoding the Node exporters offer.
+// each OTLP transport and encoding the Node exporters offer.
 func TestNodeAppSpansNestUnderProxySpan(t *testing.T) {
-	for _, protocol := range []string{"http/protobuf", "http/json"} {
+	for _, protocol := range []string{"http/protobuf", "http/json", "grpc"} {
 		t.Run(strings.ReplaceAll(protocol, "/", "-"), func(t *testing.T) {
 			e := newEnv(t)
-			app := startNodeApp(t, e.otlpHTTP, protocol)
+			sink := e.otlpHTTP
+			if protocol == "grpc" {
+				sink = e.otlpGRPC
+			}
+			app := startNodeApp(t, sink, protocol)
 			e.startCaddy(t, basicCaddyfile, app)
 
 			resp, body := get(t, e.base+"/", "Accept", "text/html")

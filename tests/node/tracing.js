@@ -1,0 +1,82 @@
+// OpenTelemetry setup for the Node test upstream app used by Tracebar's tests.
+// Load it before anything else (server.js requires it first; `node -r ./tracing.js`
+// works too). It starts a NodeSDK with the HTTP instrumentation and an OTLP trace
+// exporter chosen by OTEL_EXPORTER_OTLP_PROTOCOL:
+//   "http/protobuf" (default) -> @opentelemetry/exporter-trace-otlp-proto
+//   "http/json"               -> @opentelemetry/exporter-trace-otlp-http
+//   "grpc"                    -> @opentelemetry/exporter-trace-otlp-grpc
+// The exporters read OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+// themselves (defaults: http://localhost:4318 for HTTP, http://localhost:4317 for gRPC).
+// Spans go through a BatchSpanProcessor with a 200 ms delay so tests see them fast.
+// Propagation is the SDK default: W3C tracecontext + baggage.
+// On SIGTERM/SIGINT the SDK is shut down (flushing pending spans) and the process exits 0
+// (after at most 3 s, even if the collector is unreachable).
+'use strict';
+
+const { NodeSDK } = require('@opentelemetry/sdk-node');
+const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
+const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace');
+
+// Guard against being loaded twice (e.g. `node -r ./tracing.js server.js`,
+// where server.js requires this file again: Node caches it, but be explicit).
+if (!globalThis.__tracebarTestTracing) {
+  globalThis.__tracebarTestTracing = true;
+
+  function createTraceExporter() {
+    const protocol = (
+      process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ||
+      process.env.OTEL_EXPORTER_OTLP_PROTOCOL ||
+      'http/protobuf'
+    ).trim();
+    switch (protocol) {
+      case 'http/protobuf': {
+        const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
+        return new OTLPTraceExporter();
+      }
+      case 'http/json': {
+        const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
+        return new OTLPTraceExporter();
+      }
+      case 'grpc': {
+        const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc');
+        return new OTLPTraceExporter();
+      }
+      default:
+        throw new Error(
+          `tracing.js: unsupported OTEL_EXPORTER_OTLP_PROTOCOL "${protocol}" ` +
+            '(use http/protobuf, http/json or grpc)'
+        );
+    }
+  }
+
+  const sdk = new NodeSDK({
+    serviceName: process.env.OTEL_SERVICE_NAME || 'node-app',
+    spanProcessors: [
+      // Note: @opentelemetry/sdk-trace 2.x takes ONE options object with `exporter`
+      // (the old sdk-trace-base signature `(exporter, config)` would leave the
+      // exporter undefined and crash the process on the first export).
+      new BatchSpanProcessor({ exporter: createTraceExporter(), scheduledDelayMillis: 200 }),
+    ],
+    instrumentations: [new HttpInstrumentation()],
+    // Traces only: no metric readers or log processors, so nothing but
+    // /v1/traces is ever sent to the collector.
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
+  sdk.start();
+
+  let shuttingDown = false;
+  function shutdown() {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    // If the collector is unreachable the exporter retries for several seconds;
+    // never let that hold the process up for more than 3 s.
+    setTimeout(() => process.exit(0), 3000).unref();
+    sdk
+      .shutdown()
+      .catch((err) => console.error('tracing.js: error shutting down the SDK:', err))
+      .finally(() => process.exit(0));
+  }
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
