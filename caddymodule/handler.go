@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -280,7 +281,7 @@ type exchange struct {
 	start time.Time
 	span  trace.Span
 
-	reqBytes int64 // written by the body reader
+	reqBytes atomic.Int64 // the transport may read the body in its own goroutine
 
 	mu  sync.Mutex // guards rec against httptrace callbacks
 	rec toolbar.Record
@@ -365,7 +366,7 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 	}
 	rec.DurationMs = toolbar.Millis(now.Sub(x.start))
 	rec.Timing.TotalMs = rec.DurationMs
-	rec.RequestBytes = x.reqBytes
+	rec.RequestBytes = x.reqBytes.Load()
 	rec.ResponseBytes = rw.bodyBytes
 	rec.ClientBytes = rw.clientBytes
 	if x.upstreamHeader != nil {
@@ -404,11 +405,11 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 // countingBody counts request body bytes as the handler chain reads them.
 type countingBody struct {
 	io.ReadCloser
-	n *int64
+	n *atomic.Int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	*b.n += int64(n)
+	b.n.Add(int64(n))
 	return n, err
 }

@@ -147,7 +147,15 @@ func newEnv(t testing.TB) *env {
 
 // startCaddy writes a Caddyfile from tmpl (with {site}, {otlp_http},
 // {otlp_grpc}, {admin} and {upstream} filled in) and runs Caddy with it.
-func (e *env) startCaddy(t testing.TB, tmpl, upstream string) {
+func (e *env) startCaddy(t testing.TB, tmpl, upstream string, extraEnv ...string) {
+	t.Helper()
+	cf := e.writeCaddyfile(t, tmpl, upstream)
+	cmd := start(t, append([]string{"HOME=" + e.dir, "XDG_DATA_HOME=" + e.dir, "XDG_CONFIG_HOME=" + e.dir}, extraEnv...), caddyBin, "run", "--config", cf)
+	waitListening(t, e.site, cmd)
+	waitListening(t, e.otlpHTTP, cmd)
+}
+
+func (e *env) writeCaddyfile(t testing.TB, tmpl, upstream string) string {
 	t.Helper()
 	r := strings.NewReplacer("{site}", e.site, "{otlp_http}", e.otlpHTTP,
 		"{otlp_grpc}", e.otlpGRPC, "{admin}", e.admin, "{upstream}", upstream)
@@ -155,9 +163,7 @@ func (e *env) startCaddy(t testing.TB, tmpl, upstream string) {
 	if err := os.WriteFile(cf, []byte(r.Replace(tmpl)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := start(t, []string{"HOME=" + e.dir, "XDG_DATA_HOME=" + e.dir, "XDG_CONFIG_HOME=" + e.dir}, caddyBin, "run", "--config", cf)
-	waitListening(t, e.site, cmd)
-	waitListening(t, e.otlpHTTP, cmd)
+	return cf
 }
 
 const basicCaddyfile = `{

@@ -1,0 +1,80 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCaddyTracingSpanIsTheParent: with Caddy's own tracing directive
+// active, the proxy span continues Caddy's span, which continues the
+// incoming context; Caddy's span, exported to the sink by its default
+// OTLP endpoint, lands in the same trace.
+func TestCaddyTracingSpanIsTheParent(t *testing.T) {
+	e := newEnv(t)
+	app := startDemoApp(t, e.otlpHTTP)
+	cf := strings.Replace(basicCaddyfile, "\ttracebar\n", "\ttracing {\n\t\tspan caddy-tracing\n\t}\n\ttracebar\n", 1)
+	e.startCaddy(t, cf, app, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+e.otlpHTTP, "OTEL_BSP_SCHEDULE_DELAY=100")
+
+	const incoming = "00-11111111111111111111111111111111-2222222222222222-01"
+	resp, _ := get(t, e.base+"/api/products", "Traceparent", incoming)
+	traceID, spanID := traceOf(t, resp)
+	if traceID != "11111111111111111111111111111111" {
+		t.Fatalf("trace %s, want the incoming one", traceID)
+	}
+	spans := waitSpans(t, e.base, traceID, all(has("caddy", "GET /api/products"), func(s []span) bool {
+		for _, x := range s {
+			if x.Name == "caddy-tracing" {
+				return true
+			}
+		}
+		return false
+	}))
+	var tracing span
+	for _, s := range spans {
+		if s.Name == "caddy-tracing" {
+			tracing = s
+		}
+	}
+	proxy, _ := find(spans, "caddy", "GET /api/products")
+	if proxy.SpanID != spanID || proxy.ParentSpanID != tracing.SpanID || tracing.ParentSpanID != "2222222222222222" {
+		t.Fatalf("want incoming <- tracing <- proxy:%s", describe(spans))
+	}
+}
+
+// TestReloadKeepsStoreAndSink: `caddy reload` with a changed config keeps
+// the recorded requests and the sink's listener.
+func TestReloadKeepsStoreAndSink(t *testing.T) {
+	e := newEnv(t)
+	app := startDemoApp(t, e.otlpHTTP)
+	e.startCaddy(t, basicCaddyfile, app)
+	resp, _ := get(t, e.base+"/api/products")
+	before, _ := traceOf(t, resp)
+
+	cf := e.writeCaddyfile(t, strings.Replace(basicCaddyfile, "\ttracebar\n", "\ttracebar {\n\t\tservice_name edge\n\t}\n", 1), app)
+	out, err := exec.Command(caddyBin, "reload", "--config", cf, "--address", e.admin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	// The new config answers (a span named by the new service), and the
+	// old request is still listed.
+	resp, _ = get(t, e.base+"/api/products")
+	after, _ := traceOf(t, resp)
+	waitSpans(t, e.base, after, has("edge", "GET /api/products"))
+	_, list := get(t, e.base+"/__tracebar/api/requests")
+	if !bytes.Contains(list, []byte(before)) {
+		t.Fatal("requests recorded before the reload are gone")
+	}
+	// The sink still takes spans for the old trace.
+	body := fmt.Sprintf(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"late"}}]},"scopeSpans":[{"spans":[{"traceId":%q,"spanId":"00000000000000bb","name":"after reload","startTimeUnixNano":"%d","endTimeUnixNano":"%d"}]}]}]}`,
+		before, time.Now().UnixNano(), time.Now().UnixNano())
+	r, err := http.Post("http://"+e.otlpHTTP+"/v1/traces", "application/json", strings.NewReader(body))
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("sink after reload: %v %v", err, r)
+	}
+	waitSpans(t, e.base, before, has("late", "after reload"))
+}
