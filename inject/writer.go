@@ -216,16 +216,16 @@ func (w *Writer) tokenize() {
 		if tt == html.ErrorToken {
 			break
 		}
-		raw := len(z.Raw())
+		raw := z.Raw()
 		if tt == html.EndTagToken {
-			switch name, _ := z.TagName(); string(name) {
-			case "body":
+			switch name := endTagName(raw); {
+			case bytes.EqualFold(name, []byte("body")):
 				st.body = st.committed
-			case "html":
+			case bytes.EqualFold(name, []byte("html")):
 				st.htmlEnd = st.committed
 			}
 		}
-		st.committed += int64(raw)
+		st.committed += int64(len(raw))
 	}
 	// The writer waits for exactly one report: at the end of input, or on
 	// the chunk the tokenizer stopped in (a token too long). In the latter
@@ -236,6 +236,16 @@ func (w *Writer) tokenize() {
 		for range w.feed {
 		}
 	}
+}
+
+// endTagName returns the name of the raw end tag "</name ...>" as the
+// tokenizer delimits it (TagName would allocate a lowercased copy).
+func endTagName(raw []byte) []byte {
+	name := raw[min(2, len(raw)):]
+	if i := bytes.IndexAny(name, " \t\n\r\f/>"); i >= 0 {
+		name = name[:i]
+	}
+	return name
 }
 
 // feedReader hands the tokenizer fed chunks; when it has none it reports
