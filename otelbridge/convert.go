@@ -144,7 +144,6 @@ func valueFromProto(v *commonpb.AnyValue, depth int) toolbar.Value {
 	return toolbar.Value{}
 }
 
-
 // fromSDK converts a span ended in the proxy's own tracer provider.
 func fromSDK(s sdktrace.ReadOnlySpan, res *toolbar.Resource) toolbar.Span {
 	sc := s.SpanContext()

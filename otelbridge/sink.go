@@ -195,4 +195,3 @@ func hexIDsToBase64(v any, depth int) error {
 	}
 	return nil
 }
-

@@ -1,10 +1,10 @@
 package otelbridge
 
 import (
-	"encoding/json"
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
