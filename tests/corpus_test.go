@@ -1,0 +1,77 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestHTML5LibCorpusThroughProxy serves each of the 1,776 hostile documents
+// of ../shared/testdata/html5lib through Caddy: each comes back
+// byte-identical but for exactly one toolbar tag.
+func TestHTML5LibCorpusThroughProxy(t *testing.T) {
+	raw, err := os.ReadFile("../../shared/testdata/html5lib/tree-construction-inputs.jsonl")
+	if err != nil {
+		t.Fatalf("html5lib corpus (../shared beside the checkout): %v", err)
+	}
+	var docs []string
+	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+		var d struct{ HTML string }
+		if err := json.Unmarshal(line, &d); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, d.HTML)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/doc/"))
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, docs[i])
+	}))
+	defer up.Close()
+	e := newEnv(t)
+	e.startCaddy(t, basicCaddyfile, strings.TrimPrefix(up.URL, "http://"))
+
+	var wg sync.WaitGroup
+	errs := make(chan string, len(docs))
+	work := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				req, _ := http.NewRequest("GET", fmt.Sprintf("%s/doc/%d", e.base, i), nil)
+				req.Header.Set("Accept", "text/html")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- fmt.Sprintf("document %d: %v", i, err)
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if n := len(tagRE.FindAll(body, -1)); n != 1 || string(tagRE.ReplaceAll(body, nil)) != docs[i] {
+					errs <- fmt.Sprintf("document %d: %d tags; got %q for %q", i, n, body, docs[i])
+				}
+			}
+		}()
+	}
+	for i := range docs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if len(docs) < 1700 {
+		t.Fatalf("only %d documents in the corpus", len(docs))
+	}
+}
