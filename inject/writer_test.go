@@ -124,11 +124,22 @@ func TestWriterBoundsMemoryAfterEarlyBodyEndTag(t *testing.T) {
 	}
 }
 
-func TestWriterStreamsOnTokenTooLong(t *testing.T) {
-	in := "<body><!--" + strings.Repeat("x", 3*maxToken) + "--></body>"
-	got := run(t, []byte(in), repeat(4096, len(in)))
-	if string(got) != in+tag {
-		t.Fatalf("got %d bytes, want input plus tag at the end", len(got))
+func TestWriterLongConstructs(t *testing.T) {
+	long := strings.Repeat("x", 3*maxToken)
+	tests := []struct{ name, in, want string }{
+		// Comments, scripts and raw text are scanned in stride, however long.
+		{"long comment", "<body><!--" + long + "--></body>", "<body><!--" + long + "-->" + tag + "</body>"},
+		{"long script", "<body><script>" + long + "</script></body>", "<body><script>" + long + "</script>" + tag + "</body>"},
+		{"long text", "<body>" + long + "</body>", "<body>" + long + tag + "</body>"},
+		// One tag longer than maxToken ends scanning: the tag goes at the end.
+		{"tag too long", "<body><div title=\"" + long + "\"></body>", "<body><div title=\"" + long + "\"></body>" + tag},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := run(t, []byte(tt.in), repeat(4096, len(tt.in))); string(got) != tt.want {
+				t.Fatalf("got %d bytes, want %d", len(got), len(tt.want))
+			}
+		})
 	}
 }
 
@@ -241,6 +252,11 @@ func FuzzWriter(f *testing.F) {
 	f.Add([]byte("<html><body>x</body></html>"), uint8(3))
 	f.Add([]byte("<script></body></script></body>"), uint8(1))
 	f.Add([]byte("<!-- </body> -->"), uint8(5))
+	f.Add([]byte("<script><!--<script></script></body>--></script></body>"), uint8(2))
+	f.Add([]byte("<div title='</body>' a=b></body x='>'>"), uint8(4))
+	for i, doc := range html5libCorpus(f) {
+		f.Add(doc, uint8(i))
+	}
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
 		out := run(t, in, repeat(int(chunk)+1, len(in)))
 		checkInvariant(t, "fuzz", in, out)

@@ -1,0 +1,501 @@
+package inject
+
+import "bytes"
+
+// scanner finds the end tags that the golang.org/x/net/html tokenizer would
+// report as </body> and </html>, without tokenizing every byte: it jumps
+// from '<' to '<' and tracks only the states that can hide an end tag
+// (comments, raw text, script data and its escapes, plaintext). It is
+// resumable: Write feeds it a growing buffer, and it keeps a checkpoint
+// before any construct it has not seen the end of.
+//
+// The tokenizer itself is the specification: writer_test.go and the fuzz
+// target compare every insertion point with it.
+type scanner struct {
+	pos  int64 // every byte before pos is classified
+	mode mode
+	raw  string // the raw-text element while mode is modeRawText
+	ss   scriptState
+
+	// comment state (modeComment)
+	dashes    int
+	beginning bool
+
+	body, htmlEnd int64 // offsets of the last </body> and </html>, or -1
+}
+
+type mode uint8
+
+const (
+	modeData      mode = iota
+	modeRawText        // after <style>, <textarea>, <title>, ...: until </name
+	modeScript         // after <script>: script data states
+	modePlainText      // after <plaintext>: the rest is text
+	modeComment        // inside <!-- ... -->
+	modeBogus          // inside a bogus comment or doctype: until '>'
+)
+
+// scriptState is one of the stable states of the tokenizer's readScript.
+type scriptState uint8
+
+const (
+	sData scriptState = iota
+	sEscaped
+	sEscapedDash
+	sEscapedDashDash
+	sDoubleEscaped
+	sDoubleEscapedDash
+	sDoubleEscapedDashDash
+)
+
+func newScanner() scanner { return scanner{body: -1, htmlEnd: -1} }
+
+// scan classifies b, which holds the stream from offset base on and starts
+// at or before s.pos. eof says b ends the stream.
+func (s *scanner) scan(b []byte, base int64, eof bool) {
+	i := int(s.pos - base)
+	for i < len(b) {
+		var ok bool
+		switch s.mode {
+		case modePlainText:
+			i = len(b)
+			ok = true
+		case modeComment:
+			i, ok = s.comment(b, i)
+		case modeBogus:
+			if j := bytes.IndexByte(b[i:], '>'); j >= 0 {
+				i, ok = i+j+1, true
+				s.mode = modeData
+			} else {
+				i = len(b)
+			}
+		case modeRawText:
+			i, ok = s.rawText(b, i, eof)
+		case modeScript:
+			i, ok = s.script(b, i, eof)
+		default:
+			i, ok = s.data(b, i, base, eof)
+		}
+		s.pos = base + int64(i)
+		if !ok {
+			return // needs more input
+		}
+	}
+	s.pos = base + int64(i)
+}
+
+// data handles the data state from b[i]: text up to the next '<' and the
+// token there. It returns the index after what it consumed, and false
+// when the token there is incomplete (i then points at its '<').
+func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
+	j := bytes.IndexByte(b[i:], '<')
+	if j < 0 {
+		return len(b), true
+	}
+	lt := i + j
+	if lt+1 >= len(b) {
+		return lt + boolInt(eof), eof
+	}
+	c := b[lt+1]
+	switch {
+	case isLetter(c):
+		end, name := tagEnd(b, lt+1)
+		if end < 0 {
+			return lt + boolInt(eof)*(len(b)-lt), eof
+		}
+		switch c | 0x20 {
+		case 'i', 'n', 'p', 's', 't', 'x': // the first letters of raw-text elements
+			switch {
+			case equalFold(name, "script"):
+				s.mode, s.ss = modeScript, sData
+			case equalFold(name, "plaintext"):
+				s.mode = modePlainText
+			default:
+				for _, r := range rawTextElements {
+					if equalFold(name, r) {
+						s.mode, s.raw = modeRawText, r
+					}
+				}
+			}
+		}
+		return end, true
+	case c == '/':
+		if lt+2 >= len(b) {
+			return lt + boolInt(eof)*(len(b)-lt), eof
+		}
+		switch c2 := b[lt+2]; {
+		case c2 == '>':
+			return lt + 3, true // "</>" is an empty comment
+		case isLetter(c2):
+			end, name := tagEnd(b, lt+2)
+			if end < 0 {
+				return lt + boolInt(eof)*(len(b)-lt), eof
+			}
+			switch {
+			case equalFold(name, "body"):
+				s.body = base + int64(lt)
+			case equalFold(name, "html"):
+				s.htmlEnd = base + int64(lt)
+			}
+			return end, true
+		default:
+			s.mode = modeBogus
+			return lt + 2, true
+		}
+	case c == '!':
+		if lt+3 >= len(b) && !eof {
+			return lt, false // "<!" or "<!-": comment or not?
+		}
+		if lt+3 < len(b) && b[lt+2] == '-' && b[lt+3] == '-' {
+			s.mode, s.dashes, s.beginning = modeComment, 0, true
+			return lt + 4, true
+		}
+		s.mode = modeBogus
+		return lt + 2, true
+	case c == '?':
+		s.mode = modeBogus
+		return lt + 2, true
+	}
+	return lt + 1, true // a '<' that starts nothing is text
+}
+
+// comment follows readComment: the comment ends at "-->", "--!>", or a '>'
+// right at its beginning ("<!-->", "<!--->").
+func (s *scanner) comment(b []byte, i int) (int, bool) {
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '-':
+			s.dashes++
+			continue
+		case '>':
+			if s.dashes >= 2 || s.beginning {
+				s.mode = modeData
+				return i + 1, true
+			}
+		case '!':
+			if s.dashes >= 2 {
+				if i+1 >= len(b) {
+					return i, false
+				}
+				i++
+				switch b[i] {
+				case '>':
+					s.mode = modeData
+					return i + 1, true
+				case '-':
+					s.dashes, s.beginning = 1, false
+					continue
+				}
+			}
+		}
+		s.dashes, s.beginning = 0, false
+	}
+	return i, true
+}
+
+// rawText looks for the end tag of the raw-text element, as readRawOrRCDATA.
+func (s *scanner) rawText(b []byte, i int, eof bool) (int, bool) {
+	for {
+		j := bytes.IndexByte(b[i:], '<')
+		if j < 0 {
+			return len(b), true
+		}
+		lt := i + j
+		switch rawEndTag(b, lt, s.raw) {
+		case matched:
+			s.mode = modeData
+			return lt, true
+		case short:
+			if eof {
+				return len(b), true
+			}
+			return lt, false
+		}
+		i = lt + 1
+	}
+}
+
+type match uint8
+
+const (
+	mismatch match = iota
+	matched
+	short // not enough input to tell
+)
+
+// rawEndTag reports whether b[lt:] starts with "</" name and a delimiter,
+// the name matched ASCII case-insensitively, as readRawEndTag.
+func rawEndTag(b []byte, lt int, name string) match {
+	need := lt + 2 + len(name) + 1
+	for k := lt + 1; k < need; k++ {
+		if k >= len(b) {
+			return short
+		}
+		c := b[k]
+		switch {
+		case k == lt+1:
+			if c != '/' {
+				return mismatch
+			}
+		case k < need-1:
+			if n := name[k-lt-2]; c != n && c != n-('a'-'A') {
+				return mismatch
+			}
+		}
+	}
+	switch b[need-1] {
+	case ' ', '\n', '\r', '\t', '\f', '/', '>':
+		return matched
+	}
+	return mismatch
+}
+
+// script follows readScript through script data and its escaped and
+// double-escaped states until the "</script" that ends it. Checkpoints are
+// kept at stable states, so lookahead that runs out of input is redone.
+func (s *scanner) script(b []byte, i int, eof bool) (int, bool) {
+	for i < len(b) {
+		switch s.ss {
+		case sData:
+			j := bytes.IndexByte(b[i:], '<')
+			if j < 0 {
+				return len(b), true
+			}
+			lt := i + j
+			if lt+1 >= len(b) {
+				return end(b, lt, eof)
+			}
+			switch b[lt+1] {
+			case '/':
+				switch rawEndTag(b, lt, "script") {
+				case matched:
+					s.mode = modeData
+					return lt, true
+				case short:
+					return end(b, lt, eof)
+				}
+				i = lt + 2 + matchedPrefix(b[lt+2:], "script")
+			case '!':
+				if lt+3 >= len(b) && !(lt+2 < len(b) && b[lt+2] != '-') {
+					return end(b, lt, eof)
+				}
+				if b[lt+2] == '-' && b[lt+3] == '-' {
+					s.ss, i = sEscapedDashDash, lt+4
+				} else {
+					i = lt + 2 + boolInt(b[lt+2] == '-')
+				}
+			default:
+				i = lt + 1
+			}
+		case sEscaped, sEscapedDash, sEscapedDashDash:
+			c := b[i]
+			switch {
+			case c == '-':
+				if s.ss == sEscaped {
+					s.ss = sEscapedDash
+				} else {
+					s.ss = sEscapedDashDash
+				}
+				i++
+			case c == '>' && s.ss == sEscapedDashDash:
+				s.ss, i = sData, i+1
+			case c == '<':
+				if i+1 >= len(b) {
+					return end(b, i, eof)
+				}
+				switch c2 := b[i+1]; {
+				case c2 == '/':
+					switch rawEndTag(b, i, "script") {
+					case matched:
+						s.mode = modeData
+						return i, true
+					case short:
+						return end(b, i, eof)
+					}
+					s.ss, i = sEscaped, i+2+matchedPrefix(b[i+2:], "script")
+				case isLetter(c2):
+					n := matchedPrefix(b[i+1:], "script")
+					if n < 6 {
+						if i+1+n >= len(b) {
+							return end(b, i, eof)
+						}
+						s.ss, i = sEscaped, i+1+n
+						break
+					}
+					if i+7 >= len(b) {
+						return end(b, i, eof)
+					}
+					if isDelim(b[i+7]) {
+						s.ss, i = sDoubleEscaped, i+8
+					} else {
+						s.ss, i = sEscaped, i+7
+					}
+				default:
+					s.ss, i = sData, i+1
+				}
+			default:
+				s.ss, i = sEscaped, i+1
+			}
+		default: // double escaped
+			c := b[i]
+			switch {
+			case c == '-':
+				if s.ss == sDoubleEscaped {
+					s.ss = sDoubleEscapedDash
+				} else {
+					s.ss = sDoubleEscapedDashDash
+				}
+				i++
+			case c == '>' && s.ss == sDoubleEscapedDashDash:
+				s.ss, i = sData, i+1
+			case c == '<':
+				if i+1 >= len(b) {
+					return end(b, i, eof)
+				}
+				if b[i+1] != '/' {
+					s.ss, i = sDoubleEscaped, i+1
+					break
+				}
+				switch rawEndTag(b, i, "script") {
+				case matched:
+					s.ss, i = sEscaped, i+9
+				case short:
+					return end(b, i, eof)
+				default:
+					s.ss, i = sDoubleEscaped, i+2+matchedPrefix(b[i+2:], "script")
+				}
+			default:
+				s.ss, i = sDoubleEscaped, i+1
+			}
+		}
+	}
+	return i, true
+}
+
+// end returns what a scan that ran out of input at a checkpoint returns:
+// wait for more, or at the end of the stream classify the rest as text.
+func end(b []byte, checkpoint int, eof bool) (int, bool) {
+	if eof {
+		return len(b), true
+	}
+	return checkpoint, false
+}
+
+// matchedPrefix counts how many leading bytes of b match name (ASCII
+// case-insensitively), as the tokenizer consumes them before a mismatch.
+func matchedPrefix(b []byte, name string) int {
+	n := 0
+	for n < len(name) && n < len(b) && (b[n] == name[n] || b[n] == name[n]-('a'-'A')) {
+		n++
+	}
+	return n
+}
+
+// tagEnd follows readTag from the first byte of a tag name at b[i]: the
+// name, then attributes with quoted values. It returns the index after the
+// closing '>' and the name, or -1 when the input ends first.
+func tagEnd(b []byte, i int) (int, []byte) {
+	start := i
+	i++
+	for i < len(b) && !isSpace(b[i]) && b[i] != '/' && b[i] != '>' {
+		i++
+	}
+	name := b[start:i]
+	if i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	i = skipSpace(b, i)
+	for i < len(b) {
+		if b[i] == '>' {
+			return i + 1, name
+		}
+		// attribute key: a leading '=' belongs to it
+		k := i
+		for i < len(b) {
+			c := b[i]
+			if c == '=' && i == k {
+				i++
+				continue
+			}
+			if isSpace(c) || c == '/' || c == '>' || c == '=' {
+				break
+			}
+			i++
+		}
+		// attribute value
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return -1, nil
+		}
+		switch b[i] {
+		case '/':
+			i++
+		case '=':
+			i = skipSpace(b, i+1)
+			if i >= len(b) {
+				return -1, nil
+			}
+			switch q := b[i]; q {
+			case '>':
+			case '\'', '"':
+				j := bytes.IndexByte(b[i+1:], q)
+				if j < 0 {
+					return -1, nil
+				}
+				i += j + 2
+			default:
+				for i < len(b) && !isSpace(b[i]) && b[i] != '>' {
+					i++
+				}
+				if i < len(b) && isSpace(b[i]) {
+					i++
+				}
+			}
+		}
+		i = skipSpace(b, i)
+	}
+	return -1, nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f'
+}
+
+func isDelim(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+// rawTextElements are the elements whose content the tokenizer reads as
+// raw text up to their end tag (besides script and plaintext).
+var rawTextElements = []string{"iframe", "noembed", "noframes", "noscript", "style", "textarea", "title", "xmp"}
+
+// equalFold reports whether b is the lowercase name s, ASCII
+// case-insensitively, as the tokenizer compares tag names.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
