@@ -391,39 +391,53 @@ func matchedPrefix(b []byte, name string) int {
 	return n
 }
 
+// Byte classes for tagEnd's loops.
+const (
+	cSpace   = 1 << iota // ' ', '\n', '\r', '\t', '\f'
+	cNameEnd             // space, '/', '>'
+	cKeyEnd              // space, '/', '>', '='
+	cValEnd              // space, '>'
+)
+
+var class = func() (t [256]uint8) {
+	for _, c := range []byte(" \n\r\t\f") {
+		t[c] |= cSpace | cNameEnd | cKeyEnd | cValEnd
+	}
+	t['/'] |= cNameEnd | cKeyEnd
+	t['>'] |= cNameEnd | cKeyEnd | cValEnd
+	t['='] |= cKeyEnd
+	return t
+}()
+
 // tagEnd follows readTag from the first byte of a tag name at b[i]: the
 // name, then attributes with quoted values. It returns the index after the
 // closing '>' and the name, or -1 when the input ends first.
 func tagEnd(b []byte, i int) (int, []byte) {
 	start := i
-	i++
-	for i < len(b) && !isSpace(b[i]) && b[i] != '/' && b[i] != '>' {
-		i++
+	for i++; i < len(b) && class[b[i]]&cNameEnd == 0; i++ {
 	}
 	name := b[start:i]
-	if i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	i = skipSpace(b, i)
-	for i < len(b) {
+	for {
+		for i < len(b) && class[b[i]]&cSpace != 0 {
+			i++
+		}
+		if i >= len(b) {
+			return -1, nil
+		}
 		if b[i] == '>' {
 			return i + 1, name
 		}
 		// attribute key: a leading '=' belongs to it
-		k := i
-		for i < len(b) {
-			c := b[i]
-			if c == '=' && i == k {
-				i++
-				continue
-			}
-			if isSpace(c) || c == '/' || c == '>' || c == '=' {
-				break
-			}
+		if b[i] == '=' {
+			i++
+		}
+		for i < len(b) && class[b[i]]&cKeyEnd == 0 {
 			i++
 		}
 		// attribute value
-		i = skipSpace(b, i)
+		for i < len(b) && class[b[i]]&cSpace != 0 {
+			i++
+		}
 		if i >= len(b) {
 			return -1, nil
 		}
@@ -431,7 +445,8 @@ func tagEnd(b []byte, i int) (int, []byte) {
 		case '/':
 			i++
 		case '=':
-			i = skipSpace(b, i+1)
+			for i++; i < len(b) && class[b[i]]&cSpace != 0; i++ {
+			}
 			if i >= len(b) {
 				return -1, nil
 			}
@@ -444,31 +459,17 @@ func tagEnd(b []byte, i int) (int, []byte) {
 				}
 				i += j + 2
 			default:
-				for i < len(b) && !isSpace(b[i]) && b[i] != '>' {
-					i++
-				}
-				if i < len(b) && isSpace(b[i]) {
+				for i < len(b) && class[b[i]]&cValEnd == 0 {
 					i++
 				}
 			}
 		}
-		i = skipSpace(b, i)
 	}
-	return -1, nil
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	return i
-}
+func isSpace(c byte) bool { return class[c]&cSpace != 0 }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f'
-}
-
-func isDelim(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
+func isDelim(c byte) bool { return class[c]&cNameEnd != 0 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 

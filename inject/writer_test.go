@@ -2,9 +2,9 @@ package inject
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"bytes"
 	"io"
 	"math/rand"
 	"net/http"
