@@ -42,7 +42,7 @@ http://127.0.0.1:28083 {
 }
 CF
 HOME="$dir" ./caddy run --config "$dir/Caddyfile" >"$dir/caddy.log" 2>&1 &
-for _ in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:28083/small.json && break; sleep 0.1; done
+for port in 28082 28083; do for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/small.json" && break; sleep 0.1; done; done
 
 run() { # port path -> "rps p50 p99"
 	wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H 'Accept: text/html' "http://127.0.0.1:$1$2" |
