@@ -65,7 +65,6 @@ func (rw *responseWriter) WriteHeader(code int) {
 	x.rec.ClientResponse = redact(h)
 	x.rec.Timing.HeadersMs = x.since(time.Now())
 	x.mu.Unlock()
-	x.publish()
 	rw.ResponseWriter.WriteHeader(code)
 }
 
