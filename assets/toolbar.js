@@ -398,7 +398,10 @@ function stream() {
 	es.addEventListener('request', e => { const r = parse(e); if (r && r.id === reqId) setRec(r); });
 	es.addEventListener('spans', e => merge(parse(e)));
 	es.addEventListener('evicted', () => { evicted = true; stop(); schedule(); });
+	es.addEventListener('idle', stop); // the server ends quiet streams; reopen when looked at
 }
+addEventListener('focus', stream);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) stream(); });
 function stop() { if (es) es.close(); es = null; }
 addEventListener('pagehide', stop); // let the page into the back/forward cache
 addEventListener('pageshow', e => { if (e.persisted) stream(); });

@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/tracebar/tracebar/assets"
+	"github.com/tracebar/tracebar/inject"
 	"github.com/tracebar/tracebar/otelbridge"
 	"github.com/tracebar/tracebar/toolbar"
 	"go.opentelemetry.io/otel/attribute"
@@ -210,18 +211,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			TraceID:       sc.TraceID().String(),
 			SpanID:        sc.SpanID().String(),
 			Method:        r.Method,
-			URL:           r.URL.RequestURI(),
+			URL:           toolbar.RedactURL(r.URL.RequestURI()),
 			Host:          r.Host,
 			Proto:         r.Proto,
 			RemoteAddr:    r.RemoteAddr,
 			StartTime:     start,
-			ClientRequest: redact(r.Header),
+			ClientRequest: toolbar.RedactHeader(r.Header),
 		},
 	}
 	x.publish()
 
 	// The upstream gets the proxy's context, never a stale incoming one.
-	for _, f := range h.prop.Fields() {
+	for _, f := range staleHeaders {
 		r.Header.Del(f)
 	}
 	h.prop.Inject(ctx, propagation.HeaderCarrier(r.Header))
@@ -236,14 +237,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	rw := &responseWriter{ResponseWriter: w, x: x, req: r}
+	defer func() {
+		// reverse_proxy panics with http.ErrAbortHandler when a body
+		// breaks off mid-way; finish the record and span, then go on.
+		if p := recover(); p != nil {
+			err := fmt.Errorf("response aborted: %v", p)
+			rw.finish(err)
+			x.end(r, rw, err)
+			panic(p)
+		}
+	}()
 	err := next.ServeHTTP(rw, r)
 	rw.finish(err)
 	x.end(r, rw, err)
 	return err
 }
 
+// staleHeaders are the propagation headers of every supported format: an
+// incoming context never reaches the upstream, whatever is configured.
+var staleHeaders = []string{"Traceparent", "Tracestate", "B3", "X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid", "X-B3-Sampled", "X-B3-Flags"}
+
 func wantsHTML(r *http.Request) bool {
-	if r.Method != http.MethodGet {
+	if r.Method == http.MethodHead || !inject.WantsDocument(r.Header) {
 		return false
 	}
 	a := r.Header.Get("Accept")
@@ -263,7 +278,7 @@ func requestAttributes(r *http.Request) []attribute.KeyValue {
 		semconv.NetworkProtocolVersion(strings.TrimPrefix(r.Proto, "HTTP/")),
 	}
 	if q := r.URL.RawQuery; q != "" {
-		attrs = append(attrs, semconv.URLQuery(q))
+		attrs = append(attrs, semconv.URLQuery(toolbar.RedactQuery(q)))
 	}
 	if ua := r.UserAgent(); ua != "" {
 		attrs = append(attrs, semconv.UserAgentOriginal(ua))
@@ -353,6 +368,9 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 	rec := &x.rec
 	rec.Done = true
 	rec.Status = rw.status
+	if rec.Status == 0 && err == nil {
+		rec.Status = http.StatusOK // nothing written: net/http answers 200
+	}
 	if err != nil {
 		rec.Error = err.Error()
 		if rec.Status == 0 {
@@ -370,7 +388,7 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 	rec.ResponseBytes = rw.bodyBytes
 	rec.ClientBytes = rw.clientBytes
 	if x.upstreamHeader != nil {
-		rec.UpstreamRequest = redact(x.upstreamHeader)
+		rec.UpstreamRequest = toolbar.RedactHeader(x.upstreamHeader)
 	}
 	if repl != nil {
 		if d, ok := repl.Get("http.reverse_proxy.upstream.latency"); ok {

@@ -5,7 +5,6 @@ import (
 	"html"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tracebar/tracebar/inject"
@@ -41,13 +40,14 @@ func (rw *responseWriter) WriteHeader(code int) {
 	rw.status = code
 	x := rw.x
 	h := rw.Header()
-	upstream := redact(h)
+	upstream := toolbar.RedactHeader(h)
 
 	inj := inject.Eligible(rw.req.Method, code, rw.req.Header, h)
 	if inj {
-		h.Del("Content-Length")
-		if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
-			h.Del("ETag") // the body is no longer the one the tag names
+		// The body is no longer the one these describe, and a revalidated
+		// cached copy would carry a stale toolbar.
+		for _, k := range []string{"Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
+			h.Del(k)
 		}
 		rw.inj = inject.NewWriter(countingWriter{rw}, rw.x.snippet())
 	}
@@ -62,7 +62,7 @@ func (rw *responseWriter) WriteHeader(code int) {
 	x.rec.ContentType = h.Get("Content-Type")
 	x.rec.Injected = inj
 	x.rec.UpstreamResponse = upstream
-	x.rec.ClientResponse = redact(h)
+	x.rec.ClientResponse = toolbar.RedactHeader(h)
 	x.rec.Timing.HeadersMs = x.since(time.Now())
 	x.mu.Unlock()
 	rw.ResponseWriter.WriteHeader(code)
@@ -129,31 +129,5 @@ var _ io.Writer = countingWriter{}
 // snippet is the tag inserted into the page: one external script, so a
 // Content-Security-Policy that allows 'self' scripts allows it.
 func (x *exchange) snippet() []byte {
-	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/toolbar.js" data-tracebar-request="` + x.rec.ID + `" async></script>`)
-}
-
-// sensitive headers are redacted before they are stored.
-var sensitive = map[string]bool{
-	"Authorization":       true,
-	"Proxy-Authorization": true,
-	"Cookie":              true,
-	"Set-Cookie":          true,
-	"X-Api-Key":           true,
-}
-
-// redact returns a copy of h with sensitive values replaced.
-func redact(h http.Header) http.Header {
-	out := make(http.Header, len(h))
-	for k, v := range h {
-		if sensitive[http.CanonicalHeaderKey(k)] {
-			r := make([]string, len(v))
-			for i := range v {
-				r[i] = "[redacted]"
-			}
-			out[k] = r
-			continue
-		}
-		out[k] = append([]string(nil), v...)
-	}
-	return out
+	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/toolbar.js" data-tracebar-request="` + x.rec.ID + `" async="async"></script>`)
 }

@@ -8,6 +8,17 @@ import (
 	"strings"
 )
 
+// WantsDocument reports whether a request may be for a top-level page:
+// not a fetch, an iframe or an htmx fragment (Sec-Fetch-Dest, HX-Request).
+// Clients that send no Sec-Fetch-Dest count as pages.
+func WantsDocument(req http.Header) bool {
+	if req.Get("HX-Request") != "" {
+		return false
+	}
+	d := req.Get("Sec-Fetch-Dest")
+	return d == "" || d == "document"
+}
+
 // Eligible reports whether a response with this request method, status and
 // header may have the snippet inserted. It is decided from the response head
 // alone, before the body is seen.
@@ -15,7 +26,7 @@ func Eligible(method string, status int, req, resp http.Header) bool {
 	if method == http.MethodHead || method == http.MethodConnect || status != http.StatusOK {
 		return false
 	}
-	if req.Get("Upgrade") != "" || resp.Get("Upgrade") != "" {
+	if req.Get("Upgrade") != "" || resp.Get("Upgrade") != "" || !WantsDocument(req) {
 		return false
 	}
 	if ce := resp.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tracebar/tracebar/toolbar"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -177,8 +178,20 @@ func fromSDK(s sdktrace.ReadOnlySpan, res *toolbar.Resource) toolbar.Span {
 		})
 	}
 	st := s.Status()
-	ts.Status = toolbar.Status{Code: toolbar.StatusCode(st.Code), Message: st.Description}
+	ts.Status = toolbar.Status{Code: statusFromSDK(st.Code), Message: st.Description}
 	return ts
+}
+
+// statusFromSDK maps OpenTelemetry Go's codes (Unset, Error, Ok) to
+// OTLP's numbering (Unset, Ok, Error).
+func statusFromSDK(c codes.Code) toolbar.StatusCode {
+	switch c {
+	case codes.Error:
+		return toolbar.StatusError
+	case codes.Ok:
+		return toolbar.StatusOK
+	}
+	return toolbar.StatusUnset
 }
 
 func scopeFromSDK(is instrumentation.Scope) *toolbar.Scope {

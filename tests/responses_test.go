@@ -175,3 +175,39 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// TestUpstreamResetMidBody: a body that breaks off reaches the client
+// truncated, as without Tracebar, and the exchange is still recorded as
+// finished, with the error.
+func TestUpstreamResetMidBody(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Length", "100000")
+		io.WriteString(w, "<html><body><p>partial")
+		http.NewResponseController(w).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer up.Close()
+	e := newEnv(t)
+	e.startCaddy(t, basicCaddyfile, strings.TrimPrefix(up.URL, "http://"))
+
+	req, _ := http.NewRequest("GET", e.base+"/", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || tagRE.Match(body) || !bytes.HasPrefix([]byte("<html><body><p>partial"), body) {
+		t.Fatalf("client got %q, %v: want a truncated body without the toolbar", body, err)
+	}
+	_, spanID := traceOf(t, resp)
+	_, full := get(t, e.base+"/__tracebar/api/requests/"+spanID)
+	if !bytes.Contains(full, []byte(`"done":true`)) || !bytes.Contains(full, []byte(`"error":"response aborted`)) {
+		t.Fatalf("aborted exchange not recorded as finished: %s", full)
+	}
+}

@@ -20,13 +20,17 @@ type API struct {
 	Store *Store
 	// KeepAlive is the interval of SSE comments that keep idle streams open.
 	KeepAlive time.Duration
+	// Idle ends a stream whose requests are done and whose trace has not
+	// changed for this long, with an "idle" event: browsers allow only six
+	// HTTP/1.1 connections per host, so open tabs must not hold theirs.
+	Idle time.Duration
 
 	mux *http.ServeMux
 }
 
 // NewAPI returns an API over store.
 func NewAPI(store *Store) *API {
-	a := &API{Store: store, KeepAlive: 15 * time.Second, mux: http.NewServeMux()}
+	a := &API{Store: store, KeepAlive: 15 * time.Second, Idle: time.Minute, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/requests", a.requests)
 	a.mux.HandleFunc("GET /api/requests/{id}", a.request)
 	a.mux.HandleFunc("GET /api/traces/{id}", a.trace)
@@ -106,7 +110,11 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "toolbar: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	wake, cancel := a.Store.Subscribe(id)
+	wake, cancel, ok := a.Store.Subscribe(id)
+	if !ok {
+		http.Error(w, "toolbar: no such trace", http.StatusNotFound)
+		return
+	}
 	defer cancel()
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -116,19 +124,24 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 
 	sent := 0
 	recSent := map[string]*Record{}
-	ticker := time.NewTicker(a.KeepAlive)
+	ticker := time.NewTicker(min(a.KeepAlive, a.Idle))
 	defer ticker.Stop()
+	changed := time.Now()
 	for {
+		done := true
 		for _, rec := range a.Store.TraceRequests(id) {
+			done = done && rec.Done
 			if recSent[rec.ID] == rec {
 				continue
 			}
+			changed = time.Now()
 			recSent[rec.ID] = rec
 			if err := sendEvent(w, "request", rec); err != nil {
 				return
 			}
 		}
 		if spans, _ := a.Store.Spans(id, sent); len(spans) > 0 {
+			changed = time.Now()
 			sent += len(spans)
 			b, err := MarshalOTLPJSON(spans)
 			if err != nil {
@@ -151,6 +164,11 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-ticker.C:
+			if done && time.Since(changed) >= a.Idle {
+				fmt.Fprint(w, "event: idle\ndata: {}\n\n")
+				rc.Flush()
+				return
+			}
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}

@@ -35,7 +35,8 @@ type Store struct {
 	traces    map[TraceID]*list.Element // of *trace, oldest at Front
 	order     *list.List
 	spanCount int
-	evicted   uint64
+	evicted   uint64 // traces evicted whole
+	dropped   uint64 // spans refused because their trace was full
 
 	records  map[string]*list.Element // of *Record, oldest at Front
 	recOrder *list.List
@@ -76,6 +77,10 @@ func (s *Store) AddSpans(spans []Span) int {
 		}
 		t := s.traceLocked(sp.TraceID)
 		if _, dup := t.seen[sp.SpanID]; dup {
+			continue
+		}
+		if len(t.spans) >= s.limits.Spans/2 {
+			s.dropped++ // one trace may not take the whole store
 			continue
 		}
 		t.seen[sp.SpanID] = struct{}{}
@@ -137,19 +142,22 @@ func (s *Store) Spans(id TraceID, from int) ([]Span, bool) {
 // Subscribe returns a channel that receives a value whenever trace id
 // gains spans or records, and is closed when the trace is evicted. Call
 // cancel when done. Wake-ups coalesce: read state with Spans after each.
-func (s *Store) Subscribe(id TraceID) (ch <-chan struct{}, cancel func()) {
+// It reports false for an unknown trace.
+func (s *Store) Subscribe(id TraceID) (ch <-chan struct{}, cancel func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.traceLocked(id)
+	e, ok := s.traces[id]
+	if !ok {
+		return nil, nil, false
+	}
+	t := e.Value.(*trace)
 	c := make(chan struct{}, 1)
 	t.subs[c] = struct{}{}
 	return c, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if _, ok := t.subs[c]; ok {
-			delete(t.subs, c)
-		}
-	}
+		delete(t.subs, c)
+	}, true
 }
 
 // SubscribeRequests is like Subscribe for the list of request records.
@@ -189,6 +197,9 @@ func (s *Store) PutRequest(r *Record) {
 		s.records[r.ID] = s.recOrder.PushBack(r)
 		if id, err := ParseTraceID(r.TraceID); err == nil {
 			t := s.traceLocked(id)
+			if len(t.recs) >= s.limits.Requests {
+				t.recs = t.recs[1:]
+			}
 			t.recs = append(t.recs, r.ID)
 		}
 	}
@@ -247,6 +258,7 @@ type Stats struct {
 	Spans   int    `json:"spans"`
 	Records int    `json:"requests"`
 	Evicted uint64 `json:"evictedTraces"`
+	Dropped uint64 `json:"droppedSpans"`
 	Limits  Limits `json:"limits"`
 }
 
@@ -254,5 +266,5 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Traces: s.order.Len(), Spans: s.spanCount, Records: s.recOrder.Len(), Evicted: s.evicted, Limits: s.limits}
+	return Stats{Traces: s.order.Len(), Spans: s.spanCount, Records: s.recOrder.Len(), Evicted: s.evicted, Dropped: s.dropped, Limits: s.limits}
 }

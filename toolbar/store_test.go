@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,6 +67,40 @@ func TestStoreIgnoresDuplicateAndInvalidSpans(t *testing.T) {
 	sp := Span{TraceID: tid(1), SpanID: sid(1)}
 	if n := s.AddSpans([]Span{sp, sp, {TraceID: tid(1)}, {SpanID: sid(2)}}); n != 1 {
 		t.Fatalf("stored %d, want 1", n)
+	}
+}
+
+func TestStoreBoundsOneTrace(t *testing.T) {
+	s := NewStore(Limits{Spans: 100, Requests: 10})
+	for i := 0; i < 500; i++ {
+		s.AddSpans([]Span{{TraceID: tid(1), SpanID: sid(i)}})
+		s.PutRequest(&Record{ID: fmt.Sprint(i), TraceID: tid(1).String()})
+	}
+	if st := s.Stats(); st.Spans != 50 || st.Dropped != 450 {
+		t.Fatalf("stats %+v: one trace must stop at half the spans", st)
+	}
+	if n := len(s.TraceRequests(tid(1))); n != 10 {
+		t.Fatalf("trace keeps %d records, want 10", n)
+	}
+}
+
+// TestStreamEndsWhenIdle: a stream whose requests are done and whose trace
+// is quiet ends with an "idle" event.
+func TestStreamEndsWhenIdle(t *testing.T) {
+	s := NewStore(Limits{})
+	s.PutRequest(&Record{ID: "r", TraceID: tid(3).String(), Done: true})
+	api := NewAPI(s)
+	api.Idle = 50 * time.Millisecond
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/traces/" + tid(3).String() + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body) // returns when the server ends the stream
+	if !strings.HasSuffix(string(body), "event: idle\ndata: {}\n\n") {
+		t.Fatalf("stream did not end idle: %q", body)
 	}
 }
 
@@ -157,6 +192,7 @@ func TestAPIStatusCodesAndHeaders(t *testing.T) {
 		{"/api/traces/" + tid(1).String(), "", 200},
 		{"/api/traces/" + tid(2).String(), "", 404},
 		{"/api/traces/xyz", "", 400},
+		{"/api/traces/" + tid(2).String() + "/stream", "", 404},
 		{"/api/stats", "", 200},
 		{"/api/requests", "cross-site", 403},
 		{"/api/requests", "same-origin", 200},
