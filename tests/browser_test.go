@@ -15,19 +15,7 @@ import (
 )
 
 // demoCaddyfile is Caddyfile.example's shape: compression in front.
-const demoCaddyfile = `{
-	admin {admin}
-	tracebar {
-		otlp_http {otlp_http}
-		otlp_grpc {otlp_grpc}
-	}
-}
-http://{site} {
-	encode gzip zstd
-	tracebar
-	reverse_proxy {upstream}
-}
-`
+var demoCaddyfile = strings.Replace(basicCaddyfile, "\ttracebar\n", "\tencode gzip zstd\n\ttracebar\n", 1)
 
 // newBrowser starts Debian's headless Chromium for the test.
 func newBrowser(t *testing.T) context.Context {
