@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/tracebar/tracebar/toolbar"
+	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	_ "google.golang.org/grpc/encoding/gzip" // OTLP/gRPC exporters may compress
@@ -47,11 +49,31 @@ func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceR
 	return s.ingest(req), nil
 }
 
-// NewGRPCServer returns a gRPC server with the TraceService registered.
+// NewGRPCServer returns a gRPC server with the TraceService registered,
+// and Logs and Metrics services that accept and discard, so SDKs that
+// export those by default do not log errors.
 func (s *Sink) NewGRPCServer() *grpc.Server {
 	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.MaxBodyBytes)))
 	collectortrace.RegisterTraceServiceServer(g, s)
+	collectorlogs.RegisterLogsServiceServer(g, discardLogs{})
+	collectormetrics.RegisterMetricsServiceServer(g, discardMetrics{})
 	return g
+}
+
+type discardLogs struct {
+	collectorlogs.UnimplementedLogsServiceServer
+}
+
+func (discardLogs) Export(context.Context, *collectorlogs.ExportLogsServiceRequest) (*collectorlogs.ExportLogsServiceResponse, error) {
+	return &collectorlogs.ExportLogsServiceResponse{}, nil
+}
+
+type discardMetrics struct {
+	collectormetrics.UnimplementedMetricsServiceServer
+}
+
+func (discardMetrics) Export(context.Context, *collectormetrics.ExportMetricsServiceRequest) (*collectormetrics.ExportMetricsServiceResponse, error) {
+	return &collectormetrics.ExportMetricsServiceResponse{}, nil
 }
 
 func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectortrace.ExportTraceServiceResponse {
@@ -70,8 +92,17 @@ func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectort
 // ServeHTTP implements OTLP/HTTP's POST /v1/traces, protobuf or JSON,
 // optionally gzip-compressed. Errors follow the OTLP specification: 400 for
 // a bad payload, 413 over the size limit, 415 for an unknown content type.
+// /v1/logs and /v1/metrics are validated and discarded.
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/v1/traces" {
+	var req proto.Message
+	switch r.URL.Path {
+	case "/v1/traces":
+		req = &collectortrace.ExportTraceServiceRequest{}
+	case "/v1/logs":
+		req = &collectorlogs.ExportLogsServiceRequest{}
+	case "/v1/metrics":
+		req = &collectormetrics.ExportMetricsServiceRequest{}
+	default:
 		http.Error(w, "otlp sink: not found (this sink takes POST /v1/traces)", http.StatusNotFound)
 		return
 	}
@@ -90,7 +121,6 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "otlp sink: "+err.Error(), status)
 		return
 	}
-	req := &collectortrace.ExportTraceServiceRequest{}
 	if ct == "application/json" {
 		err = unmarshalJSON(body, req)
 	} else {
@@ -100,7 +130,15 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "otlp sink: bad payload: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	resp := s.ingest(req)
+	var resp proto.Message
+	switch req := req.(type) {
+	case *collectortrace.ExportTraceServiceRequest:
+		resp = s.ingest(req)
+	case *collectorlogs.ExportLogsServiceRequest:
+		resp = &collectorlogs.ExportLogsServiceResponse{}
+	default:
+		resp = &collectormetrics.ExportMetricsServiceResponse{}
+	}
 	var out []byte
 	if ct == "application/json" {
 		out, err = protojson.Marshal(resp)
@@ -147,7 +185,7 @@ func (s *Sink) readBody(r *http.Request) ([]byte, int, error) {
 
 // unmarshalJSON decodes OTLP/JSON. protojson reads bytes fields as base64,
 // but OTLP/JSON spells trace and span ids in hex: rewrite them first.
-func unmarshalJSON(body []byte, req *collectortrace.ExportTraceServiceRequest) error {
+func unmarshalJSON(body []byte, req proto.Message) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any
@@ -176,7 +214,9 @@ func hexIDsToBase64(v any, depth int) error {
 				if s, ok := e.(string); ok {
 					b, err := hex.DecodeString(s)
 					if err != nil {
-						return fmt.Errorf("%s %q is not hex", k, s)
+						// One byte: a length no id has, so the span is
+						// rejected alone (partial success), as in protobuf.
+						b = []byte{0}
 					}
 					x[k] = base64.StdEncoding.EncodeToString(b)
 					continue
