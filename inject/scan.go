@@ -467,8 +467,6 @@ func tagEnd(b []byte, i int) (int, []byte) {
 	}
 }
 
-func isSpace(c byte) bool { return class[c]&cSpace != 0 }
-
 func isDelim(c byte) bool { return class[c]&cNameEnd != 0 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

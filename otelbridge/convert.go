@@ -227,7 +227,7 @@ func kvsFromAttrs(attrs []attribute.KeyValue) []toolbar.KeyValue {
 		case attribute.STRINGSLICE:
 			v = sliceValues(a.Value.AsStringSlice())
 		default:
-			v = a.Value.Emit()
+			v = a.Value.String()
 		}
 		out = append(out, toolbar.KeyValue{Key: string(a.Key), Value: toolbar.Value{V: v}})
 	}

@@ -205,18 +205,3 @@ func (v Value) MarshalJSON() ([]byte, error) {
 		return nil, fmt.Errorf("toolbar: unsupported attribute value %T", v.V)
 	}
 }
-
-// AsString renders v for display and matching.
-func (v Value) AsString() string {
-	switch x := v.V.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case []byte:
-		return base64.StdEncoding.EncodeToString(x)
-	default:
-		b, _ := json.Marshal(x)
-		return string(b)
-	}
-}
