@@ -3,18 +3,21 @@
 # tests against a Caddy built by ./xcaddy.sh (Go and Node.js upstreams, a
 # headless Chromium), then bounded fuzzing of every parser.
 #
-# Installs what it needs when missing: Chromium from Debian (as root) and
-# the Node.js test app's pinned packages (npm ci).
+# Installs what it needs when missing: Chromium and php-fpm from Debian (as
+# root) and the Node.js test app's pinned packages (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null; then
+missing=()
+command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
+if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
-		echo "--- installing chromium" >&2
+		echo "--- installing ${missing[*]}" >&2
 		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	else
-		echo "chromium is missing: apt-get install chromium fonts-liberation" >&2
+		echo "missing Debian packages: apt-get install ${missing[*]}" >&2
 		exit 1
 	fi
 fi
