@@ -49,7 +49,7 @@ func (rw *responseWriter) WriteHeader(code int) {
 		for _, k := range []string{"Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
 			h.Del(k)
 		}
-		rw.inj = inject.NewWriter(countingWriter{rw}, rw.x.snippet())
+		rw.inj = inject.NewWriter(countingWriter{rw}, x.snippet(inject.AllowInCSP(h, x.h.sources(rw.req))))
 	}
 	sc := x.span.SpanContext()
 	tp := fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())
@@ -126,8 +126,22 @@ func (c countingWriter) Write(p []byte) (int, error) {
 
 var _ io.Writer = countingWriter{}
 
-// snippet is the tag inserted into the page: one external script, so a
-// Content-Security-Policy that allows 'self' scripts allows it.
-func (x *exchange) snippet() []byte {
-	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/toolbar.js" data-tracebar-request="` + x.rec.ID + `" async="async"></script>`)
+// snippet is the tag inserted into the page: one external script, with
+// the nonce the page's Content-Security-Policy needs, if any.
+func (x *exchange) snippet(nonce string) []byte {
+	attr := ""
+	if nonce != "" {
+		attr = ` nonce="` + html.EscapeString(nonce) + `"`
+	}
+	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/toolbar.js" data-tracebar-request="` + x.rec.ID + `"` + attr + ` async="async"></script>`)
+}
+
+// sources are the URLs the toolbar loads from the page's origin, for CSP.
+func (h *Handler) sources(r *http.Request) inject.Sources {
+	origin := "http://" + r.Host
+	if r.TLS != nil {
+		origin = "https://" + r.Host
+	}
+	base := origin + h.Prefix
+	return inject.Sources{Script: base + "/static/toolbar.js", Style: base + "/static/toolbar.css", API: base + "/api/"}
 }

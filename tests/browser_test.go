@@ -3,7 +3,9 @@ package tests
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,5 +126,33 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBrowserToolbarUnderStrictCSP: a page whose Content-Security-Policy
+// allows only nonced scripts and styles and no connections still gets a
+// working toolbar, and the policy still blocks the page's un-nonced script.
+func TestBrowserToolbarUnderStrictCSP(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-r4nd0m'; style-src 'nonce-r4nd0m'")
+		io.WriteString(w, `<!doctype html><html><head><title>start</title></head><body><h1>strict</h1>`+
+			`<script nonce="r4nd0m">document.title = 'nonced ran';</script>`+
+			`<script>document.title = 'policy weakened';</script></body></html>`)
+	}))
+	defer up.Close()
+	e := newEnv(t)
+	e.startCaddy(t, basicCaddyfile, strings.TrimPrefix(up.URL, "http://"))
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](shadow(`host.dataset.state === 'ready' && Number(host.dataset.spanCount) >= 1 && root.querySelector('.tb-badge').offsetParent !== null`), chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`String(document.getElementById('tracebar-root') && document.getElementById('tracebar-root').dataset.state)`))
+		t.Fatalf("toolbar not working under the page's CSP (state %s): %v", state, err)
+	}
+	title, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.title`))
+	if title != "nonced ran" {
+		t.Fatalf("title %q: the page's policy was weakened or broken", title)
 	}
 }
