@@ -1,19 +1,29 @@
 package caddymodule
 
 import (
+	"bytes"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tracebar/tracebar/inject"
 	"github.com/tracebar/tracebar/toolbar"
 )
 
+// maxEncoded bounds an encoded HTML body held for decoding; a larger one
+// passes through untouched, without the toolbar.
+const maxEncoded = 8 << 20
+
 // responseWriter records the response head, adds the trace headers and,
 // for an eligible HTML body, streams it through the injector. It does not
 // implement io.ReaderFrom, so file_server's copies go through Write.
+//
+// An eligible body that arrives compressed (the upstream ignored the
+// dropped Accept-Encoding) is held whole, decoded and injected at the end,
+// or passed on untouched if it is corrupt or too large: never half-rewritten.
 type responseWriter struct {
 	http.ResponseWriter
 	x   *exchange
@@ -22,12 +32,13 @@ type responseWriter struct {
 	wroteHeader bool
 	status      int
 	inj         *inject.Writer
-	bodyBytes   int64 // as the handler chain wrote them
-	clientBytes int64 // as passed on
+	encoded     *bytes.Buffer // the held encoded body, while undecided
+	bodyBytes   int64         // as the handler chain wrote them
+	clientBytes int64         // as passed on
 }
 
-// WriteHeader decides injection from the response head and adds the
-// trace headers. 1xx responses pass through.
+// WriteHeader decides injection from the response head. 1xx responses
+// pass through.
 func (rw *responseWriter) WriteHeader(code int) {
 	if rw.wroteHeader {
 		return
@@ -38,11 +49,24 @@ func (rw *responseWriter) WriteHeader(code int) {
 	}
 	rw.wroteHeader = true
 	rw.status = code
-	x := rw.x
 	h := rw.Header()
-	upstream := toolbar.RedactHeader(h)
+	rw.x.mu.Lock()
+	rw.x.rec.UpstreamResponse = toolbar.RedactHeader(h)
+	rw.x.mu.Unlock()
 
 	inj := inject.Eligible(rw.req.Method, code, rw.req.Header, h)
+	if ce := h.Get("Content-Encoding"); inj && ce != "" && !strings.EqualFold(ce, "identity") {
+		rw.encoded = new(bytes.Buffer)
+		return // decided when the whole body is in
+	}
+	rw.commit(inj)
+}
+
+// commit writes the response head: the trace headers and, when injecting,
+// without the headers that described the original body.
+func (rw *responseWriter) commit(inj bool) {
+	x := rw.x
+	h := rw.Header()
 	if inj {
 		// The body is no longer the one these describe, and a revalidated
 		// cached copy would carry a stale toolbar.
@@ -58,14 +82,13 @@ func (rw *responseWriter) WriteHeader(code int) {
 	h.Set("X-Tracebar-Request", x.h.Prefix+"/api/requests/"+x.rec.ID)
 
 	x.mu.Lock()
-	x.rec.Status = code
+	x.rec.Status = rw.status
 	x.rec.ContentType = h.Get("Content-Type")
 	x.rec.Injected = inj
-	x.rec.UpstreamResponse = upstream
 	x.rec.ClientResponse = toolbar.RedactHeader(h)
 	x.rec.Timing.HeadersMs = x.since(time.Now())
 	x.mu.Unlock()
-	rw.ResponseWriter.WriteHeader(code)
+	rw.ResponseWriter.WriteHeader(rw.status)
 }
 
 func (rw *responseWriter) Write(p []byte) (int, error) {
@@ -73,6 +96,13 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 		rw.WriteHeader(http.StatusOK)
 	}
 	rw.bodyBytes += int64(len(p))
+	if rw.encoded != nil {
+		rw.encoded.Write(p)
+		if rw.encoded.Len() > maxEncoded {
+			return len(p), rw.passEncoded()
+		}
+		return len(p), nil
+	}
 	if rw.inj != nil {
 		return rw.inj.Write(p)
 	}
@@ -81,10 +111,24 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// FlushError drains what the injector may release, then flushes.
+// passEncoded sends the held encoded body on as it came, without the toolbar.
+func (rw *responseWriter) passEncoded() error {
+	b := rw.encoded.Bytes()
+	rw.encoded = nil
+	rw.commit(false)
+	n, err := rw.ResponseWriter.Write(b)
+	rw.clientBytes += int64(n)
+	return err
+}
+
+// FlushError drains what the injector may release, then flushes. A held
+// encoded body is not flushed: nothing of it is decided yet.
 func (rw *responseWriter) FlushError() error {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
+	}
+	if rw.encoded != nil {
+		return nil
 	}
 	if rw.inj != nil {
 		if err := rw.inj.Flush(); err != nil {
@@ -103,6 +147,18 @@ func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.ResponseWrite
 // finish ends the injected body. When the handler failed, the body is
 // ended as received, without the toolbar, as it would be without Tracebar.
 func (rw *responseWriter) finish(err error) {
+	if rw.encoded != nil {
+		b := rw.encoded.Bytes()
+		decoded, derr := inject.Decode(rw.Header().Get("Content-Encoding"), b)
+		if err != nil || derr != nil {
+			rw.passEncoded()
+			return
+		}
+		rw.encoded = nil
+		rw.Header().Del("Content-Encoding")
+		rw.commit(true)
+		rw.inj.Write(decoded)
+	}
 	if rw.inj == nil {
 		return
 	}

@@ -29,8 +29,8 @@ func Eligible(method string, status int, req, resp http.Header) bool {
 	if req.Get("Upgrade") != "" || resp.Get("Upgrade") != "" || !WantsDocument(req) {
 		return false
 	}
-	if ce := resp.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return false // an encoded body we do not decode passes untouched
+	if ce := resp.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") && !Decodable(ce) {
+		return false // an encoding we do not decode passes untouched
 	}
 	if d := resp.Get("Content-Disposition"); d != "" {
 		if t, _, err := mime.ParseMediaType(d); err == nil && t == "attachment" {

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 )
 
 const page = "<!doctype html><html><head><title>t</title></head><body><script>var s = '</body>';</script><p>hi</p></body></html>\n"
@@ -46,6 +49,21 @@ func TestResponsesThroughTheProxy(t *testing.T) {
 		}
 		io.WriteString(w, page)
 	})
+	for _, enc := range []string{"br", "zstd"} {
+		encoded := encodeBody(t, enc, []byte(page))
+		mux.HandleFunc("/"+enc, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Encoding", enc)
+			w.Write(encoded)
+		})
+		corrupt := append([]byte(nil), encoded...)
+		corrupt[len(corrupt)-3] ^= 0xff
+		mux.HandleFunc("/corrupt-"+enc, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Encoding", enc)
+			w.Write(corrupt)
+		})
+	}
 	mux.HandleFunc("/missing", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(404)
@@ -100,7 +118,24 @@ func TestResponsesThroughTheProxy(t *testing.T) {
 				t.Fatalf("encoding %q body %q", resp.Header.Get("Content-Encoding"), body)
 			}
 		}},
-		{"non-html request keeps its accept-encoding", "/gzip-if-asked", "GET", []string{"Accept", "application/json", "Accept-Encoding", "gzip"}, func(t *testing.T, resp *http.Response, body []byte) {
+		{"br the upstream sends anyway is decoded and injected", "/br", "GET", []string{"Accept", "text/html"}, func(t *testing.T, resp *http.Response, body []byte) {
+			if resp.Header.Get("Content-Encoding") != "" || string(tagRE.ReplaceAll(body, nil)) != page || !tagRE.Match(body) {
+				t.Fatalf("encoding %q body %q", resp.Header.Get("Content-Encoding"), body)
+			}
+		}},
+		{"zstd likewise", "/zstd", "GET", []string{"Accept", "text/html"}, func(t *testing.T, resp *http.Response, body []byte) {
+			if resp.Header.Get("Content-Encoding") != "" || string(tagRE.ReplaceAll(body, nil)) != page || !tagRE.Match(body) {
+				t.Fatalf("encoding %q body %q", resp.Header.Get("Content-Encoding"), body)
+			}
+		}},
+		{"corrupt zstd passes untouched", "/corrupt-zstd", "GET", []string{"Accept", "text/html"}, func(t *testing.T, resp *http.Response, body []byte) {
+			want := encodeBody(t, "zstd", []byte(page))
+			want[len(want)-3] ^= 0xff
+			if resp.Header.Get("Content-Encoding") != "zstd" || !bytes.Equal(body, want) {
+				t.Fatalf("corrupt body changed: %q", resp.Header.Get("Content-Encoding"))
+			}
+		}},
+		{"a fetch keeps its accept-encoding and its body", "/gzip-if-asked", "GET", []string{"Accept", "*/*", "Sec-Fetch-Dest", "empty", "Accept-Encoding", "gzip"}, func(t *testing.T, resp *http.Response, body []byte) {
 			if !bytes.Equal(body, gzPage) {
 				t.Fatalf("body changed")
 			}
@@ -165,6 +200,25 @@ func TestUpstreamDownIs502(t *testing.T) {
 	if !bytes.Contains(list, []byte(`"status":502`)) {
 		t.Fatalf("502 not recorded: %s", list)
 	}
+}
+
+func encodeBody(t *testing.T, enc string, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch enc {
+	case "br":
+		w = brotli.NewWriter(&buf)
+	case "zstd":
+		zw, err := zstd.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w = zw
+	}
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
 }
 
 func freeAddr(t *testing.T) string {
