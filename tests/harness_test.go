@@ -68,12 +68,18 @@ func goBuild(out, pkg string) error {
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
+	ln := listenLoopback(t)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func listenLoopback(t testing.TB) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln
 }
 
 // waitListening blocks until something accepts on addr.

@@ -159,3 +159,31 @@ http://{site} {
 		}
 	})
 }
+
+// TestHTTP2Upstream: an HTML page from an HTTP/2 (h2c) upstream gets the
+// toolbar like any other.
+func TestHTTP2Upstream(t *testing.T) {
+	var protos = make(chan int, 1)
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	ln := listenLoopback(t)
+	srv := &http.Server{Protocols: &p, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case protos <- r.ProtoMajor:
+		default:
+		}
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, responderPage)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	e := newEnv(t)
+	e.startCaddy(t, basicCaddyfile, "h2c://"+ln.Addr().String())
+	resp, body := get(t, e.base+"/", "Accept", "text/html")
+	if resp.StatusCode != 200 || string(tagRE.ReplaceAll(body, nil)) != responderPage || !tagRE.Match(body) {
+		t.Fatalf("status %d body %q", resp.StatusCode, body)
+	}
+	if major := <-protos; major != 2 {
+		t.Fatalf("upstream spoke HTTP/%d, want 2", major)
+	}
+}

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"bufio"
 	"bytes"
 	"compress/gzip"
@@ -191,7 +192,7 @@ func TestResponsesThroughTheProxy(t *testing.T) {
 // the failed exchange is recorded.
 func TestUpstreamDownIs502(t *testing.T) {
 	e := newEnv(t)
-	e.startCaddy(t, basicCaddyfile, "127.0.0.1:"+strings.TrimPrefix(strings.TrimPrefix(freeAddr(t), "127.0.0.1"), ":"))
+	e.startCaddy(t, basicCaddyfile, fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 	resp, body := get(t, e.base+"/", "Accept", "text/html")
 	if resp.StatusCode != 502 || tagRE.Match(body) {
 		t.Fatalf("status %d body %q", resp.StatusCode, body)
@@ -219,15 +220,6 @@ func encodeBody(t *testing.T, enc string, b []byte) []byte {
 	w.Write(b)
 	w.Close()
 	return buf.Bytes()
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // TestUpstreamResetMidBody: a body that breaks off reaches the client
