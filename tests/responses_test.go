@@ -1,10 +1,10 @@
 package tests
 
 import (
-	"fmt"
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
