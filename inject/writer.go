@@ -1,6 +1,9 @@
 package inject
 
-import "io"
+import (
+	"io"
+	"sync"
+)
 
 // Limits bounding a Writer's memory.
 const (
@@ -28,6 +31,7 @@ type Writer struct {
 	snippet []byte
 
 	buf      []byte // received, not yet written; buf[0] is at stream offset base
+	own      []byte // storage for buf between writes
 	base     int64
 	sc       scanner
 	gaveUp   bool // a tag longer than maxToken: no more scanning
@@ -40,7 +44,8 @@ func NewWriter(dst io.Writer, snippet []byte) *Writer {
 	return &Writer{dst: dst, snippet: snippet, sc: newScanner()}
 }
 
-// Write takes the next bytes of the document.
+// Write takes the next bytes of the document. Bytes that can go on at
+// once are written straight from p; only a held tail is copied.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
@@ -48,12 +53,31 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.inserted {
 		return w.write(p)
 	}
-	w.buf = append(w.buf, p...)
+	aliased := len(w.buf) == 0
+	if aliased {
+		w.buf = p // scanned in place; never modified
+	} else {
+		if w.own == nil {
+			w.own = getBuf()
+		}
+		// buf lies in own or in memory of its own: either way this copy
+		// moves it to the front of own, then p follows.
+		w.own = append(append(w.own[:0], w.buf...), p...)
+		w.buf = w.own
+	}
 	if !w.gaveUp {
 		w.sc.scan(w.buf, w.base, false)
 		w.gaveUp = w.base+int64(len(w.buf))-w.sc.pos > maxToken
 	}
-	if err := w.forward(false); err != nil {
+	err := w.forward(false)
+	if aliased && !w.inserted && len(w.buf) > 0 {
+		if w.own == nil {
+			w.own = getBuf()
+		}
+		w.own = append(w.own[:0], w.buf...)
+		w.buf = w.own
+	}
+	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -83,6 +107,7 @@ func (w *Writer) Abort() error {
 	}
 	w.inserted = true
 	_, err := w.writeBuf(w.base + int64(len(w.buf)))
+	w.release()
 	return err
 }
 
@@ -126,8 +151,33 @@ func (w *Writer) insertAt(at int64) error {
 		return err
 	}
 	_, err := w.writeBuf(w.base + int64(len(w.buf)))
-	w.buf = nil
+	w.release()
 	return err
+}
+
+// release returns the buffer once nothing more is held.
+func (w *Writer) release() {
+	w.buf = nil
+	if w.own != nil {
+		putBuf(w.own)
+		w.own = nil
+	}
+}
+
+// bufs recycles held-byte buffers between responses.
+var bufs sync.Pool
+
+func getBuf() []byte {
+	if b, ok := bufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 64<<10)
+}
+
+func putBuf(b []byte) {
+	if cap(b) <= maxHold+64<<10 {
+		bufs.Put(&b)
+	}
 }
 
 // writeBuf writes buffered bytes up to stream offset upto.
@@ -138,7 +188,7 @@ func (w *Writer) writeBuf(upto int64) (int, error) {
 	}
 	_, err := w.write(w.buf[:n])
 	w.base += int64(n)
-	w.buf = append(w.buf[:0], w.buf[n:]...)
+	w.buf = w.buf[n:]
 	return n, err
 }
 

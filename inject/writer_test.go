@@ -21,6 +21,7 @@ const tag = "<script src=\"/__tracebar/t.js\"></script>"
 func run(t testing.TB, in []byte, chunks []int) []byte {
 	t.Helper()
 	var out bytes.Buffer
+	orig := bytes.Clone(in)
 	w := NewWriter(&out, []byte(tag))
 	rest := in
 	for _, n := range chunks {
@@ -39,6 +40,9 @@ func run(t testing.TB, in []byte, chunks []int) []byte {
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if !bytes.Equal(in, orig) {
+		t.Fatal("Writer modified the caller's bytes")
 	}
 	return out.Bytes()
 }
