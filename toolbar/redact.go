@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // Redacted replaces secret values before they are stored.
@@ -14,7 +15,29 @@ const Redacted = "[redacted]"
 var secretWords = []string{"auth", "cookie", "token", "secret", "password", "passwd", "api-key", "apikey", "api_key", "session", "signature", "csrf", "xsrf", "credential", "private"}
 
 // IsSecret reports whether a header or parameter named name holds a secret.
+// Answers are cached: the same few header names come with every request.
 func IsSecret(name string) bool {
+	secretCache.RLock()
+	v, ok := secretCache.m[name]
+	secretCache.RUnlock()
+	if ok {
+		return v
+	}
+	v = isSecret(name)
+	secretCache.Lock()
+	if len(secretCache.m) < 4096 { // names are client-chosen: bound the cache
+		secretCache.m[name] = v
+	}
+	secretCache.Unlock()
+	return v
+}
+
+var secretCache = struct {
+	sync.RWMutex
+	m map[string]bool
+}{m: map[string]bool{}}
+
+func isSecret(name string) bool {
 	n := strings.ToLower(name)
 	for _, w := range secretWords {
 		if strings.Contains(n, w) {
