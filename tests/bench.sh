@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Measures, side by side on loopback with wrk, the same upstream responses
 # through plain reverse_proxy and through Tracebar + reverse_proxy:
-# a small JSON response and a 100 KB HTML page. Prints requests/s, latency
-# and the ratio. Bounded: DURATION per run (default 10s), loopback only.
+# a small JSON response and a 100 KB HTML page (requests/s, latency, ratio);
+# then Caddy's peak RSS around one 100 MB HTML page through Tracebar, and
+# the injector alone (go test -bench). Bounded: DURATION per wrk run
+# (default 10s), loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
@@ -19,6 +21,12 @@ row = '<div class="row"><a href="/item?id=42">Item &amp; more</a> <span>text tex
 body = '<!doctype html><html><head><title>bench</title></head><body>\n' + row * (100*1024 // len(row)) + '</body></html>\n'
 open(d + '/page.html', 'w').write(body)
 open(d + '/small.json', 'w').write('{"ok":true,"items":[1,2,3]}')
+with open(d + '/big.html', 'w') as f:
+    f.write('<!doctype html><html><body>\n')
+    chunk = row * 10000
+    for _ in range(100 * 1024 * 1024 // len(chunk)):
+        f.write(chunk)
+    f.write('</body></html>\n')
 PY
 cat > "$dir/Caddyfile" <<CF
 {
@@ -42,7 +50,14 @@ http://127.0.0.1:28083 {
 }
 CF
 HOME="$dir" ./caddy run --config "$dir/Caddyfile" >"$dir/caddy.log" 2>&1 &
+caddy_pid=$!
 for port in 28082 28083; do for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/small.json" && break; sleep 0.1; done; done
+
+hwm() { awk '/VmHWM/ {print $2}' "/proc/$caddy_pid/status"; }
+before=$(hwm)
+size=$(curl -s -H 'Accept: text/html' -o /dev/null -w '%{size_download}' http://127.0.0.1:28083/big.html)
+after=$(hwm)
+echo "100 MB page through tracebar: $size bytes received; Caddy peak RSS ${before} kB -> ${after} kB (growth $(( (after - before) / 1024 )) MB)"
 
 run() { # port path -> "rps p50 p99"
 	wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H 'Accept: text/html' "http://127.0.0.1:$1$2" |
@@ -56,3 +71,5 @@ for path in /small.json /page.html; do
 	printf '%-22s %-10s %10s %10s %10s\n' "$path" tracebar "$trps" "$t50" "$t99"
 	awk -v a="$trps" -v b="$prps" -v p="$path" 'BEGIN {printf "%-22s ratio      %10.2f\n", p, a/b}'
 done
+
+go test ./inject -run '^$' -bench BenchmarkWriter100KB -benchtime 2s | grep Benchmark
