@@ -43,10 +43,17 @@ type App struct {
 	MaxRequests int `json:"max_requests,omitempty"`
 	// MaxBodyBytes bounds one OTLP request after decompression.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// Forward sends the proxy's spans and every span the sink receives on
+	// to an OTLP backend: http(s)://host:port (OTLP/HTTP) or grpc://host:port.
+	// Default: the OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variable if set;
+	// "off" disables.
+	Forward string `json:"forward,omitempty"`
 
-	store   *toolbar.Store
-	servers []string // pool keys of the running sink servers
-	logger  *zap.Logger
+	store     *toolbar.Store
+	sink      *otelbridge.Sink
+	forwarder *otelbridge.Forwarder
+	servers   []string // pool keys of the running sink servers
+	logger    *zap.Logger
 }
 
 var (
@@ -80,14 +87,35 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.MaxBodyBytes = otelbridge.DefaultMaxBodyBytes
 	}
 	v, _, err := pool.LoadOrNew(storeKey, func() (caddy.Destructor, error) {
-		return pooledStore{toolbar.NewStore(toolbar.Limits{Traces: a.MaxTraces, Spans: a.MaxSpans, Requests: a.MaxRequests})}, nil
+		store := toolbar.NewStore(toolbar.Limits{Traces: a.MaxTraces, Spans: a.MaxSpans, Requests: a.MaxRequests})
+		return pooledStore{store, otelbridge.NewSink(store)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("tracebar: store: %w", err)
 	}
-	a.store = v.(pooledStore).Store
+	a.store, a.sink = v.(pooledStore).store, v.(pooledStore).sink
+
+	endpoint := a.Forward
+	if endpoint == "" {
+		endpoint = otelbridge.ForwardEndpointFromEnv()
+	}
+	if endpoint != "" && endpoint != "off" {
+		f, err := otelbridge.NewForwarder(endpoint, a.OTLPHTTP, a.OTLPGRPC)
+		if err != nil {
+			if a.Forward == "" { // from the environment: not this config's fault
+				a.logger.Warn("not forwarding spans", zap.Error(err))
+				return nil
+			}
+			return fmt.Errorf("tracebar: %w", err)
+		}
+		a.forwarder = f
+		a.logger.Info("forwarding spans", zap.String("endpoint", endpoint))
+	}
 	return nil
 }
+
+// Forwarder returns the app's forwarder to a tracing backend, or nil.
+func (a *App) Forwarder() *otelbridge.Forwarder { return a.forwarder }
 
 // Validate checks the listen addresses.
 func (a *App) Validate() error {
@@ -109,8 +137,9 @@ func (a *App) Store() *toolbar.Store { return a.store }
 // previous config. A sink that cannot listen is logged, not fatal: the
 // proxy and the toolbar still work without the app's spans.
 func (a *App) Start() error {
-	sink := otelbridge.NewSink(a.store)
-	sink.MaxBodyBytes = a.MaxBodyBytes
+	sink := a.sink
+	sink.SetMaxBodyBytes(a.MaxBodyBytes)
+	sink.SetForwarder(a.forwarder)
 	for _, s := range []struct {
 		proto, addr string
 		serve       func(net.Listener) (caddy.Destructor, error)
@@ -157,6 +186,7 @@ func (a *App) Start() error {
 // Stop releases this config's hold on the sink servers; the last holder
 // shuts them down.
 func (a *App) Stop() error {
+	a.sink.ClearForwarder(a.forwarder)
 	var errs []error
 	for _, key := range a.servers {
 		if _, err := pool.Delete(key); err != nil {
@@ -167,13 +197,20 @@ func (a *App) Stop() error {
 	return errors.Join(errs...)
 }
 
-// Cleanup releases this config's hold on the store.
+// Cleanup sends what is left to the backend and releases this config's
+// hold on the store.
 func (a *App) Cleanup() error {
-	if a.store == nil {
-		return nil
+	var errs []error
+	if a.forwarder != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, a.forwarder.Shutdown(ctx))
+		cancel()
 	}
-	_, err := pool.Delete(storeKey)
-	return err
+	if a.store != nil {
+		_, err := pool.Delete(storeKey)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 func listen(addr string) (net.Listener, error) {
@@ -192,7 +229,10 @@ func listen(addr string) (net.Listener, error) {
 	return l, nil
 }
 
-type pooledStore struct{ *toolbar.Store }
+type pooledStore struct {
+	store *toolbar.Store
+	sink  *otelbridge.Sink
+}
 
 func (pooledStore) Destruct() error { return nil }
 

@@ -102,6 +102,7 @@ func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
 //	        max_spans      <n>
 //	        max_requests   <n>
 //	        max_body_bytes <n>
+//	        forward        <http://host:port|grpc://host:port|off>
 //	    }
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -119,6 +120,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.ArgErr()
 		}
 		switch opt {
+		case "forward":
+			a.Forward = val
 		case "otlp_http", "otlp_grpc":
 			if val != "off" {
 				if _, err := caddy.ParseNetworkAddress(val); err != nil {

@@ -106,16 +106,21 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("tracebar: getting app: %w", err)
 	}
-	h.store = appIface.(*App).Store()
+	app := appIface.(*App)
+	h.store = app.Store()
 
 	res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(h.ServiceName))
-	h.tp = sdktrace.NewTracerProvider(
+	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
 		// A debug toolbar shows every request, whatever an incoming
 		// sampling flag says.
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 		sdktrace.WithSpanProcessor(otelbridge.NewStoreProcessor(h.store, res)),
-	)
+	}
+	if f := app.Forwarder(); f != nil {
+		opts = append(opts, sdktrace.WithSpanProcessor(f.SpanProcessor()))
+	}
+	h.tp = sdktrace.NewTracerProvider(opts...)
 	h.tracer = h.tp.Tracer("github.com/tracebar/tracebar")
 
 	api := toolbar.NewAPI(h.store)

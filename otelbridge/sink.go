@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tracebar/tracebar/toolbar"
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -30,17 +31,30 @@ const DefaultMaxBodyBytes = 16 << 20
 // Sink receives OTLP trace exports over HTTP (ServeHTTP, for /v1/traces)
 // and gRPC (Export) and puts the spans into the store.
 type Sink struct {
-	store *toolbar.Store
-	// MaxBodyBytes bounds a request body after decompression.
-	MaxBodyBytes int64
+	store   *toolbar.Store
+	maxBody atomic.Int64
+	forward atomic.Pointer[Forwarder]
 
 	collectortrace.UnimplementedTraceServiceServer
 }
 
 // NewSink returns a Sink writing to store.
 func NewSink(store *toolbar.Store) *Sink {
-	return &Sink{store: store, MaxBodyBytes: DefaultMaxBodyBytes}
+	s := &Sink{store: store}
+	s.maxBody.Store(DefaultMaxBodyBytes)
+	return s
 }
+
+// SetMaxBodyBytes bounds a request body after decompression (OTLP/HTTP;
+// gRPC servers take the bound when they are made).
+func (s *Sink) SetMaxBodyBytes(n int64) { s.maxBody.Store(n) }
+
+// SetForwarder makes the sink hand what it stores on to f (nil: to no one).
+// It returns the Forwarder it replaced.
+func (s *Sink) SetForwarder(f *Forwarder) *Forwarder { return s.forward.Swap(f) }
+
+// ClearForwarder stops forwarding to f, unless another has replaced it.
+func (s *Sink) ClearForwarder(f *Forwarder) { s.forward.CompareAndSwap(f, nil) }
 
 var _ collectortrace.TraceServiceServer = (*Sink)(nil)
 
@@ -53,7 +67,7 @@ func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceR
 // and Logs and Metrics services that accept and discard, so SDKs that
 // export those by default do not log errors.
 func (s *Sink) NewGRPCServer() *grpc.Server {
-	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.MaxBodyBytes)))
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.maxBody.Load())))
 	collectortrace.RegisterTraceServiceServer(g, s)
 	collectorlogs.RegisterLogsServiceServer(g, discardLogs{})
 	collectormetrics.RegisterMetricsServiceServer(g, discardMetrics{})
@@ -78,7 +92,13 @@ func (discardMetrics) Export(context.Context, *collectormetrics.ExportMetricsSer
 
 func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectortrace.ExportTraceServiceResponse {
 	spans, rejected := fromProto(req.GetResourceSpans())
-	s.store.AddSpans(spans)
+	// Only news goes on: a batch that came back (a loop through the
+	// backend, a retried export) stops here.
+	if s.store.AddSpans(spans) > 0 {
+		if f := s.forward.Load(); f != nil {
+			f.Forward(req.GetResourceSpans())
+		}
+	}
 	resp := &collectortrace.ExportTraceServiceResponse{}
 	if rejected > 0 {
 		resp.PartialSuccess = &collectortrace.ExportTracePartialSuccess{
@@ -157,8 +177,9 @@ var errTooLarge = errors.New("body too large")
 
 // readBody reads the (decompressed) body within the size limit.
 func (s *Sink) readBody(r *http.Request) ([]byte, int, error) {
-	if r.ContentLength > s.MaxBodyBytes {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: %d bytes announced, limit %d", errTooLarge, r.ContentLength, s.MaxBodyBytes)
+	limit := s.maxBody.Load()
+	if r.ContentLength > limit {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: %d bytes announced, limit %d", errTooLarge, r.ContentLength, limit)
 	}
 	var src io.Reader = r.Body
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
@@ -173,12 +194,12 @@ func (s *Sink) readBody(r *http.Request) ([]byte, int, error) {
 	default:
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("unsupported content encoding %q (want gzip or none)", enc)
 	}
-	body, err := io.ReadAll(io.LimitReader(src, s.MaxBodyBytes+1))
+	body, err := io.ReadAll(io.LimitReader(src, limit+1))
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("reading body: %w", err)
 	}
-	if int64(len(body)) > s.MaxBodyBytes {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: limit %d bytes", errTooLarge, s.MaxBodyBytes)
+	if int64(len(body)) > limit {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: limit %d bytes", errTooLarge, limit)
 	}
 	return body, 0, nil
 }

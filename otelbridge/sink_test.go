@@ -79,9 +79,9 @@ func TestSinkHTTPStatusCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := toolbar.NewStore(toolbar.Limits{})
 			sink := NewSink(store)
-			sink.MaxBodyBytes = 1024
+			sink.SetMaxBodyBytes(1024)
 			if tt.name == "json with hex ids and enum names" || tt.name == "json gzip" {
-				sink.MaxBodyBytes = DefaultMaxBodyBytes
+				sink.SetMaxBodyBytes(DefaultMaxBodyBytes)
 			}
 			req := httptest.NewRequest(tt.method, tt.path, bytes.NewReader(tt.body))
 			if tt.ctype != "" {

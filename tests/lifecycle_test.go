@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tracebar/tracebar/otelbridge"
+	"github.com/tracebar/tracebar/toolbar"
 )
 
 // TestCaddyTracingSpanIsTheParent: with Caddy's own tracing directive
@@ -77,4 +81,41 @@ func TestReloadKeepsStoreAndSink(t *testing.T) {
 		t.Fatalf("sink after reload: %v %v", err, r)
 	}
 	waitSpans(t, e.base, before, has("late", "after reload"))
+}
+
+// TestForwardToBackend: with `forward`, the proxy's span and the app's
+// spans reach the team's backend too (here a second OTLP sink).
+func TestForwardToBackend(t *testing.T) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	arrived := make(chan struct{}, 100)
+	sink := otelbridge.NewSink(store)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sink.ServeHTTP(w, r)
+		arrived <- struct{}{}
+	}))
+	defer backend.Close()
+
+	e := newEnv(t)
+	app := startDemoApp(t, e.otlpHTTP)
+	e.startCaddy(t, strings.Replace(basicCaddyfile, "\t\totlp_grpc {otlp_grpc}\n", "\t\totlp_grpc {otlp_grpc}\n\t\tforward "+backend.URL+"\n", 1), app)
+	resp, _ := get(t, e.base+"/", "Accept", "text/html")
+	traceID, spanID := traceOf(t, resp)
+	id, _ := toolbar.ParseTraceID(traceID)
+	deadline := time.After(20 * time.Second)
+	for {
+		spans, _ := store.Spans(id, 0)
+		var proxy, shop bool
+		for _, s := range spans {
+			proxy = proxy || s.SpanID.String() == spanID
+			shop = shop || (s.Name == "SELECT products")
+		}
+		if proxy && shop {
+			return
+		}
+		select {
+		case <-arrived:
+		case <-deadline:
+			t.Fatalf("backend got %d spans of the trace; want the proxy's and the app's", len(spans))
+		}
+	}
 }

@@ -1,0 +1,158 @@
+package otelbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+)
+
+// forwardQueue is how many received batches may wait for the backend;
+// beyond it batches are dropped and counted, never blocking the sink.
+const forwardQueue = 256
+
+// Forwarder hands spans on to a real OTLP backend (an OpenTelemetry
+// Collector, Jaeger, Tempo): the proxy's own spans through the SDK's batch
+// span processor, and the batches the sink receives as they came, without
+// re-encoding (nested attribute values survive).
+type Forwarder struct {
+	// Endpoint is where spans go, for logs.
+	Endpoint string
+
+	client  otlptrace.Client
+	queue   chan []*tracepb.ResourceSpans
+	dropped atomic.Uint64
+	done    chan struct{}
+	stop    sync.Once
+}
+
+// ForwardEndpointFromEnv returns the endpoint the OTEL_EXPORTER_OTLP_*
+// variables name, or "".
+func ForwardEndpointFromEnv() string {
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if v := strings.TrimSpace(os.Getenv(k)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// NewForwarder returns a Forwarder to endpoint: "http(s)://host:port[/path]"
+// for OTLP/HTTP protobuf (the path defaults to /v1/traces) or
+// "grpc://host:port" for OTLP/gRPC without TLS. With OTEL_EXPORTER_OTLP_PROTOCOL
+// (or its TRACES variant) set to grpc, an http:// endpoint means gRPC too,
+// as the SDKs read it. self lists the sink's own addresses: forwarding to
+// them would loop, and is refused.
+func NewForwarder(endpoint string, self ...string) (*Forwarder, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("forward: endpoint %q is not a URL like http://localhost:4318 or grpc://localhost:4317", endpoint)
+	}
+	if isSelf(u.Host, self) {
+		return nil, fmt.Errorf("forward: %s is this sink; forwarding there would loop", endpoint)
+	}
+	proto := strings.ToLower(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))
+	if proto == "" {
+		proto = strings.ToLower(os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
+	}
+	var client otlptrace.Client
+	switch {
+	case u.Scheme == "grpc" || (proto == "grpc" && u.Scheme == "http"):
+		client = otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(u.Host), otlptracegrpc.WithInsecure())
+	case proto == "grpc" && u.Scheme == "https":
+		client = otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(u.Host))
+	case u.Scheme == "http" || u.Scheme == "https":
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/v1/traces"
+		}
+		client = otlptracehttp.NewClient(otlptracehttp.WithEndpointURL(u.String()))
+	default:
+		return nil, fmt.Errorf("forward: unsupported scheme %q (want http, https or grpc)", u.Scheme)
+	}
+	if err := client.Start(context.Background()); err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	f := &Forwarder{Endpoint: endpoint, client: client, queue: make(chan []*tracepb.ResourceSpans, forwardQueue), done: make(chan struct{})}
+	go f.run()
+	return f, nil
+}
+
+func isSelf(host string, self []string) bool {
+	h, p, err := net.SplitHostPort(host)
+	if err != nil {
+		return false
+	}
+	for _, s := range self {
+		sh, sp, err := net.SplitHostPort(s)
+		if err != nil || sp != p {
+			continue
+		}
+		loop := func(x string) bool { return x == "localhost" || x == "" || net.ParseIP(x).IsLoopback() || net.ParseIP(x).IsUnspecified() }
+		if sh == h || (loop(sh) && loop(h)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Forwarder) run() {
+	defer close(f.done)
+	for rss := range f.queue {
+		// The client retries with backoff as the OTLP exporters do; a batch
+		// that still fails is lost to the backend, not to the toolbar.
+		_ = f.client.UploadTraces(context.Background(), rss)
+	}
+}
+
+// Forward queues a received batch without waiting for the backend.
+func (f *Forwarder) Forward(rss []*tracepb.ResourceSpans) {
+	select {
+	case f.queue <- rss:
+	default:
+		f.dropped.Add(1)
+	}
+}
+
+// Dropped counts batches dropped because the backend fell behind.
+func (f *Forwarder) Dropped() uint64 { return f.dropped.Load() }
+
+// SpanProcessor returns a batch span processor that exports the proxy's
+// spans through the Forwarder's connection. Shutting it down leaves the
+// connection to the Forwarder.
+func (f *Forwarder) SpanProcessor() sdktrace.SpanProcessor {
+	exp, _ := otlptrace.New(context.Background(), sharedClient{f.client}) // Start of sharedClient cannot fail
+	return sdktrace.NewBatchSpanProcessor(exp)
+}
+
+// Shutdown sends what is queued and closes the connection.
+func (f *Forwarder) Shutdown(ctx context.Context) error {
+	var err error
+	f.stop.Do(func() {
+		close(f.queue)
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		err = errors.Join(err, f.client.Stop(ctx))
+	})
+	return err
+}
+
+// sharedClient lends the Forwarder's client to an exporter that must not
+// start or stop it.
+type sharedClient struct{ otlptrace.Client }
+
+func (sharedClient) Start(context.Context) error { return nil }
+func (sharedClient) Stop(context.Context) error  { return nil }

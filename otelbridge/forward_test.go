@@ -1,0 +1,131 @@
+package otelbridge
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tracebar/tracebar/toolbar"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
+)
+
+// backend is a second sink on real sockets, standing in for a collector;
+// arrived receives a value after each export it handled.
+type backend struct {
+	store              *toolbar.Store
+	httpAddr, grpcAddr string
+	arrived            chan struct{}
+}
+
+func startBackend(t *testing.T) *backend {
+	t.Helper()
+	b := &backend{store: toolbar.NewStore(toolbar.Limits{}), arrived: make(chan struct{}, 100)}
+	sink := NewSink(b.store)
+	hl, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sink.ServeHTTP(w, r)
+		b.arrived <- struct{}{}
+	})}
+	go srv.Serve(hl)
+	t.Cleanup(func() { srv.Close() })
+	gl, _ := net.Listen("tcp", "127.0.0.1:0")
+	g := grpc.NewServer(grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		b.arrived <- struct{}{}
+		return resp, err
+	}))
+	collectortrace.RegisterTraceServiceServer(g, sink)
+	go g.Serve(gl)
+	t.Cleanup(g.Stop)
+	b.httpAddr, b.grpcAddr = hl.Addr().String(), gl.Addr().String()
+	return b
+}
+
+func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
+	b := startBackend(t)
+	for _, endpoint := range []string{"http://" + b.httpAddr, "grpc://" + b.grpcAddr} {
+		t.Run(strings.Split(endpoint, ":")[0], func(t *testing.T) {
+			f, err := NewForwarder(endpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Shutdown(context.Background())
+
+			// A received batch goes on as it came: the nested value survives.
+			front := toolbar.NewStore(toolbar.Limits{})
+			sink := NewSink(front)
+			sink.SetForwarder(f)
+			tid := strings.Repeat("ab", 16)
+			if strings.HasPrefix(endpoint, "grpc") {
+				tid = strings.Repeat("cd", 16)
+			}
+			body := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"app"}}]},"scopeSpans":[{"spans":[{"traceId":"` + tid + `","spanId":"0102030405060708","name":"received","attributes":[{"key":"m","value":{"kvlistValue":{"values":[{"key":"k","value":{"intValue":"7"}}]}}}]}]}]}]}`
+			req, _ := http.NewRequest("POST", "/v1/traces", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			sink.ServeHTTP(&discard{}, req)
+			// The same batch again (a retry, or a loop back from the
+			// backend) is not forwarded twice.
+			req, _ = http.NewRequest("POST", "/v1/traces", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			sink.ServeHTTP(&discard{}, req)
+
+			// The proxy's own span through the batch processor.
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.SpanProcessor()))
+			_, span := tp.Tracer("t").Start(context.Background(), "own")
+			span.End()
+			if err := tp.ForceFlush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			tp.Shutdown(context.Background())
+
+			id, _ := toolbar.ParseTraceID(tid)
+			deadline := time.After(10 * time.Second)
+			for {
+				spans, _ := b.store.Spans(id, 0)
+				own, _ := b.store.Spans(toolbar.TraceID(span.SpanContext().TraceID()), 0)
+				if len(spans) == 1 && len(own) == 1 {
+					kv := spans[0].Attributes[0].Value.V.([]toolbar.KeyValue)
+					if kv[0].Key != "k" || kv[0].Value.V != int64(7) {
+						t.Fatalf("nested attribute changed: %+v", kv)
+					}
+					return
+				}
+				select {
+				case <-b.arrived:
+				case <-deadline:
+					t.Fatalf("backend has %d received and %d own spans", len(spans), len(own))
+				}
+			}
+		})
+	}
+	if got := b.store.Stats().Spans; got != 4 {
+		t.Fatalf("backend holds %d spans, want 4 (each sent once)", got)
+	}
+}
+
+func TestForwarderRefusesItsOwnSink(t *testing.T) {
+	for _, endpoint := range []string{"http://localhost:4318", "grpc://127.0.0.1:4317", "http://127.0.0.1:4318/v1/traces"} {
+		if _, err := NewForwarder(endpoint, "127.0.0.1:4318", "127.0.0.1:4317"); err == nil || !strings.Contains(err.Error(), "loop") {
+			t.Errorf("%s: err %v, want a refusal", endpoint, err)
+		}
+	}
+	if _, err := NewForwarder("ftp://x:1"); err == nil {
+		t.Error("ftp accepted")
+	}
+}
+
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header {
+	if d.h == nil {
+		d.h = http.Header{}
+	}
+	return d.h
+}
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
