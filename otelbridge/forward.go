@@ -98,7 +98,9 @@ func isSelf(host string, self []string) bool {
 		if err != nil || sp != p {
 			continue
 		}
-		loop := func(x string) bool { return x == "localhost" || x == "" || net.ParseIP(x).IsLoopback() || net.ParseIP(x).IsUnspecified() }
+		loop := func(x string) bool {
+			return x == "localhost" || x == "" || net.ParseIP(x).IsLoopback() || net.ParseIP(x).IsUnspecified()
+		}
 		if sh == h || (loop(sh) && loop(h)) {
 			return true
 		}
