@@ -226,11 +226,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	x.publish()
 
-	// The upstream gets the proxy's context, never a stale incoming one.
+	// The upstream call is a CLIENT span under the server span; the
+	// upstream gets its context, never a stale incoming one. If the chain
+	// never calls an upstream (file_server, respond), the span is dropped.
+	cctx, client := h.tracer.Start(ctx, r.Method+" upstream", trace.WithSpanKind(trace.SpanKindClient))
+	x.client = client
 	for _, f := range staleHeaders {
 		r.Header.Del(f)
 	}
-	h.prop.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	h.prop.Inject(cctx, propagation.HeaderCarrier(r.Header))
 	// Let Go's transport decompress pages that may get the toolbar.
 	if wantsHTML(r) {
 		r.Header.Del("Accept-Encoding")
@@ -297,9 +301,10 @@ func requestAttributes(r *http.Request) []attribute.KeyValue {
 // exchange is the proxy's working state for one request; rec is published
 // to the store as copies.
 type exchange struct {
-	h     *Handler
-	start time.Time
-	span  trace.Span
+	h      *Handler
+	start  time.Time
+	span   trace.Span // the SERVER span
+	client trace.Span // the CLIENT span of the upstream call
 
 	reqBytes atomic.Int64 // the transport may read the body in its own goroutine
 
@@ -307,6 +312,7 @@ type exchange struct {
 	rec toolbar.Record
 
 	upstreamHeader http.Header
+	upstreamCalled bool
 	dnsStart       time.Time
 	connectStart   time.Time
 	tlsStart       time.Time
@@ -323,30 +329,53 @@ func (x *exchange) since(t time.Time) float64 { return toolbar.Millis(t.Sub(x.st
 
 // clientTrace observes the upstream round trip (reverse_proxy passes the
 // request context to its transport): the headers as sent, DNS, connect,
-// TLS and time to first byte. Retries overwrite earlier attempts.
+// TLS and time to first byte, into the record and as events of the CLIENT
+// span. Retries overwrite earlier attempts in the record.
 func (x *exchange) clientTrace() *httptrace.ClientTrace {
 	lock := func(f func()) { x.mu.Lock(); f(); x.mu.Unlock() }
+	event := func(name string, attrs ...attribute.KeyValue) {
+		x.client.AddEvent(name, trace.WithAttributes(attrs...))
+	}
 	return &httptrace.ClientTrace{
-		GetConn: func(string) {
+		GetConn: func(hostPort string) {
 			lock(func() {
+				x.upstreamCalled = true
 				x.upstreamHeader = http.Header{}
 				x.rec.Timing.UpstreamStartMs = x.since(time.Now())
 			})
+			event("connection.get", attribute.String("server.address", hostPort))
 		},
 		GotConn: func(info httptrace.GotConnInfo) {
 			lock(func() { x.rec.Timing.ConnReused = info.Reused })
+			event("connection.got", attribute.Bool("connection.reused", info.Reused))
 		},
-		DNSStart: func(httptrace.DNSStartInfo) { lock(func() { x.dnsStart = time.Now() }) },
+		DNSStart: func(httptrace.DNSStartInfo) {
+			lock(func() { x.dnsStart = time.Now() })
+			event("dns.start")
+		},
 		DNSDone: func(httptrace.DNSDoneInfo) {
 			lock(func() { x.rec.Timing.DNSMs = toolbar.Millis(time.Since(x.dnsStart)) })
+			event("dns.done")
 		},
-		ConnectStart: func(string, string) { lock(func() { x.connectStart = time.Now() }) },
-		ConnectDone: func(string, string, error) {
+		ConnectStart: func(string, string) {
+			lock(func() { x.connectStart = time.Now() })
+			event("connect.start")
+		},
+		ConnectDone: func(_, _ string, err error) {
 			lock(func() { x.rec.Timing.ConnectMs = toolbar.Millis(time.Since(x.connectStart)) })
+			if err != nil {
+				event("connect.done", attribute.String("error.message", err.Error()))
+			} else {
+				event("connect.done")
+			}
 		},
-		TLSHandshakeStart: func() { lock(func() { x.tlsStart = time.Now() }) },
+		TLSHandshakeStart: func() {
+			lock(func() { x.tlsStart = time.Now() })
+			event("tls.start")
+		},
 		TLSHandshakeDone: func(tls.ConnectionState, error) {
 			lock(func() { x.rec.Timing.TLSMs = toolbar.Millis(time.Since(x.tlsStart)) })
+			event("tls.done")
 		},
 		WroteHeaderField: func(key string, value []string) {
 			lock(func() {
@@ -358,9 +387,11 @@ func (x *exchange) clientTrace() *httptrace.ClientTrace {
 		},
 		WroteRequest: func(httptrace.WroteRequestInfo) {
 			lock(func() { x.rec.Timing.WroteRequestMs = x.since(time.Now()) })
+			event("request.sent")
 		},
 		GotFirstResponseByte: func() {
 			lock(func() { x.rec.Timing.FirstByteMs = x.since(time.Now()) })
+			event("response.first_byte")
 		},
 	}
 }
@@ -408,7 +439,28 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 		}
 	}
 	status := rec.Status
+	upstreamCalled := x.upstreamCalled
 	x.mu.Unlock()
+
+	if upstreamCalled {
+		if repl != nil {
+			if hp, ok := repl.GetString("http.reverse_proxy.upstream.hostport"); ok && hp != "" {
+				x.client.SetAttributes(attribute.String("server.address", hp))
+			}
+			if code, ok := repl.Get("http.reverse_proxy.status_code"); ok {
+				if code, ok := code.(int); ok {
+					x.client.SetAttributes(semconv.HTTPResponseStatusCode(code))
+					if code >= 500 {
+						x.client.SetStatus(codes.Error, http.StatusText(code))
+					}
+				}
+			}
+		}
+		if err != nil {
+			x.client.SetStatus(codes.Error, err.Error())
+		}
+		x.client.End(trace.WithTimestamp(now))
+	}
 
 	x.span.SetAttributes(
 		semconv.HTTPResponseStatusCode(status),

@@ -83,7 +83,7 @@ func TestNodeAppSpansNestUnderProxySpan(t *testing.T) {
 			}
 			traceID, spanID := traceOf(t, resp)
 			spans := waitSpans(t, e.base, traceID, all(
-				has("node-app", "render page"), has("node-app", "SELECT users"),
+				has("caddy", "GET upstream"), has("node-app", "render page"), has("node-app", "SELECT users"),
 				func(s []span) bool {
 					for _, x := range s {
 						if x.Service == "node-app" && x.Kind == 2 {
@@ -98,8 +98,9 @@ func TestNodeAppSpansNestUnderProxySpan(t *testing.T) {
 					server = s
 				}
 			}
-			if server.ParentSpanID != spanID {
-				t.Fatalf("node server span's parent %s, want the proxy span %s:%s", server.ParentSpanID, spanID, describe(spans))
+			client, _ := find(spans, "caddy", "GET upstream")
+			if client.ParentSpanID != spanID || server.ParentSpanID != client.SpanID {
+				t.Fatalf("want proxy %s <- client %s <- node server span:%s", spanID, client.SpanID, describe(spans))
 			}
 			render, _ := find(spans, "node-app", "render page")
 			if render.ParentSpanID != server.SpanID {

@@ -45,15 +45,19 @@ func TestGoAppEndToEnd(t *testing.T) {
 	}
 
 	spans := waitSpans(t, e.base, traceID, all(
-		has("caddy", "GET /"), has("shop-web", "GET /"), has("shop-web", "SELECT products"),
+		has("caddy", "GET /"), has("caddy", "GET upstream"), has("shop-web", "GET /"), has("shop-web", "SELECT products"),
 		has("shop-web", "render index.html"), has("inventory", "GET /stock"), has("inventory", "compute stock")))
 	proxy, _ := find(spans, "caddy", "GET /")
 	if proxy.SpanID != spanID || proxy.ParentSpanID != "b7ad6b7169203331" || proxy.Kind != 2 {
 		t.Fatalf("proxy span %+v: want id %s, parent b7ad6b7169203331, kind server", proxy, spanID)
 	}
+	client, _ := find(spans, "caddy", "GET upstream")
+	if client.ParentSpanID != spanID || client.Kind != 3 || client.attr("server.address") != app {
+		t.Fatalf("proxy's CLIENT span %+v: want kind client under %s, server.address %s", client, spanID, app)
+	}
 	appSpan, _ := find(spans, "shop-web", "GET /")
-	if appSpan.ParentSpanID != spanID {
-		t.Fatalf("app server span's parent is %s, want the proxy span %s", appSpan.ParentSpanID, spanID)
+	if appSpan.ParentSpanID != client.SpanID {
+		t.Fatalf("app server span's parent is %s, want the proxy's CLIENT span %s", appSpan.ParentSpanID, client.SpanID)
 	}
 	sql, _ := find(spans, "shop-web", "SELECT products")
 	if sql.attr("db.query.text") == "" || sql.ParentSpanID != appSpan.SpanID {
@@ -100,8 +104,8 @@ func TestGoAppEndToEnd(t *testing.T) {
 	if got := rec.ClientRequest["Traceparent"]; len(got) != 1 || got[0] != incoming {
 		t.Fatalf("client request traceparent %v, want the incoming one", got)
 	}
-	if got := rec.UpstreamRequest["Traceparent"]; len(got) != 1 || got[0] != "00-"+traceID+"-"+spanID+"-01" {
-		t.Fatalf("upstream got traceparent %v, want the proxy's span", got)
+	if got := rec.UpstreamRequest["Traceparent"]; len(got) != 1 || got[0] != "00-"+traceID+"-"+client.SpanID+"-01" {
+		t.Fatalf("upstream got traceparent %v, want the proxy's CLIENT span", got)
 	}
 	if got := rec.ClientRequest["Authorization"]; len(got) != 1 || got[0] != "[redacted]" {
 		t.Fatalf("Authorization stored as %v", got)
@@ -160,12 +164,13 @@ func TestB3Propagation(t *testing.T) {
 	if traceID != "463ac35c9f6413ad48485a3953bb6124" {
 		t.Fatalf("B3 context not continued: trace %s", traceID)
 	}
+	client, _ := find(waitSpans(t, e.base, traceID, has("caddy", "GET upstream")), "caddy", "GET upstream")
 	_, full := get(t, e.base+"/__tracebar/api/requests/"+spanID)
 	var rec struct {
 		UpstreamRequest map[string][]string `json:"upstreamRequestHeaders"`
 	}
 	json.Unmarshal(full, &rec)
-	if got := rec.UpstreamRequest["X-B3-Spanid"]; len(got) != 1 || got[0] != spanID {
-		t.Fatalf("upstream X-B3-SpanId %v, want %s (headers %v)", got, spanID, rec.UpstreamRequest)
+	if got := rec.UpstreamRequest["X-B3-Spanid"]; len(got) != 1 || got[0] != client.SpanID || client.ParentSpanID != spanID {
+		t.Fatalf("upstream X-B3-SpanId %v, want the CLIENT span %s under %s (headers %v)", got, client.SpanID, spanID, rec.UpstreamRequest)
 	}
 }
