@@ -48,6 +48,9 @@ type App struct {
 	// Default: the OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variable if set;
 	// "off" disables.
 	Forward string `json:"forward,omitempty"`
+	// CORSOrigins are the page origins whose browser OTLP exporters may
+	// post to the sink. Default: loopback origins (localhost, 127.0.0.0/8, ::1).
+	CORSOrigins []string `json:"cors_origins,omitempty"`
 
 	store     *toolbar.Store
 	sink      *otelbridge.Sink
@@ -140,6 +143,7 @@ func (a *App) Start() error {
 	sink := a.sink
 	sink.SetMaxBodyBytes(a.MaxBodyBytes)
 	sink.SetForwarder(a.forwarder)
+	sink.SetCORSOrigins(a.CORSOrigins)
 	for _, s := range []struct {
 		proto, addr string
 		serve       func(net.Listener) (caddy.Destructor, error)

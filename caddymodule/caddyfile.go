@@ -103,6 +103,7 @@ func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
 //	        max_requests   <n>
 //	        max_body_bytes <n>
 //	        forward        <http://host:port|grpc://host:port|off>
+//	        cors_origins   <origin...>
 //	    }
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -112,6 +113,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		opt := d.Val()
+		if opt == "cors_origins" {
+			if a.CORSOrigins = d.RemainingArgs(); len(a.CORSOrigins) == 0 {
+				return d.ArgErr()
+			}
+			continue
+		}
 		if !d.NextArg() {
 			return d.ArgErr()
 		}

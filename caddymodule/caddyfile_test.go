@@ -64,7 +64,8 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 			max_requests 20
 			max_body_bytes 4096
 			forward grpc://collector:4317
-		}`, App{OTLPHTTP: "127.0.0.1:5318", OTLPGRPC: "off", MaxTraces: 10, MaxSpans: 100, MaxRequests: 20, MaxBodyBytes: 4096, Forward: "grpc://collector:4317"}, ""},
+			cors_origins https://app.test http://localhost:5173
+		}`, App{OTLPHTTP: "127.0.0.1:5318", OTLPGRPC: "off", MaxTraces: 10, MaxSpans: 100, MaxRequests: 20, MaxBodyBytes: 4096, Forward: "grpc://collector:4317", CORSOrigins: []string{"https://app.test", "http://localhost:5173"}}, ""},
 		{"bad number", "tracebar {\n max_spans lots\n}", App{}, "positive integer"},
 		{"bad address", "tracebar {\n otlp_http 127.0.0.1:99999\n}", App{}, "otlp_http"},
 		{"unknown", "tracebar {\n forward_to x\n}", App{}, "unknown tracebar global option"},

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 
@@ -20,7 +22,9 @@ import (
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // OTLP/gRPC exporters may compress
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -31,9 +35,10 @@ const DefaultMaxBodyBytes = 16 << 20
 // Sink receives OTLP trace exports over HTTP (ServeHTTP, for /v1/traces)
 // and gRPC (Export) and puts the spans into the store.
 type Sink struct {
-	store   *toolbar.Store
-	maxBody atomic.Int64
-	forward atomic.Pointer[Forwarder]
+	store       *toolbar.Store
+	maxBody     atomic.Int64
+	forward     atomic.Pointer[Forwarder]
+	corsOrigins atomic.Pointer[[]string]
 
 	collectortrace.UnimplementedTraceServiceServer
 }
@@ -123,22 +128,25 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v1/metrics":
 		req = &collectormetrics.ExportMetricsServiceRequest{}
 	default:
-		http.Error(w, "otlp sink: not found (this sink takes POST /v1/traces)", http.StatusNotFound)
+		fail(w, "", http.StatusNotFound, "not found (this sink takes POST /v1/traces)")
 		return
+	}
+	if s.cors(w, r) {
+		return // a preflight, answered
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "otlp sink: method not allowed", http.StatusMethodNotAllowed)
+		fail(w, "", http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "application/x-protobuf" && ct != "application/json" {
-		http.Error(w, fmt.Sprintf("otlp sink: unsupported content type %q (want application/x-protobuf or application/json)", ct), http.StatusUnsupportedMediaType)
+		fail(w, "", http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported content type %q (want application/x-protobuf or application/json)", ct))
 		return
 	}
 	body, status, err := s.readBody(r)
 	if err != nil {
-		http.Error(w, "otlp sink: "+err.Error(), status)
+		fail(w, ct, status, err.Error())
 		return
 	}
 	if ct == "application/json" {
@@ -147,7 +155,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = proto.Unmarshal(body, req)
 	}
 	if err != nil {
-		http.Error(w, "otlp sink: bad payload: "+err.Error(), http.StatusBadRequest)
+		fail(w, ct, http.StatusBadRequest, "bad payload: "+err.Error())
 		return
 	}
 	var resp proto.Message
@@ -166,11 +174,86 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = proto.Marshal(resp)
 	}
 	if err != nil {
-		http.Error(w, "otlp sink: "+err.Error(), http.StatusInternalServerError)
+		fail(w, ct, http.StatusInternalServerError, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Write(out)
+}
+
+// fail answers with an OTLP error body: a google.rpc.Status in the
+// request's encoding (protobuf when it is unknown), as the OTLP/HTTP
+// specification requires, its message prefixed for people reading logs.
+func fail(w http.ResponseWriter, ct string, httpStatus int, msg string) {
+	code := grpccodes.InvalidArgument
+	switch httpStatus {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		code = grpccodes.Unimplemented
+	case http.StatusRequestEntityTooLarge:
+		code = grpccodes.ResourceExhausted
+	case http.StatusInternalServerError:
+		code = grpccodes.Internal
+	}
+	st := status.New(code, "otlp sink: "+msg).Proto()
+	var b []byte
+	if ct == "application/json" {
+		b, _ = protojson.Marshal(st)
+	} else {
+		ct = "application/x-protobuf"
+		b, _ = proto.Marshal(st)
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(httpStatus)
+	w.Write(b)
+}
+
+// cors lets browser OTLP exporters on pages served from loopback origins
+// (or CORSOrigins) post here, and answers their preflights. It reports
+// whether the request was a preflight.
+func (s *Sink) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !s.allowOrigin(origin) {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", "POST")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, Authorization, traceparent, tracestate")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+func (s *Sink) allowOrigin(origin string) bool {
+	if list := s.corsOrigins.Load(); list != nil {
+		for _, o := range *list {
+			if o == "*" || strings.EqualFold(o, origin) {
+				return true
+			}
+		}
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host).IsLoopback()
+}
+
+// SetCORSOrigins replaces the default (loopback origins) with a list of
+// allowed origins; "*" allows any.
+func (s *Sink) SetCORSOrigins(origins []string) {
+	if origins == nil {
+		s.corsOrigins.Store(nil)
+		return
+	}
+	s.corsOrigins.Store(&origins)
 }
 
 var errTooLarge = errors.New("body too large")

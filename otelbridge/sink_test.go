@@ -20,6 +20,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -253,5 +255,55 @@ func fuzzSink(t *testing.T, ctype string, body []byte) {
 	out, err := toolbar.MarshalOTLPJSON(spans)
 	if err != nil || !json.Valid(out) {
 		t.Fatalf("stored spans do not serve as JSON: %v", err)
+	}
+}
+
+// TestSinkErrorBodiesAreRPCStatus: 4xx bodies are google.rpc.Status in the
+// request's encoding, as OTLP/HTTP requires.
+func TestSinkErrorBodiesAreRPCStatus(t *testing.T) {
+	for _, ct := range []string{"application/x-protobuf", "application/json"} {
+		req := httptest.NewRequest("POST", "/v1/traces", strings.NewReader("\x00garbage{"))
+		req.Header.Set("Content-Type", ct)
+		rec := httptest.NewRecorder()
+		NewSink(toolbar.NewStore(toolbar.Limits{})).ServeHTTP(rec, req)
+		var st spb.Status
+		var err error
+		if ct == "application/json" {
+			err = protojson.Unmarshal(rec.Body.Bytes(), &st)
+		} else {
+			err = proto.Unmarshal(rec.Body.Bytes(), &st)
+		}
+		if rec.Code != 400 || rec.Header().Get("Content-Type") != ct || err != nil || !strings.Contains(st.GetMessage(), "bad payload") {
+			t.Fatalf("%s: %d %q %v %+v", ct, rec.Code, rec.Header().Get("Content-Type"), err, &st)
+		}
+	}
+}
+
+func TestSinkCORS(t *testing.T) {
+	tests := []struct {
+		name, origin string
+		allowed      []string
+		want         bool
+	}{
+		{"loopback page", "http://localhost:8080", nil, true},
+		{"127.0.0.1 page", "http://127.0.0.1:3000", nil, true},
+		{"foreign page", "https://evil.example", nil, false},
+		{"configured", "https://app.test", []string{"https://app.test"}, true},
+		{"configured list excludes loopback", "http://localhost:8080", []string{"https://app.test"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := NewSink(toolbar.NewStore(toolbar.Limits{}))
+			sink.SetCORSOrigins(tt.allowed)
+			req := httptest.NewRequest("OPTIONS", "/v1/traces", nil)
+			req.Header.Set("Origin", tt.origin)
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			rec := httptest.NewRecorder()
+			sink.ServeHTTP(rec, req)
+			got := rec.Header().Get("Access-Control-Allow-Origin") == tt.origin
+			if got != tt.want || (tt.want && rec.Code != 204) {
+				t.Fatalf("allowed %v (status %d), want %v", got, rec.Code, tt.want)
+			}
+		})
 	}
 }
