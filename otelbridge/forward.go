@@ -31,10 +31,13 @@ type Forwarder struct {
 	Endpoint string
 
 	client  otlptrace.Client
-	queue   chan []*tracepb.ResourceSpans
 	dropped atomic.Uint64
 	done    chan struct{}
 	stop    sync.Once
+
+	mu     sync.RWMutex // guards queue against sends after Shutdown closed it
+	queue  chan []*tracepb.ResourceSpans
+	closed bool
 }
 
 // ForwardEndpointFromEnv returns the endpoint the OTEL_EXPORTER_OTLP_*
@@ -117,8 +120,16 @@ func (f *Forwarder) run() {
 	}
 }
 
-// Forward queues a received batch without waiting for the backend.
+// Forward queues a received batch without waiting for the backend. After
+// Shutdown (a sink may still hold the Forwarder of a config being
+// replaced) batches are dropped and counted.
 func (f *Forwarder) Forward(rss []*tracepb.ResourceSpans) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		f.dropped.Add(1)
+		return
+	}
 	select {
 	case f.queue <- rss:
 	default:
@@ -141,7 +152,10 @@ func (f *Forwarder) SpanProcessor() sdktrace.SpanProcessor {
 func (f *Forwarder) Shutdown(ctx context.Context) error {
 	var err error
 	f.stop.Do(func() {
+		f.mu.Lock()
+		f.closed = true
 		close(f.queue)
+		f.mu.Unlock()
 		select {
 		case <-f.done:
 		case <-ctx.Done():

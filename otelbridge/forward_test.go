@@ -129,3 +129,20 @@ func (d *discard) Header() http.Header {
 }
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
+
+// TestForwardAfterShutdownDrops: a sink still holding a replaced
+// Forwarder must not panic sending to it.
+func TestForwardAfterShutdownDrops(t *testing.T) {
+	f, err := NewForwarder("http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Shutdown(context.Background())
+	f.Forward(nil)
+	if f.Dropped() != 1 {
+		t.Fatalf("dropped %d, want 1", f.Dropped())
+	}
+	if err := f.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+}
