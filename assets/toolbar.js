@@ -14,7 +14,7 @@ const src = me.src || '', cut = src.lastIndexOf('/static/toolbar.js');
 const prefix = cut >= 0 ? src.slice(0, cut) : '/__tracebar';
 const TABS = ['timing', 'headers', 'trace'];
 const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
-const DOT = ' \u00b7 ', ELL = '\u2026', DASH = '\u2014', ARR = ' \u2192 ', WARN = '\u26a0 ';
+const DOT = ' \u00b7 ', ELL = '\u2026', DASH = '\u2014', ARR = ' \u2192 ', WARN = '\u26a0 ', HOOK = '\u2197';
 
 /* ---- helpers ---- */
 const add = (e, k) => {
@@ -145,6 +145,7 @@ function renderHead() {
 	if (r) k.push(h('span', 'tb-meth', r.method), attrs(h('span', 'tb-url', r.url), { title: r.url || '' }),
 		h('span', 'tb-chip' + (r.status >= 500 ? ' tb-bad' : r.status >= 400 ? ' tb-warn' : ''), r.status || (r.done ? DASH : 'in flight')));
 	if (traceId) k.push(attrs(h('span', 'tb-tid', 'trace ' + traceId.slice(0, 8) + ELL), { title: traceId }));
+	if (r && /^https?:\/\//.test(r.traceLink || '')) k.push(attrs(h('a', 'tb-link', 'open ' + HOOK), { href: r.traceLink, target: '_blank', rel: 'noopener noreferrer', title: r.traceLink }));
 	if (evicted) k.push(h('span', 'tb-chip tb-warn', 'evicted'));
 	sum.replaceChildren(...k);
 }

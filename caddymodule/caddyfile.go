@@ -36,6 +36,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    allow        <cidr...>
 //	    propagators  <tracecontext|baggage|b3|b3multi|none...>
 //	    service_name <name>
+//	    trace_link   <url with {trace_id}>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -54,6 +55,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.ServiceName = d.Val()
+		case "trace_link":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.TraceLink = d.Val()
 		case "allow":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

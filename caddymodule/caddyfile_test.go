@@ -20,7 +20,8 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 			allow 10.0.0.0/8 192.168.1.1
 			propagators b3 tracecontext
 			service_name edge
-		}`, Handler{Prefix: "/_tb", Allow: []string{"10.0.0.0/8", "192.168.1.1"}, Propagators: []string{"b3", "tracecontext"}, ServiceName: "edge"}, ""},
+			trace_link http://localhost:16686/trace/{trace_id}
+		}`, Handler{Prefix: "/_tb", Allow: []string{"10.0.0.0/8", "192.168.1.1"}, Propagators: []string{"b3", "tracecontext"}, ServiceName: "edge", TraceLink: "http://localhost:16686/trace/{trace_id}"}, ""},
 		{"bad cidr", "tracebar {\n allow 10.0.0.0/99\n}", Handler{}, "allow"},
 		{"unknown option", "tracebar {\n colour red\n}", Handler{}, `unknown tracebar option "colour"`},
 		{"missing value", "tracebar {\n prefix\n}", Handler{}, "wrong argument count"},

@@ -50,6 +50,10 @@ type Handler struct {
 	Propagators []string `json:"propagators,omitempty"`
 	// ServiceName is the service.name of the proxy's spans. Default caddy.
 	ServiceName string `json:"service_name,omitempty"`
+	// TraceLink is a URL template for the trace in a tracing backend, with
+	// {trace_id} replaced, e.g. http://localhost:16686/trace/{trace_id}
+	// (Jaeger). The toolbar links to it.
+	TraceLink string `json:"trace_link,omitempty"`
 
 	allow  []netip.Prefix
 	prop   propagation.TextMapPropagator
@@ -136,6 +140,9 @@ func (h *Handler) Validate() error {
 	if strings.ContainsAny(h.Prefix, " \t\"'<>") {
 		return fmt.Errorf("tracebar: prefix %q must be a plain path", h.Prefix)
 	}
+	if h.TraceLink != "" && !strings.HasPrefix(h.TraceLink, "http://") && !strings.HasPrefix(h.TraceLink, "https://") {
+		return fmt.Errorf("tracebar: trace_link %q must be an http(s) URL", h.TraceLink)
+	}
 	return nil
 }
 
@@ -221,6 +228,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Proto:         r.Proto,
 			RemoteAddr:    r.RemoteAddr,
 			StartTime:     start,
+			TraceLink:     strings.ReplaceAll(h.TraceLink, "{trace_id}", sc.TraceID().String()),
 			ClientRequest: toolbar.RedactHeader(r.Header),
 		},
 	}

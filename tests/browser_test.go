@@ -17,7 +17,7 @@ import (
 )
 
 // demoCaddyfile is Caddyfile.example's shape: compression in front.
-var demoCaddyfile = strings.Replace(basicCaddyfile, "\ttracebar\n", "\tencode gzip zstd\n\ttracebar\n", 1)
+var demoCaddyfile = strings.Replace(basicCaddyfile, "\ttracebar\n", "\tencode gzip zstd\n\ttracebar {\n\t\ttrace_link http://localhost:16686/trace/{trace_id}\n\t}\n", 1)
 
 // newBrowser starts Debian's headless Chromium for the test.
 func newBrowser(t *testing.T) context.Context {
@@ -81,6 +81,12 @@ func TestBrowserShowsToolbarWithLiveWaterfall(t *testing.T) {
 	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](shadow(`[...root.querySelectorAll('.tb-span')].find(r => r.textContent.includes('SELECT products')).click()`)))
 	wait("span details", `root.querySelector('.tb-detail') && root.querySelector('.tb-detail').textContent.includes('db.query.text')`)
 	screenshot(t, ctx, "trace.png")
+
+	// The trace link of the configured backend is there.
+	link, _ := chromedp.Run(ctx, chromedp.Evaluate[string](shadow(`root.querySelector('a.tb-link') ? root.querySelector('a.tb-link').href : ''`)))
+	if !strings.HasPrefix(link, "http://localhost:16686/trace/") || len(link) != len("http://localhost:16686/trace/")+32 {
+		t.Fatalf("trace link %q", link)
+	}
 
 	// A span that arrives now, long after the page loaded, shows up live;
 	// its hostile values are text, not markup.

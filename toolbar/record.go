@@ -22,6 +22,7 @@ type Record struct {
 	DurationMs float64   `json:"durationMs"`
 	Error      string    `json:"error,omitempty"`
 
+	TraceLink   string `json:"traceLink,omitempty"` // the trace in the team's backend
 	ContentType string `json:"contentType,omitempty"`
 	Injected    bool   `json:"injected"` // the toolbar was inserted into the body
 
