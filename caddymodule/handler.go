@@ -450,15 +450,20 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 	upstreamCalled := x.upstreamCalled
 	x.mu.Unlock()
 
-	if upstreamCalled {
+	// Transports without httptrace (php_fastcgi's) still set the upstream.
+	hostport := ""
+	if repl != nil {
+		hostport, _ = repl.GetString("http.reverse_proxy.upstream.hostport")
+	}
+	if upstreamCalled || hostport != "" {
 		if repl != nil {
-			if hp, ok := repl.GetString("http.reverse_proxy.upstream.hostport"); ok && hp != "" {
-				x.client.SetAttributes(attribute.String("server.address", hp))
+			if host, port, err := net.SplitHostPort(hostport); err == nil {
+				x.client.SetAttributes(attribute.String("server.address", host), attribute.String("server.port", port))
 			}
 			if code, ok := repl.Get("http.reverse_proxy.status_code"); ok {
 				if code, ok := code.(int); ok {
 					x.client.SetAttributes(semconv.HTTPResponseStatusCode(code))
-					if code >= 500 {
+					if code >= 400 { // a client span's error, by the semantic conventions
 						x.client.SetStatus(codes.Error, http.StatusText(code))
 					}
 				}

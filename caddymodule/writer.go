@@ -148,9 +148,12 @@ func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.ResponseWrite
 // ended as received, without the toolbar, as it would be without Tracebar.
 func (rw *responseWriter) finish(err error) {
 	if rw.encoded != nil {
-		b := rw.encoded.Bytes()
-		decoded, derr := inject.Decode(rw.Header().Get("Content-Encoding"), b)
-		if err != nil || derr != nil {
+		if err != nil {
+			rw.passEncoded()
+			return
+		}
+		decoded, derr := inject.Decode(rw.Header().Get("Content-Encoding"), rw.encoded.Bytes())
+		if derr != nil {
 			rw.passEncoded()
 			return
 		}

@@ -29,7 +29,9 @@ func Eligible(method string, status int, req, resp http.Header) bool {
 	if req.Get("Upgrade") != "" || resp.Get("Upgrade") != "" || !WantsDocument(req) {
 		return false
 	}
-	if ce := resp.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") && !Decodable(ce) {
+	if ces := resp.Values("Content-Encoding"); len(ces) > 1 {
+		return false // layered encodings pass untouched
+	} else if len(ces) == 1 && ces[0] != "" && !strings.EqualFold(ces[0], "identity") && !Decodable(ces[0]) {
 		return false // an encoding we do not decode passes untouched
 	}
 	if d := resp.Get("Content-Disposition"); d != "" {

@@ -21,6 +21,7 @@ import (
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // OTLP/gRPC exporters may compress
@@ -97,10 +98,14 @@ func (discardMetrics) Export(context.Context, *collectormetrics.ExportMetricsSer
 
 func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectortrace.ExportTraceServiceResponse {
 	spans, rejected := fromProto(req.GetResourceSpans())
-	// Only news goes on: a batch that came back (a loop through the
-	// backend, a retried export) stops here.
-	if s.store.AddSpans(spans) > 0 {
+	// Only news goes on: a batch that came back whole (a loop through the
+	// backend, a retried export) stops here; a full toolbar store does not
+	// stop forwarding.
+	if _, dups := s.store.AddSpans(spans); dups < len(spans) {
 		if f := s.forward.Load(); f != nil {
+			if rejected > 0 {
+				dropInvalid(req.GetResourceSpans())
+			}
 			f.Forward(req.GetResourceSpans())
 		}
 	}
@@ -254,6 +259,22 @@ func (s *Sink) SetCORSOrigins(origins []string) {
 		return
 	}
 	s.corsOrigins.Store(&origins)
+}
+
+// dropInvalid removes spans the store rejected, so a backend that would
+// refuse the whole request gets the valid ones.
+func dropInvalid(rss []*tracepb.ResourceSpans) {
+	for _, rs := range rss {
+		for _, ss := range rs.GetScopeSpans() {
+			kept := ss.Spans[:0]
+			for _, sp := range ss.Spans {
+				if _, ok := spanFromProto(sp); ok {
+					kept = append(kept, sp)
+				}
+			}
+			ss.Spans = kept
+		}
+	}
 }
 
 var errTooLarge = errors.New("body too large")

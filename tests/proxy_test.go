@@ -52,7 +52,7 @@ func TestGoAppEndToEnd(t *testing.T) {
 		t.Fatalf("proxy span %+v: want id %s, parent b7ad6b7169203331, kind server", proxy, spanID)
 	}
 	client, _ := find(spans, "caddy", "GET upstream")
-	if client.ParentSpanID != spanID || client.Kind != 3 || client.attr("server.address") != app {
+	if client.ParentSpanID != spanID || client.Kind != 3 || client.attr("server.address")+":"+client.attr("server.port") != app {
 		t.Fatalf("proxy's CLIENT span %+v: want kind client under %s, server.address %s", client, spanID, app)
 	}
 	appSpan, _ := find(spans, "shop-web", "GET /")

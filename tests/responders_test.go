@@ -112,6 +112,15 @@ http://{site} {
 			if !bytes.Contains(body, []byte("</p>"+string(tagRE.Find(body))+"</body>")) {
 				t.Fatalf("tag not before </body>: %q", body)
 			}
+			if p.path == "/index.php" {
+				// FastCGI has no httptrace, yet the CLIENT span whose id
+				// went to PHP is stored, so PHP's spans have their parent.
+				traceID, spanID := traceOf(t, resp)
+				spans := waitSpans(t, e.base, traceID, has("caddy", "GET upstream"))
+				if c, _ := find(spans, "caddy", "GET upstream"); c.ParentSpanID != spanID || c.attr("server.port") == "" {
+					t.Fatalf("fastcgi CLIENT span %+v", c)
+				}
+			}
 		})
 	}
 

@@ -24,11 +24,15 @@ func IsSecret(name string) bool {
 		return v
 	}
 	v = isSecret(name)
-	secretCache.Lock()
-	if len(secretCache.m) < 4096 { // names are client-chosen: bound the cache
-		secretCache.m[name] = v
+	// Names are client-chosen: cache short ones only, and copy them so the
+	// cache holds no request's memory.
+	if len(name) <= 64 {
+		secretCache.Lock()
+		if len(secretCache.m) < 4096 {
+			secretCache.m[strings.Clone(name)] = v
+		}
+		secretCache.Unlock()
 	}
-	secretCache.Unlock()
 	return v
 }
 

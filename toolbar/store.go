@@ -65,8 +65,8 @@ func NewStore(l Limits) *Store {
 
 // AddSpans stores spans under their traces. A span already stored (same
 // trace and span id) is ignored, so a retried export does not duplicate.
-// It returns how many spans were stored.
-func (s *Store) AddSpans(spans []Span) int {
+// It returns how many spans were stored and how many were duplicates.
+func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -77,6 +77,7 @@ func (s *Store) AddSpans(spans []Span) int {
 		}
 		t := s.traceLocked(sp.TraceID)
 		if _, dup := t.seen[sp.SpanID]; dup {
+			duplicates++
 			continue
 		}
 		if len(t.spans) >= s.limits.Spans/2 {
@@ -92,7 +93,7 @@ func (s *Store) AddSpans(spans []Span) int {
 			s.evictOldestLocked()
 		}
 	}
-	return n
+	return n, duplicates
 }
 
 // traceLocked returns the trace with id, creating it (and evicting the

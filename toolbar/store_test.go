@@ -65,8 +65,8 @@ func TestStoreEvictsOldestTraceWhole(t *testing.T) {
 func TestStoreIgnoresDuplicateAndInvalidSpans(t *testing.T) {
 	s := NewStore(Limits{})
 	sp := Span{TraceID: tid(1), SpanID: sid(1)}
-	if n := s.AddSpans([]Span{sp, sp, {TraceID: tid(1)}, {SpanID: sid(2)}}); n != 1 {
-		t.Fatalf("stored %d, want 1", n)
+	if n, dups := s.AddSpans([]Span{sp, sp, {TraceID: tid(1)}, {SpanID: sid(2)}}); n != 1 || dups != 1 {
+		t.Fatalf("stored %d with %d duplicates, want 1 and 1", n, dups)
 	}
 }
 
