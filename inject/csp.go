@@ -46,27 +46,26 @@ func AllowInCSP(h http.Header, src Sources) (nonce string) {
 	var own string
 	for k, p := range policies {
 		if i := p.scriptDirective(); i >= 0 {
-			d := &p[i]
-			switch n := nonceOf(d.sources); {
+			switch s := p[i].sources; {
 			case page != "":
-			case has(d.sources, "'strict-dynamic'") || (n != "" && !admits(d.sources, src.Script)):
+			case has(s, "'strict-dynamic'") || (nonceOf(s) != "" && !admits(s, src.Script)):
 				if own == "" {
 					own = newNonce()
 				}
-				d.sources = append(d.sources, "'nonce-"+own+"'")
-			case !admits(d.sources, src.Script):
-				d.sources = append(d.sources, src.Script)
+				p = p.add(i, "script-src-elem", "'nonce-"+own+"'")
+			case !admits(s, src.Script):
+				p = p.add(i, "script-src-elem", src.Script)
 			}
 		}
 		for _, r := range []struct {
-			url       string
-			fallbacks []string
+			url, specific string
+			fallbacks     []string
 		}{
-			{src.Style, []string{"style-src-elem", "style-src", "default-src"}},
-			{src.API, []string{"connect-src", "default-src"}},
+			{src.Style, "style-src-elem", []string{"style-src-elem", "style-src", "default-src"}},
+			{src.API, "connect-src", []string{"connect-src", "default-src"}},
 		} {
 			if i := p.effective(r.fallbacks...); i >= 0 && !admits(p[i].sources, r.url) {
-				p[i].sources = append(p[i].sources, r.url)
+				p = p.add(i, r.specific, r.url)
 			}
 		}
 		raw[k] = p.String()
@@ -117,6 +116,22 @@ func (p policy) effective(fallbacks ...string) int {
 		}
 	}
 	return -1
+}
+
+// add appends source to the directive at i. When that directive is
+// default-src, it is left alone: a directive named specific, copying its
+// sources, takes the addition, so other resource types and the page's
+// inline styles are governed as before.
+func (p policy) add(i int, specific, source string) policy {
+	if p[i].name != "default-src" {
+		p[i].sources = append(p[i].sources, source)
+		return p
+	}
+	srcs := append(append([]string(nil), p[i].sources...), source)
+	if len(srcs) > 1 && srcs[0] == "'none'" {
+		srcs = srcs[1:] // 'none' must stand alone
+	}
+	return append(p, directive{name: specific, sources: srcs})
 }
 
 // scriptDirective returns the index of the directive governing script
