@@ -98,12 +98,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.store, a.sink = v.(pooledStore).store, v.(pooledStore).sink
 
-	endpoint := a.Forward
+	endpoint, exact := a.Forward, false
 	if endpoint == "" {
-		endpoint = otelbridge.ForwardEndpointFromEnv()
+		endpoint, exact = otelbridge.ForwardEndpointFromEnv()
 	}
 	if endpoint != "" && endpoint != "off" {
-		f, err := otelbridge.NewForwarder(endpoint, a.OTLPHTTP, a.OTLPGRPC)
+		f, err := otelbridge.NewForwarder(endpoint, exact, a.OTLPHTTP, a.OTLPGRPC)
 		if err != nil {
 			if a.Forward == "" { // from the environment: not this config's fault
 				a.logger.Warn("not forwarding spans", zap.Error(err))

@@ -41,23 +41,23 @@ type Forwarder struct {
 }
 
 // ForwardEndpointFromEnv returns the endpoint the OTEL_EXPORTER_OTLP_*
-// variables name, or "".
-func ForwardEndpointFromEnv() string {
-	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
-		if v := strings.TrimSpace(os.Getenv(k)); v != "" {
-			return v
-		}
+// variables name, or "", and whether it is the exact URL to post to (the
+// TRACES variant) rather than a base URL.
+func ForwardEndpointFromEnv() (endpoint string, exact bool) {
+	if v := strings.TrimSpace(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")); v != "" {
+		return v, true
 	}
-	return ""
+	return strings.TrimSpace(os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")), false
 }
 
-// NewForwarder returns a Forwarder to endpoint: "http(s)://host:port[/path]"
-// for OTLP/HTTP protobuf (the path defaults to /v1/traces) or
+// NewForwarder returns a Forwarder to endpoint: "http(s)://host:port[/base]"
+// for OTLP/HTTP protobuf, posting to base/v1/traces as the SDKs do with
+// OTEL_EXPORTER_OTLP_ENDPOINT (exact: to the URL as given), or
 // "grpc://host:port" for OTLP/gRPC without TLS. With OTEL_EXPORTER_OTLP_PROTOCOL
 // (or its TRACES variant) set to grpc, an http:// endpoint means gRPC too,
 // as the SDKs read it. self lists the sink's own addresses: forwarding to
 // them would loop, and is refused.
-func NewForwarder(endpoint string, self ...string) (*Forwarder, error) {
+func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("forward: endpoint %q is not a URL like http://localhost:4318 or grpc://localhost:4317", endpoint)
@@ -76,8 +76,8 @@ func NewForwarder(endpoint string, self ...string) (*Forwarder, error) {
 	case proto == "grpc" && u.Scheme == "https":
 		client = otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(u.Host))
 	case u.Scheme == "http" || u.Scheme == "https":
-		if u.Path == "" || u.Path == "/" {
-			u.Path = "/v1/traces"
+		if !exact && !strings.HasSuffix(u.Path, "/v1/traces") {
+			u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
 		}
 		client = otlptracehttp.NewClient(otlptracehttp.WithEndpointURL(u.String()))
 	default:

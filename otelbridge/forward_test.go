@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
 	b := startBackend(t)
 	for _, endpoint := range []string{"http://" + b.httpAddr, "grpc://" + b.grpcAddr} {
 		t.Run(strings.Split(endpoint, ":")[0], func(t *testing.T) {
-			f, err := NewForwarder(endpoint)
+			f, err := NewForwarder(endpoint, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,11 +111,11 @@ func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
 
 func TestForwarderRefusesItsOwnSink(t *testing.T) {
 	for _, endpoint := range []string{"http://localhost:4318", "grpc://127.0.0.1:4317", "http://127.0.0.1:4318/v1/traces"} {
-		if _, err := NewForwarder(endpoint, "127.0.0.1:4318", "127.0.0.1:4317"); err == nil || !strings.Contains(err.Error(), "loop") {
+		if _, err := NewForwarder(endpoint, false, "127.0.0.1:4318", "127.0.0.1:4317"); err == nil || !strings.Contains(err.Error(), "loop") {
 			t.Errorf("%s: err %v, want a refusal", endpoint, err)
 		}
 	}
-	if _, err := NewForwarder("ftp://x:1"); err == nil {
+	if _, err := NewForwarder("ftp://x:1", false); err == nil {
 		t.Error("ftp accepted")
 	}
 }
@@ -133,7 +134,7 @@ func (d *discard) WriteHeader(int)             {}
 // TestForwardAfterShutdownDrops: a sink still holding a replaced
 // Forwarder must not panic sending to it.
 func TestForwardAfterShutdownDrops(t *testing.T) {
-	f, err := NewForwarder("http://127.0.0.1:1")
+	f, err := NewForwarder("http://127.0.0.1:1", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,5 +145,42 @@ func TestForwardAfterShutdownDrops(t *testing.T) {
 	}
 	if err := f.Shutdown(context.Background()); err != nil {
 		t.Fatalf("second Shutdown: %v", err)
+	}
+}
+
+// TestForwarderPaths: a base URL gets /v1/traces appended, as the SDKs do
+// with OTEL_EXPORTER_OTLP_ENDPOINT; an exact one is used as given.
+func TestForwarderPaths(t *testing.T) {
+	tests := []struct {
+		path  string
+		exact bool
+		want  string
+	}{
+		{"", false, "/v1/traces"},
+		{"/otlp", false, "/otlp/v1/traces"},
+		{"/otlp/v1/traces", false, "/otlp/v1/traces"},
+		{"/custom/traces", true, "/custom/traces"},
+	}
+	for _, tt := range tests {
+		got := make(chan string, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got <- r.URL.Path
+			w.Header().Set("Content-Type", "application/x-protobuf")
+		}))
+		f, err := NewForwarder(srv.URL+tt.path, tt.exact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Forward(nil)
+		select {
+		case p := <-got:
+			if p != tt.want {
+				t.Errorf("%q exact=%v: posted to %q, want %q", tt.path, tt.exact, p, tt.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q: nothing posted", tt.path)
+		}
+		f.Shutdown(context.Background())
+		srv.Close()
 	}
 }
