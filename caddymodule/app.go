@@ -54,6 +54,8 @@ type App struct {
 
 	store     *toolbar.Store
 	sink      *otelbridge.Sink
+	sinkCfg   *otelbridge.SinkConfig // this config's, in force from Start
+	prevCfg   *otelbridge.SinkConfig // the one it replaced
 	forwarder *otelbridge.Forwarder
 	servers   []string // pool keys of the running sink servers
 	logger    *zap.Logger
@@ -141,9 +143,8 @@ func (a *App) Store() *toolbar.Store { return a.store }
 // proxy and the toolbar still work without the app's spans.
 func (a *App) Start() error {
 	sink := a.sink
-	sink.SetMaxBodyBytes(a.MaxBodyBytes)
-	sink.SetForwarder(a.forwarder)
-	sink.SetCORSOrigins(a.CORSOrigins)
+	a.sinkCfg = &otelbridge.SinkConfig{MaxBodyBytes: a.MaxBodyBytes, Forwarder: a.forwarder, CORSOrigins: a.CORSOrigins}
+	a.prevCfg = sink.Configure(a.sinkCfg)
 	for _, s := range []struct {
 		proto, addr string
 		serve       func(net.Listener) (caddy.Destructor, error)
@@ -190,7 +191,7 @@ func (a *App) Start() error {
 // Stop releases this config's hold on the sink servers; the last holder
 // shuts them down.
 func (a *App) Stop() error {
-	a.sink.ClearForwarder(a.forwarder)
+	a.sink.Restore(a.sinkCfg, a.prevCfg)
 	var errs []error
 	for _, key := range a.servers {
 		if _, err := pool.Delete(key); err != nil {
@@ -205,6 +206,9 @@ func (a *App) Stop() error {
 // hold on the store.
 func (a *App) Cleanup() error {
 	var errs []error
+	if a.sink != nil && a.sinkCfg != nil {
+		a.sink.Restore(a.sinkCfg, a.prevCfg) // Stop is skipped when setting up failed
+	}
 	if a.forwarder != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, a.forwarder.Shutdown(ctx))

@@ -34,6 +34,11 @@ type Forwarder struct {
 	dropped atomic.Uint64
 	done    chan struct{}
 	stop    sync.Once
+	// refs counts the holders of the connection: the Forwarder itself until
+	// Shutdown, and each span processor until its exporter stops. The last
+	// one closes it, so the proxy's final batch is sent whatever order Caddy
+	// cleans modules up in.
+	refs atomic.Int32
 
 	mu     sync.RWMutex // guards queue against sends after Shutdown closed it
 	queue  chan []*tracepb.ResourceSpans
@@ -87,6 +92,7 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	f := &Forwarder{Endpoint: endpoint, client: client, queue: make(chan []*tracepb.ResourceSpans, forwardQueue), done: make(chan struct{})}
+	f.refs.Store(1)
 	go f.run()
 	return f, nil
 }
@@ -144,11 +150,13 @@ func (f *Forwarder) Dropped() uint64 { return f.dropped.Load() }
 // spans through the Forwarder's connection. Shutting it down leaves the
 // connection to the Forwarder.
 func (f *Forwarder) SpanProcessor() sdktrace.SpanProcessor {
-	exp, _ := otlptrace.New(context.Background(), sharedClient{f.client}) // Start of sharedClient cannot fail
+	f.refs.Add(1)
+	exp, _ := otlptrace.New(context.Background(), &sharedClient{Client: f.client, f: f}) // Start of sharedClient cannot fail
 	return sdktrace.NewBatchSpanProcessor(exp)
 }
 
-// Shutdown sends what is queued and closes the connection.
+// Shutdown stops taking received batches, sends what is queued, and
+// closes the connection once no span processor needs it any more.
 func (f *Forwarder) Shutdown(ctx context.Context) error {
 	var err error
 	f.stop.Do(func() {
@@ -156,19 +164,36 @@ func (f *Forwarder) Shutdown(ctx context.Context) error {
 		f.closed = true
 		close(f.queue)
 		f.mu.Unlock()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		err = errors.Join(err, f.client.Stop(ctx))
+		err = f.release(ctx)
 	})
 	return err
 }
 
-// sharedClient lends the Forwarder's client to an exporter that must not
-// start or stop it.
-type sharedClient struct{ otlptrace.Client }
+func (f *Forwarder) release(ctx context.Context) error {
+	if f.refs.Add(-1) > 0 {
+		return nil
+	}
+	var err error
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	return errors.Join(err, f.client.Stop(ctx))
+}
 
-func (sharedClient) Start(context.Context) error { return nil }
-func (sharedClient) Stop(context.Context) error  { return nil }
+// sharedClient lends the Forwarder's client to an exporter: starting is a
+// no-op, stopping releases the exporter's hold on it.
+type sharedClient struct {
+	otlptrace.Client
+	f    *Forwarder
+	once sync.Once
+}
+
+func (*sharedClient) Start(context.Context) error { return nil }
+
+func (c *sharedClient) Stop(ctx context.Context) error {
+	var err error
+	c.once.Do(func() { err = c.f.release(ctx) })
+	return err
+}

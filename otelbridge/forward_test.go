@@ -60,7 +60,7 @@ func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
 			// A received batch goes on as it came: the nested value survives.
 			front := toolbar.NewStore(toolbar.Limits{})
 			sink := NewSink(front)
-			sink.SetForwarder(f)
+			sink.Configure(&SinkConfig{Forwarder: f})
 			tid := strings.Repeat("ab", 16)
 			if strings.HasPrefix(endpoint, "grpc") {
 				tid = strings.Repeat("cd", 16)
@@ -182,5 +182,33 @@ func TestForwarderPaths(t *testing.T) {
 		}
 		f.Shutdown(context.Background())
 		srv.Close()
+	}
+}
+
+// TestForwarderOutlivesShutdownForItsProcessors: Caddy cleans modules up in
+// any order; the proxy's last span still goes out when the Forwarder is
+// shut down before the tracer provider that uses it.
+func TestForwarderOutlivesShutdownForItsProcessors(t *testing.T) {
+	b := startBackend(t)
+	f, err := NewForwarder("http://"+b.httpAddr, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.SpanProcessor()))
+	_, span := tp.Tracer("t").Start(context.Background(), "last")
+	span.End()
+	if err := f.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatalf("final export failed: %v", err)
+	}
+	select {
+	case <-b.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the last span never reached the backend")
+	}
+	if spans, _ := b.store.Spans(toolbar.TraceID(span.SpanContext().TraceID()), 0); len(spans) != 1 {
+		t.Fatalf("backend has %d spans", len(spans))
 	}
 }

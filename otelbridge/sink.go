@@ -36,31 +36,49 @@ const DefaultMaxBodyBytes = 16 << 20
 // Sink receives OTLP trace exports over HTTP (ServeHTTP, for /v1/traces)
 // and gRPC (Export) and puts the spans into the store.
 type Sink struct {
-	store       *toolbar.Store
-	maxBody     atomic.Int64
-	forward     atomic.Pointer[Forwarder]
-	corsOrigins atomic.Pointer[[]string]
+	store *toolbar.Store
+	cfg   atomic.Pointer[SinkConfig]
 
 	collectortrace.UnimplementedTraceServiceServer
 }
 
-// NewSink returns a Sink writing to store.
-func NewSink(store *toolbar.Store) *Sink {
-	s := &Sink{store: store}
-	s.maxBody.Store(DefaultMaxBodyBytes)
-	return s
+// SinkConfig is what one Caddy config sets on the sink, which outlives
+// configs. The zero value means the defaults.
+type SinkConfig struct {
+	// MaxBodyBytes bounds a request body after decompression (OTLP/HTTP;
+	// gRPC servers take the bound when they are made).
+	MaxBodyBytes int64
+	// Forwarder, if set, gets every batch that added spans.
+	Forwarder *Forwarder
+	// CORSOrigins are the page origins allowed to post ("*": any); nil
+	// means loopback origins.
+	CORSOrigins []string
 }
 
-// SetMaxBodyBytes bounds a request body after decompression (OTLP/HTTP;
-// gRPC servers take the bound when they are made).
-func (s *Sink) SetMaxBodyBytes(n int64) { s.maxBody.Store(n) }
+// NewSink returns a Sink writing to store.
+func NewSink(store *toolbar.Store) *Sink { return &Sink{store: store} }
 
-// SetForwarder makes the sink hand what it stores on to f (nil: to no one).
-// It returns the Forwarder it replaced.
-func (s *Sink) SetForwarder(f *Forwarder) *Forwarder { return s.forward.Swap(f) }
+// Configure puts c in force and returns the configuration it replaced,
+// for Restore.
+func (s *Sink) Configure(c *SinkConfig) (prev *SinkConfig) { return s.cfg.Swap(c) }
 
-// ClearForwarder stops forwarding to f, unless another has replaced it.
-func (s *Sink) ClearForwarder(f *Forwarder) { s.forward.CompareAndSwap(f, nil) }
+// Restore puts prev back if c is still in force: a config that is stopped
+// (after a failed reload, too) hands the sink back to the one before it.
+func (s *Sink) Restore(c, prev *SinkConfig) { s.cfg.CompareAndSwap(c, prev) }
+
+func (s *Sink) config() *SinkConfig {
+	if c := s.cfg.Load(); c != nil {
+		return c
+	}
+	return &SinkConfig{}
+}
+
+func (c *SinkConfig) maxBody() int64 {
+	if c.MaxBodyBytes > 0 {
+		return c.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
 
 var _ collectortrace.TraceServiceServer = (*Sink)(nil)
 
@@ -73,7 +91,7 @@ func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceR
 // and Logs and Metrics services that accept and discard, so SDKs that
 // export those by default do not log errors.
 func (s *Sink) NewGRPCServer() *grpc.Server {
-	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.maxBody.Load())))
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.config().maxBody())))
 	collectortrace.RegisterTraceServiceServer(g, s)
 	collectorlogs.RegisterLogsServiceServer(g, discardLogs{})
 	collectormetrics.RegisterMetricsServiceServer(g, discardMetrics{})
@@ -102,7 +120,7 @@ func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectort
 	// backend, a retried export) stops here; a full toolbar store does not
 	// stop forwarding.
 	if _, dups := s.store.AddSpans(spans); dups < len(spans) {
-		if f := s.forward.Load(); f != nil {
+		if f := s.config().Forwarder; f != nil {
 			if rejected > 0 {
 				dropInvalid(req.GetResourceSpans())
 			}
@@ -235,8 +253,8 @@ func (s *Sink) cors(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (s *Sink) allowOrigin(origin string) bool {
-	if list := s.corsOrigins.Load(); list != nil {
-		for _, o := range *list {
+	if list := s.config().CORSOrigins; list != nil {
+		for _, o := range list {
 			if o == "*" || strings.EqualFold(o, origin) {
 				return true
 			}
@@ -249,16 +267,6 @@ func (s *Sink) allowOrigin(origin string) bool {
 	}
 	host := u.Hostname()
 	return host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host).IsLoopback()
-}
-
-// SetCORSOrigins replaces the default (loopback origins) with a list of
-// allowed origins; "*" allows any.
-func (s *Sink) SetCORSOrigins(origins []string) {
-	if origins == nil {
-		s.corsOrigins.Store(nil)
-		return
-	}
-	s.corsOrigins.Store(&origins)
 }
 
 // dropInvalid removes spans the store rejected, so a backend that would
@@ -281,7 +289,7 @@ var errTooLarge = errors.New("body too large")
 
 // readBody reads the (decompressed) body within the size limit.
 func (s *Sink) readBody(r *http.Request) ([]byte, int, error) {
-	limit := s.maxBody.Load()
+	limit := s.config().maxBody()
 	if r.ContentLength > limit {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: %d bytes announced, limit %d", errTooLarge, r.ContentLength, limit)
 	}

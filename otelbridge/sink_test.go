@@ -81,9 +81,9 @@ func TestSinkHTTPStatusCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := toolbar.NewStore(toolbar.Limits{})
 			sink := NewSink(store)
-			sink.SetMaxBodyBytes(1024)
+			sink.Configure(&SinkConfig{MaxBodyBytes: 1024})
 			if tt.name == "json with hex ids and enum names" || tt.name == "json gzip" {
-				sink.SetMaxBodyBytes(DefaultMaxBodyBytes)
+				sink.Configure(nil)
 			}
 			req := httptest.NewRequest(tt.method, tt.path, bytes.NewReader(tt.body))
 			if tt.ctype != "" {
@@ -294,7 +294,7 @@ func TestSinkCORS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := NewSink(toolbar.NewStore(toolbar.Limits{}))
-			sink.SetCORSOrigins(tt.allowed)
+			sink.Configure(&SinkConfig{CORSOrigins: tt.allowed})
 			req := httptest.NewRequest("OPTIONS", "/v1/traces", nil)
 			req.Header.Set("Origin", tt.origin)
 			req.Header.Set("Access-Control-Request-Method", "POST")
@@ -305,5 +305,23 @@ func TestSinkCORS(t *testing.T) {
 				t.Fatalf("allowed %v (status %d), want %v", got, rec.Code, tt.want)
 			}
 		})
+	}
+}
+
+// TestSinkConfigRestore: a config that stops hands the sink back to the
+// one before it, but never takes it from a newer one.
+func TestSinkConfigRestore(t *testing.T) {
+	sink := NewSink(toolbar.NewStore(toolbar.Limits{}))
+	a := &SinkConfig{MaxBodyBytes: 1}
+	b := &SinkConfig{MaxBodyBytes: 2}
+	prevA := sink.Configure(a)
+	prevB := sink.Configure(b) // a reload to b
+	sink.Restore(a, prevA)     // a stops: b stays
+	if sink.config() != b {
+		t.Fatal("stopping the old config undid the new one")
+	}
+	sink.Restore(b, prevB) // b failed to start after all: a is back
+	if sink.config() != a {
+		t.Fatal("a failed config did not hand the sink back")
 	}
 }
