@@ -196,7 +196,11 @@ func (x *exchange) snippet(nonce string) []byte {
 }
 
 // sources are the URLs the toolbar loads from the page's origin, for CSP.
+// A Host that is not a plain host[:port] yields none (no CSP rewrite).
 func (h *Handler) sources(r *http.Request) inject.Sources {
+	if strings.Trim(r.Host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != "" {
+		return inject.Sources{}
+	}
 	origin := "http://" + r.Host
 	if r.TLS != nil {
 		origin = "https://" + r.Host

@@ -27,7 +27,18 @@ type Sources struct {
 // The same is done for the stylesheet (style-src) and the API
 // (connect-src). Report-only policies are left alone.
 func AllowInCSP(h http.Header, src Sources) (nonce string) {
-	raw := h.Values("Content-Security-Policy")
+	if src.Script == "" {
+		return ""
+	}
+	var raw []string
+	for _, v := range h.Values("Content-Security-Policy") {
+		// One field may carry several policies, comma-separated.
+		for _, p := range strings.Split(v, ",") {
+			if strings.TrimSpace(p) != "" {
+				raw = append(raw, p)
+			}
+		}
+	}
 	if len(raw) == 0 {
 		return ""
 	}

@@ -34,6 +34,8 @@ func TestAllowInCSP(t *testing.T) {
 		{"connect and style limited", []string{"script-src 'self'; style-src https://cdn.example; connect-src https://api.example"},
 			[]string{"script-src 'self'; style-src https://cdn.example " + src.Style + "; connect-src https://api.example " + src.API}, ""},
 		{"origin source admits", []string{"default-src http://localhost:8080"}, []string{"default-src http://localhost:8080"}, ""},
+		{"two policies in one field", []string{"script-src 'self', script-src https://cdn.example"},
+			[]string{"script-src 'self'", "script-src https://cdn.example " + src.Script}, ""},
 		{"two policies: our own nonce where a nonce is needed", []string{"script-src 'nonce-abc'", "script-src 'self'"},
 			[]string{"script-src 'nonce-abc' 'nonce-OWN'", "script-src 'self'"}, "own"},
 	}
