@@ -50,12 +50,13 @@ func (rw *responseWriter) WriteHeader(code int) {
 	rw.wroteHeader = true
 	rw.status = code
 	h := rw.Header()
+	upstream := toolbar.RedactHeader(h)
 	rw.x.mu.Lock()
-	rw.x.rec.UpstreamResponse = toolbar.RedactHeader(h)
+	rw.x.rec.UpstreamResponse = upstream
 	rw.x.mu.Unlock()
 
 	inj := inject.Eligible(rw.req.Method, code, rw.req.Header, h)
-	if ce := h.Get("Content-Encoding"); inj && ce != "" && !strings.EqualFold(ce, "identity") {
+	if enc, _ := inject.Encoding(h); inj && enc != "" {
 		rw.encoded = new(bytes.Buffer)
 		return // decided when the whole body is in
 	}
@@ -81,11 +82,12 @@ func (rw *responseWriter) commit(inj bool) {
 	h.Add("Server-Timing", fmt.Sprintf(`traceparent;desc="%s", tracebar;desc="proxy";dur=%.3f`, tp, toolbar.Millis(time.Since(x.start))))
 	h.Set("X-Tracebar-Request", x.h.Prefix+"/api/requests/"+x.rec.ID)
 
+	client := toolbar.RedactHeader(h)
 	x.mu.Lock()
 	x.rec.Status = rw.status
 	x.rec.ContentType = h.Get("Content-Type")
 	x.rec.Injected = inj
-	x.rec.ClientResponse = toolbar.RedactHeader(h)
+	x.rec.ClientResponse = client
 	x.rec.Timing.HeadersMs = x.since(time.Now())
 	x.mu.Unlock()
 	rw.ResponseWriter.WriteHeader(rw.status)
@@ -152,7 +154,8 @@ func (rw *responseWriter) finish(err error) {
 			rw.passEncoded()
 			return
 		}
-		decoded, derr := inject.Decode(rw.Header().Get("Content-Encoding"), rw.encoded.Bytes())
+		enc, _ := inject.Encoding(rw.Header())
+		decoded, derr := inject.Decode(enc, rw.encoded.Bytes())
 		if derr != nil {
 			rw.passEncoded()
 			return

@@ -3,6 +3,7 @@ package inject
 import (
 	"bytes"
 	"compress/gzip"
+	"net/http"
 	"testing"
 
 	"github.com/andybalholm/brotli"
@@ -53,5 +54,25 @@ func TestDecode(t *testing.T) {
 				t.Fatal("a body over MaxDecoded was accepted")
 			}
 		})
+	}
+}
+
+func TestEncoding(t *testing.T) {
+	tests := []struct {
+		values []string
+		want   string
+		ok     bool
+	}{
+		{nil, "", true},
+		{[]string{"identity"}, "", true},
+		{[]string{" gzip "}, "gzip", true},
+		{[]string{"gzip, br"}, "", false},
+		{[]string{"identity", "gzip"}, "", false},
+	}
+	for _, tt := range tests {
+		h := http.Header{"Content-Encoding": tt.values}
+		if got, ok := Encoding(h); got != tt.want || ok != tt.ok {
+			t.Errorf("%q: got %q %v, want %q %v", tt.values, got, ok, tt.want, tt.ok)
+		}
 	}
 }

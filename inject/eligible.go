@@ -19,6 +19,19 @@ func WantsDocument(req http.Header) bool {
 	return d == "" || d == "document"
 }
 
+// Encoding returns the body's one content encoding ("" for none or
+// identity); ok is false when encodings are layered.
+func Encoding(resp http.Header) (enc string, ok bool) {
+	ces := resp.Values("Content-Encoding")
+	if len(ces) > 1 || (len(ces) == 1 && strings.Contains(ces[0], ",")) {
+		return "", false
+	}
+	if len(ces) == 1 && !strings.EqualFold(strings.TrimSpace(ces[0]), "identity") {
+		enc = strings.TrimSpace(ces[0])
+	}
+	return enc, true
+}
+
 // Eligible reports whether a response with this request method, status and
 // header may have the snippet inserted. It is decided from the response head
 // alone, before the body is seen.
@@ -29,10 +42,8 @@ func Eligible(method string, status int, req, resp http.Header) bool {
 	if req.Get("Upgrade") != "" || resp.Get("Upgrade") != "" || !WantsDocument(req) {
 		return false
 	}
-	if ces := resp.Values("Content-Encoding"); len(ces) > 1 {
-		return false // layered encodings pass untouched
-	} else if len(ces) == 1 && ces[0] != "" && !strings.EqualFold(ces[0], "identity") && !Decodable(ces[0]) {
-		return false // an encoding we do not decode passes untouched
+	if enc, ok := Encoding(resp); !ok || (enc != "" && !Decodable(enc)) {
+		return false // layered or unknown encodings pass untouched
 	}
 	if d := resp.Get("Content-Disposition"); d != "" {
 		if t, _, err := mime.ParseMediaType(d); err == nil && t == "attachment" {

@@ -57,13 +57,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if aliased {
 		w.buf = p // scanned in place; never modified
 	} else {
-		if w.own == nil {
-			w.own = getBuf()
-		}
-		// buf lies in own or in memory of its own: either way this copy
-		// moves it to the front of own, then p follows.
-		w.own = append(append(w.own[:0], w.buf...), p...)
-		w.buf = w.own
+		w.keep(p)
 	}
 	if !w.gaveUp {
 		w.sc.scan(w.buf, w.base, false)
@@ -71,11 +65,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	err := w.forward(false)
 	if aliased && !w.inserted && len(w.buf) > 0 {
-		if w.own == nil {
-			w.own = getBuf()
-		}
-		w.own = append(w.own[:0], w.buf...)
-		w.buf = w.own
+		w.keep(nil) // the held tail must not point into the caller's p
 	}
 	if err != nil {
 		return 0, err
@@ -153,6 +143,17 @@ func (w *Writer) insertAt(at int64) error {
 	_, err := w.writeBuf(w.base + int64(len(w.buf)))
 	w.release()
 	return err
+}
+
+// keep moves the held bytes, then more, into the Writer's own buffer.
+// buf lies in own or in the caller's memory: either way the copy moves it
+// to the front of own.
+func (w *Writer) keep(more []byte) {
+	if w.own == nil {
+		w.own = getBuf()
+	}
+	w.own = append(append(w.own[:0], w.buf...), more...)
+	w.buf = w.own
 }
 
 // release returns the buffer once nothing more is held.
