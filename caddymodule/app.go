@@ -135,6 +135,10 @@ func (a *App) Validate() error {
 	return nil
 }
 
+// Sink returns the shared OTLP sink, also served under the toolbar's
+// prefix for the browser's spans.
+func (a *App) Sink() *otelbridge.Sink { return a.sink }
+
 // Store returns the span and request store shared by all handlers.
 func (a *App) Store() *toolbar.Store { return a.store }
 

@@ -131,6 +131,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", assets.Handler()))
+	mux.Handle("POST /v1/traces", app.Sink()) // the browser's spans, same origin
+	mux.Handle("GET /{$}", assets.Page())
+	mux.Handle("GET /requests/{id}", assets.Page())
 	h.ui = http.StripPrefix(h.Prefix, mux)
 	return nil
 }
@@ -192,7 +195,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !h.allowed(r) {
 		return next.ServeHTTP(w, r)
 	}
-	if r.URL.Path == h.Prefix || strings.HasPrefix(r.URL.Path, h.Prefix+"/") {
+	if r.URL.Path == h.Prefix {
+		http.Redirect(w, r, h.Prefix+"/", http.StatusFound)
+		return nil
+	}
+	if strings.HasPrefix(r.URL.Path, h.Prefix+"/") {
 		h.ui.ServeHTTP(w, r)
 		return nil
 	}

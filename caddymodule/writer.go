@@ -74,13 +74,15 @@ func (rw *responseWriter) commit(inj bool) {
 		for _, k := range []string{"Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
 			h.Del(k)
 		}
-		rw.inj = inject.NewWriter(countingWriter{rw}, x.snippet(inject.AllowInCSP(h, x.h.sources(rw.req))))
+		nonce := inject.AllowInCSP(h, x.h.sources(rw.req))
+		rw.inj = inject.NewWriter(countingWriter{rw}, x.snippet("toolbar.js", nonce, ` async="async"`), x.snippet("hook.js", nonce, ""))
 	}
 	sc := x.span.SpanContext()
 	tp := fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())
 	h.Set("Traceresponse", tp)
 	h.Add("Server-Timing", fmt.Sprintf(`traceparent;desc="%s", tracebar;desc="proxy";dur=%.3f`, tp, toolbar.Millis(time.Since(x.start))))
 	h.Set("X-Tracebar-Request", x.h.Prefix+"/api/requests/"+x.rec.ID)
+	h.Set("X-Tracebar-Link", x.h.Prefix+"/requests/"+x.rec.ID)
 
 	client := toolbar.RedactHeader(h)
 	x.mu.Lock()
@@ -188,14 +190,16 @@ func (c countingWriter) Write(p []byte) (int, error) {
 
 var _ io.Writer = countingWriter{}
 
-// snippet is the tag inserted into the page: one external script, with
-// the nonce the page's Content-Security-Policy needs, if any.
-func (x *exchange) snippet(nonce string) []byte {
-	attr := ""
+// snippet is a tag inserted into the page: an external script of the
+// toolbar's, with the nonce the page's Content-Security-Policy needs, if any.
+// toolbar.js goes before </body>; hook.js, which must run before the page's
+// own scripts to see their fetches, right after <head>.
+func (x *exchange) snippet(file, nonce, attrs string) []byte {
 	if nonce != "" {
-		attr = ` nonce="` + html.EscapeString(nonce) + `"`
+		attrs += ` nonce="` + html.EscapeString(nonce) + `"`
 	}
-	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/toolbar.js" data-tracebar-request="` + x.rec.ID + `"` + attr + ` async="async"></script>`)
+	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/` + file + `" data-tracebar-request="` + x.rec.ID +
+		`" data-tracebar-trace="` + x.rec.TraceID + `"` + attrs + `></script>`)
 }
 
 // sources are the URLs the toolbar loads from the page's origin, for CSP.
@@ -209,5 +213,5 @@ func (h *Handler) sources(r *http.Request) inject.Sources {
 		origin = "https://" + r.Host
 	}
 	base := origin + h.Prefix
-	return inject.Sources{Script: base + "/static/toolbar.js", Style: base + "/static/toolbar.css", API: base + "/api/"}
+	return inject.Sources{Script: base + "/static/", Style: base + "/static/toolbar.css", API: base + "/"}
 }

@@ -8,11 +8,11 @@ import (
 )
 
 // Sources names what the toolbar loads, as URLs of the page's origin
-// (e.g. "http://localhost:8080/__tracebar/static/toolbar.js").
+// (e.g. "http://localhost:8080/__tracebar/static/").
 type Sources struct {
-	Script string // the script element's src
+	Script string // the script elements' src, or their folder (ends in "/")
 	Style  string // the stylesheet it loads
-	API    string // prefix of the API it fetches (ends in "/")
+	API    string // prefix of the API it fetches and posts to (ends in "/")
 }
 
 // AllowInCSP makes every enforced Content-Security-Policy in h admit the

@@ -3,7 +3,7 @@ package inject
 import "bytes"
 
 // scanner finds the end tags that the golang.org/x/net/html tokenizer would
-// report as </body> and </html>, without tokenizing every byte: it jumps
+// report as </body> and </html>, and the first <head> start tag, without tokenizing every byte: it jumps
 // from '<' to '<' and tracks only the states that can hide an end tag
 // (comments, raw text, script data and its escapes, plaintext). It is
 // resumable: Write feeds it a growing buffer, and it keeps a checkpoint
@@ -22,6 +22,7 @@ type scanner struct {
 	beginning bool
 
 	body, htmlEnd int64 // offsets of the last </body> and </html>, or -1
+	head          int64 // offset just after the first <head> start tag, or -1
 }
 
 type mode uint8
@@ -48,7 +49,7 @@ const (
 	sDoubleEscapedDashDash
 )
 
-func newScanner() scanner { return scanner{body: -1, htmlEnd: -1} }
+func newScanner() scanner { return scanner{body: -1, htmlEnd: -1, head: -1} }
 
 // scan classifies b, which holds the stream from offset base on and starts
 // at or before s.pos. eof says b ends the stream.
@@ -104,6 +105,10 @@ func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
 			return lt + boolInt(eof)*(len(b)-lt), eof
 		}
 		switch c | 0x20 {
+		case 'h':
+			if s.head < 0 && equalFold(name, "head") {
+				s.head = base + int64(end)
+			}
 		case 'i', 'n', 'p', 's', 't', 'x': // the first letters of raw-text elements
 			switch {
 			case equalFold(name, "script"):

@@ -18,10 +18,12 @@ const (
 
 // Writer streams an HTML document to an underlying writer and inserts a
 // snippet once: before the last </body> end tag, else before the last
-// </html> end tag, else at the end. End tags are recognised as the
-// golang.org/x/net/html tokenizer recognises them, so one inside a comment,
-// a script or another raw-text element does not count. All other bytes pass
-// unchanged.
+// </html> end tag, else at the end. An optional head snippet goes right
+// after the first <head> start tag, if the document has one before that
+// point, so a script there runs before the page's own. Tags are recognised
+// as the golang.org/x/net/html tokenizer recognises them, so one inside a
+// comment, a script or another raw-text element does not count. All other
+// bytes pass unchanged.
 //
 // Bytes are held back only while they may follow the insertion point, so
 // memory stays bounded and a flushed head reaches the client at once.
@@ -29,6 +31,7 @@ const (
 type Writer struct {
 	dst     io.Writer
 	snippet []byte
+	head    []byte // head snippet not yet inserted
 
 	buf      []byte // received, not yet written; buf[0] is at stream offset base
 	own      []byte // storage for buf between writes
@@ -39,9 +42,10 @@ type Writer struct {
 	err      error // sticky write error of dst
 }
 
-// NewWriter returns a Writer that writes to dst.
-func NewWriter(dst io.Writer, snippet []byte) *Writer {
-	return &Writer{dst: dst, snippet: snippet, sc: newScanner()}
+// NewWriter returns a Writer that writes to dst, inserting snippet and,
+// when not nil, head.
+func NewWriter(dst io.Writer, snippet, head []byte) *Writer {
+	return &Writer{dst: dst, snippet: snippet, head: head, sc: newScanner()}
 }
 
 // Write takes the next bytes of the document. Bytes that can go on at
@@ -112,6 +116,11 @@ func (w *Writer) forward(final bool) error {
 	if hold < 0 {
 		hold = w.sc.htmlEnd
 	}
+	if w.head != nil && w.sc.head >= 0 && (hold < 0 || w.sc.head <= hold) {
+		if err := w.insertHead(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case final:
 		if hold < 0 {
@@ -132,7 +141,24 @@ func (w *Writer) forward(final bool) error {
 	return err
 }
 
+// insertHead writes up to the end of the <head> start tag, then the head
+// snippet. Nothing past that point was written before the scanner saw it.
+func (w *Writer) insertHead() error {
+	if _, err := w.writeBuf(w.sc.head); err != nil {
+		return err
+	}
+	_, err := w.write(w.head)
+	w.head = nil
+	return err
+}
+
 func (w *Writer) insertAt(at int64) error {
+	if w.head != nil && w.sc.head >= 0 && w.sc.head <= at {
+		if err := w.insertHead(); err != nil {
+			return err
+		}
+	}
+	w.head = nil // a <head> after the insertion point gets nothing
 	if _, err := w.writeBuf(at); err != nil {
 		return err
 	}

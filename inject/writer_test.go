@@ -16,13 +16,16 @@ import (
 	"golang.org/x/net/html"
 )
 
-const tag = "<script src=\"/__tracebar/t.js\"></script>"
+const (
+	tag     = "<script src=\"/__tracebar/t.js\"></script>"
+	headTag = "<script src=\"/__tracebar/h.js\"></script>"
+)
 
 func run(t testing.TB, in []byte, chunks []int) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	orig := bytes.Clone(in)
-	w := NewWriter(&out, []byte(tag))
+	w := NewWriter(&out, []byte(tag), []byte(headTag))
 	rest := in
 	for _, n := range chunks {
 		if n > len(rest) {
@@ -66,6 +69,14 @@ func TestWriterInsertsBeforeLastRealBodyEndTag(t *testing.T) {
 		{"body after html", "<html>a</html><body>b</body>", "<html>a</html><body>b" + tag + "</body>"},
 		{"unterminated tag at end", "<body>x</body><div", "<body>x" + tag + "</body><div"},
 		{"plaintext swallows rest", "<plaintext></body>", "<plaintext></body>" + tag},
+		{"head snippet after head", "<html><head><title>t</title></head><body>x</body>", "<html><head>" + headTag + "<title>t</title></head><body>x" + tag + "</body>"},
+		{"head with attributes", "<HEAD profile='a>b'>x", "<HEAD profile='a>b'>" + headTag + "x" + tag},
+		{"only the first head", "<head><head>x", "<head>" + headTag + "<head>x" + tag},
+		{"head in comment", "<!-- <head> --><body>x</body>", "<!-- <head> --><body>x" + tag + "</body>"},
+		{"head in title", "<title><head></title>x", "<title><head></title>x" + tag},
+		{"no head tag", "<!doctype html><meta charset=utf-8><p>x", "<!doctype html><meta charset=utf-8><p>x" + tag},
+		{"head after body end tag", "<body>x</body><head>", "<body>x" + tag + "</body><head>"},
+		{"header is not head", "<header>x</header>", "<header>x</header>" + tag},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +103,7 @@ type flushRecorder struct{ bytes.Buffer }
 
 func TestWriterFlushReleasesEverythingBeforeAPossibleTag(t *testing.T) {
 	var out flushRecorder
-	w := NewWriter(&out, []byte(tag))
+	w := NewWriter(&out, []byte(tag), nil)
 	head := "<!doctype html><html><head><title>t</title></head><body><p>first</p>\n"
 	w.Write([]byte(head))
 	w.Flush()
@@ -112,7 +123,7 @@ func TestWriterFlushReleasesEverythingBeforeAPossibleTag(t *testing.T) {
 
 func TestWriterBoundsMemoryAfterEarlyBodyEndTag(t *testing.T) {
 	var out bytes.Buffer
-	w := NewWriter(&out, []byte(tag))
+	w := NewWriter(&out, []byte(tag), nil)
 	w.Write([]byte("<body>x</body>"))
 	filler := bytes.Repeat([]byte("<p>filler</p>"), 1024)
 	for i := 0; i < 64; i++ { // 832 KB after the candidate
@@ -157,7 +168,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func TestWriterReportsDownstreamErrors(t *testing.T) {
-	w := NewWriter(&errWriter{n: 5}, []byte(tag))
+	w := NewWriter(&errWriter{n: 5}, []byte(tag), nil)
 	w.Write([]byte("<html><body>hello world"))
 	w.Write([]byte("<p>more"))
 	if err := w.Close(); err != io.ErrClosedPipe {
@@ -201,44 +212,58 @@ func TestWriterHTML5LibCorpus(t *testing.T) {
 	}
 }
 
-// referenceOffset is where the snippet belongs, by the x/net/html
+// referenceOffsets are where the snippets belong, by the x/net/html
 // tokenizer over the whole input at once: the last </body> end tag, else the
-// last </html>, else the end.
-func referenceOffset(in []byte) int {
+// last </html>, else the end; the head snippet right after the first <head>
+// start tag if that is not past the other point, else -1.
+func referenceOffsets(in []byte) (at, head int) {
 	z := html.NewTokenizer(bytes.NewReader(in))
 	off, body, htmlEnd := 0, -1, -1
+	head = -1
 	for {
 		tt := z.Next()
 		if tt == html.ErrorToken {
 			break
 		}
-		if tt == html.EndTagToken {
-			switch name, _ := z.TagName(); string(name) {
-			case "body":
-				body = off
-			case "html":
-				htmlEnd = off
-			}
-		}
 		off += len(z.Raw())
+		name, _ := z.TagName()
+		switch {
+		case tt == html.EndTagToken && string(name) == "body":
+			body = off - len(z.Raw())
+		case tt == html.EndTagToken && string(name) == "html":
+			htmlEnd = off - len(z.Raw())
+		case (tt == html.StartTagToken || tt == html.SelfClosingTagToken) && string(name) == "head" && head < 0:
+			head = off
+		}
 	}
-	if body >= 0 {
-		return body
+	switch {
+	case body >= 0:
+		at = body
+	case htmlEnd >= 0:
+		at = htmlEnd
+	default:
+		at = len(in)
 	}
-	if htmlEnd >= 0 {
-		return htmlEnd
+	if head > at {
+		head = -1
 	}
-	return len(in)
+	return at, head
 }
 
-// checkInvariant: the output is the input with the tag inserted once, at
-// the tokenizer's insertion point; removing it gives back the input.
+// checkInvariant: the output is the input with the tags inserted once, at
+// the tokenizer's insertion points; removing them gives back the input.
 func checkInvariant(t testing.TB, name string, in, out []byte) {
 	t.Helper()
-	at := referenceOffset(in)
-	want := append(append(append([]byte(nil), in[:at]...), tag...), in[at:]...)
+	at, head := referenceOffsets(in)
+	var want []byte
+	if head >= 0 {
+		want = append(append(want, in[:head]...), headTag...)
+		want = append(append(append(want, in[head:at]...), tag...), in[at:]...)
+	} else {
+		want = append(append(append(want, in[:at]...), tag...), in[at:]...)
+	}
 	if !bytes.Equal(out, want) {
-		t.Fatalf("%s: output is not the input with the tag at the tokenizer's insertion point %d", name, at)
+		t.Fatalf("%s: output is not the input with the tags at the tokenizer's insertion points %d, %d", name, head, at)
 	}
 }
 
@@ -321,7 +346,7 @@ func BenchmarkWriter100KB(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		w := NewWriter(io.Discard, []byte(tag))
+		w := NewWriter(io.Discard, []byte(tag), []byte(headTag))
 		for p := in; len(p) > 0; {
 			n := min(len(p), 32<<10)
 			w.Write(p[:n])

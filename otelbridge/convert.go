@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
@@ -41,6 +42,49 @@ func fromProto(rss []*tracepb.ResourceSpans) (spans []toolbar.Span, rejected int
 		}
 	}
 	return spans, rejected
+}
+
+// logsFromProto converts the log records of an OTLP export that name a
+// trace. Records without a trace id are not the toolbar's business and are
+// skipped; ids of the wrong length are counted as rejected.
+func logsFromProto(rls []*logspb.ResourceLogs) (logs []toolbar.LogRecord, rejected int) {
+	for _, rl := range rls {
+		service := ""
+		for _, kv := range rl.GetResource().GetAttributes() {
+			if kv.GetKey() == "service.name" {
+				service = kv.GetValue().GetStringValue()
+			}
+		}
+		for _, sl := range rl.GetScopeLogs() {
+			for _, lr := range sl.GetLogRecords() {
+				tid, sid := lr.GetTraceId(), lr.GetSpanId()
+				if len(tid) == 0 {
+					continue
+				}
+				if len(tid) != 16 || (len(sid) != 0 && len(sid) != 8) {
+					rejected++
+					continue
+				}
+				l := toolbar.LogRecord{
+					Time:           unixNano(lr.GetTimeUnixNano()),
+					ObservedTime:   unixNano(lr.GetObservedTimeUnixNano()),
+					SeverityNumber: int32(lr.GetSeverityNumber()),
+					SeverityText:   lr.GetSeverityText(),
+					Body:           valueFromProto(lr.GetBody(), 0),
+					Service:        service,
+					Attributes:     kvsFromProto(lr.GetAttributes()),
+				}
+				copy(l.TraceID[:], tid)
+				copy(l.SpanID[:], sid)
+				if !l.TraceID.IsValid() {
+					rejected++
+					continue
+				}
+				logs = append(logs, l)
+			}
+		}
+	}
+	return logs, rejected
 }
 
 func spanFromProto(sp *tracepb.Span) (toolbar.Span, bool) {

@@ -87,23 +87,41 @@ func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceR
 	return s.ingest(req), nil
 }
 
-// NewGRPCServer returns a gRPC server with the TraceService registered,
-// and Logs and Metrics services that accept and discard, so SDKs that
-// export those by default do not log errors.
+// NewGRPCServer returns a gRPC server with the TraceService and
+// LogsService registered, and a Metrics service that accepts and
+// discards, so SDKs that export metrics by default do not log errors.
 func (s *Sink) NewGRPCServer() *grpc.Server {
 	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.config().maxBody())))
 	collectortrace.RegisterTraceServiceServer(g, s)
-	collectorlogs.RegisterLogsServiceServer(g, discardLogs{})
+	collectorlogs.RegisterLogsServiceServer(g, logsService{s: s})
 	collectormetrics.RegisterMetricsServiceServer(g, discardMetrics{})
 	return g
 }
 
-type discardLogs struct {
+// logsService is the Sink's OTLP/gRPC LogsService.
+type logsService struct {
+	s *Sink
 	collectorlogs.UnimplementedLogsServiceServer
 }
 
-func (discardLogs) Export(context.Context, *collectorlogs.ExportLogsServiceRequest) (*collectorlogs.ExportLogsServiceResponse, error) {
-	return &collectorlogs.ExportLogsServiceResponse{}, nil
+func (l logsService) Export(_ context.Context, req *collectorlogs.ExportLogsServiceRequest) (*collectorlogs.ExportLogsServiceResponse, error) {
+	return l.s.ingestLogs(req), nil
+}
+
+// ingestLogs stores the log records that name a trace, for the toolbar's
+// Logs panel. Other records are accepted and dropped: the sink is not a
+// log store.
+func (s *Sink) ingestLogs(req *collectorlogs.ExportLogsServiceRequest) *collectorlogs.ExportLogsServiceResponse {
+	logs, rejected := logsFromProto(req.GetResourceLogs())
+	s.store.AddLogs(logs)
+	resp := &collectorlogs.ExportLogsServiceResponse{}
+	if rejected > 0 {
+		resp.PartialSuccess = &collectorlogs.ExportLogsPartialSuccess{
+			RejectedLogRecords: int64(rejected),
+			ErrorMessage:       "log records with invalid trace or span ids were dropped",
+		}
+	}
+	return resp
 }
 
 type discardMetrics struct {
@@ -140,7 +158,8 @@ func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectort
 // ServeHTTP implements OTLP/HTTP's POST /v1/traces, protobuf or JSON,
 // optionally gzip-compressed. Errors follow the OTLP specification: 400 for
 // a bad payload, 413 over the size limit, 415 for an unknown content type.
-// /v1/logs and /v1/metrics are validated and discarded.
+// POST /v1/logs keeps the records that name a trace; /v1/metrics is
+// validated and discarded.
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var req proto.Message
 	switch r.URL.Path {
@@ -186,7 +205,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case *collectortrace.ExportTraceServiceRequest:
 		resp = s.ingest(req)
 	case *collectorlogs.ExportLogsServiceRequest:
-		resp = &collectorlogs.ExportLogsServiceResponse{}
+		resp = s.ingestLogs(req)
 	default:
 		resp = &collectormetrics.ExportMetricsServiceResponse{}
 	}

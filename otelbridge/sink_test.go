@@ -12,8 +12,13 @@ import (
 	"testing"
 
 	"github.com/tracebar/tracebar/toolbar"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -323,5 +328,69 @@ func TestSinkConfigRestore(t *testing.T) {
 	sink.Restore(b, prevB) // b failed to start after all: a is back
 	if sink.config() != a {
 		t.Fatal("a failed config did not hand the sink back")
+	}
+}
+
+// TestSinkKeepsLogsOfTraces sends log records with the OpenTelemetry Go
+// SDK's OTLP/HTTP and OTLP/gRPC log exporters: a record emitted inside a
+// span is kept under its trace and span; one outside any trace is dropped.
+func TestSinkKeepsLogsOfTraces(t *testing.T) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	sink := NewSink(store)
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: sink}
+	go srv.Serve(httpLn)
+	defer srv.Close()
+	grpcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := sink.NewGRPCServer()
+	go g.Serve(grpcLn)
+	defer g.Stop()
+
+	ctx := context.Background()
+	exporters := map[string]sdklog.Exporter{}
+	if exporters["http"], err = otlploghttp.New(ctx, otlploghttp.WithEndpoint(httpLn.Addr().String()), otlploghttp.WithInsecure()); err != nil {
+		t.Fatal(err)
+	}
+	if exporters["grpc"], err = otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(grpcLn.Addr().String()), otlploggrpc.WithInsecure()); err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider()
+	for name, exp := range exporters {
+		t.Run(name, func(t *testing.T) {
+			lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
+				sdklog.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName("svc-"+name))))
+			logger := lp.Logger("test")
+			sctx, span := tp.Tracer("test").Start(ctx, "work")
+			var in, out otellog.Record
+			in.SetBody(attribute.StringValue("cache miss"))
+			in.SetSeverity(otellog.SeverityWarn)
+			in.SetSeverityText("WARN")
+			in.AddAttributes(attribute.String("key", "user:1"))
+			logger.Emit(sctx, in)
+			out.SetBody(attribute.StringValue("no trace"))
+			logger.Emit(ctx, out)
+			span.End()
+			if err := lp.Shutdown(ctx); err != nil {
+				t.Fatalf("export failed: %v", err)
+			}
+			logs, ok := store.Logs(toolbar.TraceID(span.SpanContext().TraceID()), 0)
+			if !ok || len(logs) != 1 {
+				t.Fatalf("got %d log records under the trace, want 1", len(logs))
+			}
+			l := logs[0]
+			if l.Body.V != "cache miss" || l.SpanID != toolbar.SpanID(span.SpanContext().SpanID()) || l.SeverityNumber != 13 ||
+				l.Service != "svc-"+name || len(l.Attributes) != 1 || l.Attributes[0].Value.V != "user:1" {
+				t.Fatalf("log record decoded wrong: %+v", l)
+			}
+		})
+	}
+	if got := store.Stats().Traces; got != 2 {
+		t.Fatalf("%d traces; the record outside a trace must not create one", got)
 	}
 }

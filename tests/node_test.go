@@ -78,7 +78,7 @@ func TestNodeAppSpansNestUnderProxySpan(t *testing.T) {
 			e.startCaddy(t, basicCaddyfile, app)
 
 			resp, body := get(t, e.base+"/", "Accept", "text/html")
-			if resp.StatusCode != 200 || len(tagRE.FindAll(body, -1)) != 1 {
+			if resp.StatusCode != 200 || len(toolbarTagRE.FindAll(body, -1)) != 1 {
 				t.Fatalf("status %d, page %s", resp.StatusCode, body)
 			}
 			traceID, spanID := traceOf(t, resp)

@@ -3,12 +3,18 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-var tagRE = regexp.MustCompile(`<script src="/__tracebar/static/toolbar\.js"[^>]*></script>`)
+// tagRE matches the tags Tracebar inserts; toolbarTagRE the one before </body>.
+var (
+	tagRE        = regexp.MustCompile(`<script src="/__tracebar/static/(?:toolbar|hook)\.js"[^>]*></script>`)
+	toolbarTagRE = regexp.MustCompile(`<script src="/__tracebar/static/toolbar\.js"[^>]*></script>`)
+	hookTagRE    = regexp.MustCompile(`<script src="/__tracebar/static/hook\.js"[^>]*></script>`)
+)
 
 // TestGoAppEndToEnd: a page through the proxy carries the toolbar and the
 // trace headers, the exchange is recorded, and the app's spans (its server
@@ -32,12 +38,16 @@ func TestGoAppEndToEnd(t *testing.T) {
 	}
 
 	// The page is the app's page plus exactly one tag, before </body>.
-	tags := tagRE.FindAll(body, -1)
+	tags := toolbarTagRE.FindAll(body, -1)
 	if len(tags) != 1 {
 		t.Fatalf("want one toolbar tag, found %d in %s", len(tags), body)
 	}
 	if !bytes.Contains(body, append(tags[0], []byte("</body>")...)) {
 		t.Fatalf("tag not right before </body>")
+	}
+	// The fetch hook runs first: right after <head>.
+	if hook := hookTagRE.Find(body); hook == nil || !bytes.Contains(body, append([]byte("<head>"), hook...)) || !bytes.Contains(hook, []byte(`data-tracebar-trace="`+traceID+`"`)) {
+		t.Fatalf("hook tag missing after <head> or without the trace id:\n%s", body)
 	}
 	_, direct := get(t, "http://"+app+"/", "Accept", "text/html")
 	if got := tagRE.ReplaceAll(body, nil); !bytes.Equal(got, direct) {
@@ -172,5 +182,42 @@ func TestB3Propagation(t *testing.T) {
 	json.Unmarshal(full, &rec)
 	if got := rec.UpstreamRequest["X-B3-Spanid"]; len(got) != 1 || got[0] != client.SpanID || client.ParentSpanID != spanID {
 		t.Fatalf("upstream X-B3-SpanId %v, want the CLIENT span %s under %s (headers %v)", got, client.SpanID, spanID, rec.UpstreamRequest)
+	}
+}
+
+// TestPrefixServesPageAndTakesBrowserSpans: under the prefix, Caddy serves
+// the standalone page, links every response to it, and takes the
+// browser's spans as OTLP/JSON into the same trace as the proxy's.
+func TestPrefixServesPageAndTakesBrowserSpans(t *testing.T) {
+	e := newEnv(t)
+	app := startDemoApp(t, e.otlpHTTP)
+	e.startCaddy(t, basicCaddyfile, app)
+	resp, _ := get(t, e.base+"/api/products")
+	traceID, spanID := traceOf(t, resp)
+	link := resp.Header.Get("X-Tracebar-Link")
+	if link != "/__tracebar/requests/"+spanID {
+		t.Fatalf("X-Tracebar-Link %q, want the request's page", link)
+	}
+	for _, path := range []string{link, "/__tracebar/"} {
+		page, body := get(t, e.base+path)
+		if page.StatusCode != 200 || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte("<html")) {
+			t.Fatalf("%s: %d %q", path, page.StatusCode, page.Header.Get("Content-Type"))
+		}
+	}
+
+	browser := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"browser"}}]},
+	 "scopeSpans":[{"spans":[{"traceId":"` + traceID + `","spanId":"00f067aa0ba902b7","parentSpanId":"` + spanID + `",
+	 "name":"documentLoad","kind":1,"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`
+	post, err := http.Post(e.base+"/__tracebar/v1/traces", "application/json", strings.NewReader(browser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Body.Close()
+	if post.StatusCode != 200 {
+		t.Fatalf("browser span intake: status %d", post.StatusCode)
+	}
+	span, _ := find(waitSpans(t, e.base, traceID, has("browser", "documentLoad")), "browser", "documentLoad")
+	if span.ParentSpanID != spanID {
+		t.Fatalf("browser span parent %s, want the proxy's span %s", span.ParentSpanID, spanID)
 	}
 }

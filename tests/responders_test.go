@@ -106,10 +106,10 @@ http://{site} {
 			// Go's client asks for gzip and decodes it: encode compressed
 			// what the toolbar wrote.
 			resp, body := get(t, e.base+p.path, "Accept", "text/html")
-			if resp.StatusCode != 200 || len(tagRE.FindAll(body, -1)) != 1 || string(tagRE.ReplaceAll(body, nil)) != p.want {
+			if resp.StatusCode != 200 || len(toolbarTagRE.FindAll(body, -1)) != 1 || string(tagRE.ReplaceAll(body, nil)) != p.want {
 				t.Fatalf("status %d, body %q", resp.StatusCode, body)
 			}
-			if !bytes.Contains(body, []byte("</p>"+string(tagRE.Find(body))+"</body>")) {
+			if !bytes.Contains(body, []byte("</p>"+string(toolbarTagRE.Find(body))+"</body>")) {
 				t.Fatalf("tag not before </body>: %q", body)
 			}
 			if p.path == "/index.php" {

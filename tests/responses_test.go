@@ -89,7 +89,7 @@ func TestResponsesThroughTheProxy(t *testing.T) {
 		want               func(t *testing.T, resp *http.Response, body []byte)
 	}{
 		{"html gets the tag, strong etag dropped", "/page", "GET", []string{"Accept", "text/html"}, func(t *testing.T, resp *http.Response, body []byte) {
-			if !bytes.Equal(tagRE.ReplaceAll(body, nil), []byte(page)) || len(tagRE.FindAll(body, -1)) != 1 {
+			if !bytes.Equal(tagRE.ReplaceAll(body, nil), []byte(page)) || len(toolbarTagRE.FindAll(body, -1)) != 1 {
 				t.Fatalf("body %s", body)
 			}
 			if !bytes.Contains(body, []byte("<p>hi</p><script src=")) {
@@ -182,7 +182,7 @@ func TestResponsesThroughTheProxy(t *testing.T) {
 		close(release)
 		rest, _ := io.ReadAll(resp.Body)
 		full := append(buf, rest...)
-		if !bytes.HasSuffix(full, []byte("<p>late</p>"+string(tagRE.Find(full))+"</body></html>")) {
+		if !bytes.HasSuffix(full, []byte("<p>late</p>"+string(toolbarTagRE.Find(full))+"</body></html>")) {
 			t.Fatalf("streamed page %q", full)
 		}
 	})

@@ -12,9 +12,11 @@ import (
 // it with the toolbar prefix stripped:
 //
 //	GET /api/requests                 records, newest first (?limit=N)
+//	GET /api/requests/stream          SSE: a "request" summary for each new or updated record
 //	GET /api/requests/{id}            one record in full
 //	GET /api/traces/{id}              the trace as OTLP/JSON
-//	GET /api/traces/{id}/stream       SSE: "request" and "spans" events as the trace grows
+//	GET /api/traces/{id}/logs         the trace's log records
+//	GET /api/traces/{id}/stream       SSE: "request", "spans" and "logs" events as the trace grows
 //	GET /api/stats                    store fill level
 type API struct {
 	Store *Store
@@ -32,8 +34,10 @@ type API struct {
 func NewAPI(store *Store) *API {
 	a := &API{Store: store, KeepAlive: 15 * time.Second, Idle: time.Minute, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/requests", a.requests)
+	a.mux.HandleFunc("GET /api/requests/stream", a.requestStream)
 	a.mux.HandleFunc("GET /api/requests/{id}", a.request)
 	a.mux.HandleFunc("GET /api/traces/{id}", a.trace)
+	a.mux.HandleFunc("GET /api/traces/{id}/logs", a.logs)
 	a.mux.HandleFunc("GET /api/traces/{id}/stream", a.stream)
 	a.mux.HandleFunc("GET /api/stats", a.stats)
 	return a
@@ -51,26 +55,85 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
+// summary is a record as the history list shows it.
+type summary struct {
+	ID          string    `json:"id"`
+	TraceID     string    `json:"traceId"`
+	Method      string    `json:"method"`
+	URL         string    `json:"url"`
+	Status      int       `json:"status"`
+	Done        bool      `json:"done"`
+	StartTime   time.Time `json:"startTime"`
+	DurationMs  float64   `json:"durationMs"`
+	ContentType string    `json:"contentType,omitempty"`
+	Injected    bool      `json:"injected"`
+	Location    string    `json:"location,omitempty"` // a redirect's target
+}
+
+func summarize(rec *Record) summary {
+	return summary{rec.ID, rec.TraceID, rec.Method, rec.URL, rec.Status, rec.Done, rec.StartTime, rec.DurationMs,
+		rec.ContentType, rec.Injected, RedactURL(rec.ClientResponse.Get("Location"))}
+}
+
 func (a *API) requests(w http.ResponseWriter, r *http.Request) {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	recs := a.Store.Requests(limit)
-	type summary struct {
-		ID          string    `json:"id"`
-		TraceID     string    `json:"traceId"`
-		Method      string    `json:"method"`
-		URL         string    `json:"url"`
-		Status      int       `json:"status"`
-		Done        bool      `json:"done"`
-		StartTime   time.Time `json:"startTime"`
-		DurationMs  float64   `json:"durationMs"`
-		ContentType string    `json:"contentType,omitempty"`
-		Injected    bool      `json:"injected"`
-	}
 	out := make([]summary, len(recs))
 	for i, rec := range recs {
-		out[i] = summary{rec.ID, rec.TraceID, rec.Method, rec.URL, rec.Status, rec.Done, rec.StartTime, rec.DurationMs, rec.ContentType, rec.Injected}
+		out[i] = summarize(rec)
 	}
 	writeJSON(w, out)
+}
+
+// requestStream sends a summary of every record published from now on,
+// and again each time it changes, for the live history list.
+func (a *API) requestStream(w http.ResponseWriter, r *http.Request) {
+	wake, cancel := a.Store.SubscribeRequests()
+	defer cancel()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	// Records are replaced, never modified: a new pointer is news. Only the
+	// newest records are compared, so the map stays small.
+	const window = 100
+	sent := map[string]*Record{}
+	for _, rec := range a.Store.Requests(window) {
+		sent[rec.ID] = rec
+	}
+	ticker := time.NewTicker(a.KeepAlive)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ticker.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+		case <-wake:
+			recent := a.Store.Requests(window)
+			next := make(map[string]*Record, len(recent))
+			for i := len(recent) - 1; i >= 0; i-- { // oldest first
+				rec := recent[i]
+				next[rec.ID] = rec
+				if sent[rec.ID] == rec {
+					continue
+				}
+				if err := sendEvent(w, "request", summarize(rec)); err != nil {
+					return
+				}
+			}
+			sent = next
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
 }
 
 func (a *API) request(w http.ResponseWriter, r *http.Request) {
@@ -102,6 +165,23 @@ func (a *API) trace(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
+func (a *API) logs(w http.ResponseWriter, r *http.Request) {
+	id, err := ParseTraceID(r.PathValue("id"))
+	if err != nil {
+		http.Error(w, "toolbar: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	logs, ok := a.Store.Logs(id, 0)
+	if !ok {
+		http.Error(w, "toolbar: no such trace", http.StatusNotFound)
+		return
+	}
+	if logs == nil {
+		logs = []LogRecord{}
+	}
+	writeJSON(w, logs)
+}
+
 // stream sends the trace's records and spans, then every change, as SSE.
 // Each "spans" event carries only spans not sent before on this stream.
 func (a *API) stream(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +202,7 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 
-	sent := 0
+	sent, logsSent := 0, 0
 	recSent := map[string]*Record{}
 	ticker := time.NewTicker(min(a.KeepAlive, a.Idle))
 	defer ticker.Stop()
@@ -148,6 +228,13 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if _, err := fmt.Fprintf(w, "event: spans\ndata: %s\n\n", b); err != nil {
+				return
+			}
+		}
+		if logs, _ := a.Store.Logs(id, logsSent); len(logs) > 0 {
+			changed = time.Now()
+			logsSent += len(logs)
+			if err := sendEvent(w, "logs", logs); err != nil {
 				return
 			}
 		}

@@ -9,7 +9,7 @@ import (
 // would be exceeded.
 type Limits struct {
 	Traces   int // traces kept (default 1000)
-	Spans    int // spans kept over all traces (default 200,000)
+	Spans    int // spans and log records kept over all traces (default 200,000)
 	Requests int // request records kept (default 1000)
 }
 
@@ -46,6 +46,7 @@ type Store struct {
 type trace struct {
 	id    TraceID
 	spans []Span
+	logs  []LogRecord
 	seen  map[SpanID]struct{}
 	recs  []string // ids of the records of this trace
 	subs  map[chan struct{}]struct{}
@@ -80,7 +81,7 @@ func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
 			duplicates++
 			continue
 		}
-		if len(t.spans) >= s.limits.Spans/2 {
+		if len(t.spans)+len(t.logs) >= s.limits.Spans/2 {
 			s.dropped++ // one trace may not take the whole store
 			continue
 		}
@@ -94,6 +95,48 @@ func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
 		}
 	}
 	return n, duplicates
+}
+
+// AddLogs stores log records under their traces; records without a trace
+// id are skipped. Records count against the span limits. It returns how
+// many were stored.
+func (s *Store) AddLogs(logs []LogRecord) (stored int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range logs {
+		if !l.TraceID.IsValid() {
+			continue
+		}
+		t := s.traceLocked(l.TraceID)
+		if len(t.spans)+len(t.logs) >= s.limits.Spans/2 {
+			s.dropped++
+			continue
+		}
+		t.logs = append(t.logs, l)
+		s.spanCount++
+		stored++
+		notify(t.subs)
+		for s.spanCount > s.limits.Spans && s.order.Len() > 1 {
+			s.evictOldestLocked()
+		}
+	}
+	return stored
+}
+
+// Logs returns a copy of the log records of trace id from index from on,
+// in arrival order, and whether the trace is known.
+func (s *Store) Logs(id TraceID, from int) ([]LogRecord, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.traces[id]
+	if !ok {
+		return nil, false
+	}
+	t := e.Value.(*trace)
+	if from >= len(t.logs) {
+		return nil, true
+	}
+	return append([]LogRecord(nil), t.logs[from:]...), true
 }
 
 // traceLocked returns the trace with id, creating it (and evicting the
@@ -117,7 +160,7 @@ func (s *Store) evictOldestLocked() {
 	}
 	t := s.order.Remove(e).(*trace)
 	delete(s.traces, t.id)
-	s.spanCount -= len(t.spans)
+	s.spanCount -= len(t.spans) + len(t.logs)
 	s.evicted++
 	for ch := range t.subs {
 		close(ch)

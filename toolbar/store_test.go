@@ -134,28 +134,7 @@ func TestStreamDeliversLateSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	events := make(chan [2]string)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		var ev string
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
-				ev = v
-			} else if v, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				events <- [2]string{ev, v}
-			}
-		}
-		close(events)
-	}()
-	next := func() [2]string {
-		select {
-		case e := <-events:
-			return e
-		case <-time.After(10 * time.Second):
-			t.Fatal("no event")
-		}
-		return [2]string{}
-	}
+	next := sseEvents(t, resp)
 	if e := next(); e[0] != "request" || !strings.Contains(e[1], `"status":200`) {
 		t.Fatalf("first event %v, want the request", e)
 	}
@@ -177,6 +156,113 @@ func TestStreamDeliversLateSpans(t *testing.T) {
 	}
 }
 
+// sseEvents returns a function that reads the next event of an SSE
+// response as [name, data], failing the test after 10 s without one.
+func sseEvents(t *testing.T, resp *http.Response) func() [2]string {
+	events := make(chan [2]string)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		var ev string
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				ev = v
+			} else if v, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- [2]string{ev, v}
+			}
+		}
+		close(events)
+	}()
+	return func() [2]string {
+		t.Helper()
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event")
+		}
+		return [2]string{}
+	}
+}
+
+// TestLogsOfATraceAreServedAndStreamed: log records naming a trace are
+// listed with it and pushed to its open streams; they count against the
+// store's span limit.
+func TestLogsOfATraceAreServedAndStreamed(t *testing.T) {
+	s := NewStore(Limits{Spans: 4})
+	srv := httptest.NewServer(NewAPI(s))
+	defer srv.Close()
+	trace := tid(9)
+	s.AddSpans([]Span{{TraceID: trace, SpanID: sid(1), Name: "proxy"}})
+	resp, err := http.Get(srv.URL + "/api/traces/" + trace.String() + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	next := sseEvents(t, resp)
+	if e := next(); e[0] != "spans" {
+		t.Fatalf("first event %v, want spans", e)
+	}
+	if n := s.AddLogs([]LogRecord{
+		{TraceID: trace, SpanID: sid(1), SeverityNumber: 17, SeverityText: "ERROR", Body: Value{"db down <b>"}, Time: time.Unix(1, 5)},
+		{Body: Value{"no trace"}},
+	}); n != 1 {
+		t.Fatalf("stored %d records, want 1", n)
+	}
+	e := next()
+	var got []struct {
+		Time     string `json:"timeUnixNano"`
+		Severity int    `json:"severityNumber"`
+		Body     string `json:"body"`
+		TraceID  string `json:"traceId"`
+		SpanID   string `json:"spanId"`
+	}
+	if err := json.Unmarshal([]byte(e[1]), &got); e[0] != "logs" || err != nil || len(got) != 1 ||
+		got[0].Body != "db down <b>" || got[0].Severity != 17 || got[0].Time != "1000000005" || got[0].SpanID != sid(1).String() {
+		t.Fatalf("logs event %v (%v), want the record", e, err)
+	}
+	r2, err := http.Get(srv.URL + "/api/traces/" + trace.String() + "/logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r2.Body)
+	r2.Body.Close()
+	if r2.StatusCode != 200 || !strings.Contains(string(b), `"body":"db down \u003cb\u003e"`) {
+		t.Fatalf("logs endpoint: %d %s", r2.StatusCode, b)
+	}
+	if st := s.Stats(); st.Spans != 2 {
+		t.Fatalf("store counts %d items, want span + log record", st.Spans)
+	}
+}
+
+// TestRequestStreamSendsNewAndUpdatedRecords: the history list's stream
+// sends a summary for each record published after it opened, again when
+// the record is replaced, and not for records from before.
+func TestRequestStreamSendsNewAndUpdatedRecords(t *testing.T) {
+	s := NewStore(Limits{})
+	s.PutRequest(&Record{ID: "old", TraceID: tid(1).String()})
+	srv := httptest.NewServer(NewAPI(s))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/requests/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
+	}
+	next := sseEvents(t, resp)
+	s.PutRequest(&Record{ID: "new", TraceID: tid(2).String(), URL: "/a"})
+	if e := next(); e[0] != "request" || !strings.Contains(e[1], `"id":"new"`) || strings.Contains(e[1], "clientRequestHeaders") {
+		t.Fatalf("event %v, want the new record's summary", e)
+	}
+	s.PutRequest(&Record{ID: "new", TraceID: tid(2).String(), URL: "/a", Status: 302, Done: true,
+		ClientResponse: http.Header{"Location": {"/b?token=s3cret"}}})
+	e := next()
+	if e[0] != "request" || !strings.Contains(e[1], `"status":302`) || !strings.Contains(e[1], `"location":"/b?token=%5Bredacted%5D"`) {
+		t.Fatalf("event %v, want the update with its redacted redirect target", e)
+	}
+}
+
 func TestAPIStatusCodesAndHeaders(t *testing.T) {
 	s := NewStore(Limits{})
 	s.AddSpans([]Span{{TraceID: tid(1), SpanID: sid(1)}})
@@ -192,6 +278,8 @@ func TestAPIStatusCodesAndHeaders(t *testing.T) {
 		{"/api/traces/" + tid(1).String(), "", 200},
 		{"/api/traces/" + tid(2).String(), "", 404},
 		{"/api/traces/xyz", "", 400},
+		{"/api/traces/" + tid(1).String() + "/logs", "", 200},
+		{"/api/traces/" + tid(2).String() + "/logs", "", 404},
 		{"/api/traces/" + tid(2).String() + "/stream", "", 404},
 		{"/api/stats", "", 200},
 		{"/api/requests", "cross-site", 403},
