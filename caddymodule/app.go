@@ -51,12 +51,18 @@ type App struct {
 	// CORSOrigins are the page origins whose browser OTLP exporters may
 	// post to the sink. Default: loopback origins (localhost, 127.0.0.0/8, ::1).
 	CORSOrigins []string `json:"cors_origins,omitempty"`
+	// Redact names more headers, query parameters and span attributes to
+	// redact before storage and forwarding: a name containing one of these
+	// words (case-insensitively) is secret, besides the built-in ones
+	// (auth, cookie, token, secret, password, session, api-key, ...).
+	Redact []string `json:"redact,omitempty"`
 
 	store     *toolbar.Store
 	sink      *otelbridge.Sink
 	sinkCfg   *otelbridge.SinkConfig // this config's, in force from Start
 	prevCfg   *otelbridge.SinkConfig // the one it replaced
 	forwarder *otelbridge.Forwarder
+	redactor  *toolbar.Redactor
 	servers   []string // pool keys of the running sink servers
 	logger    *zap.Logger
 }
@@ -99,6 +105,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("tracebar: store: %w", err)
 	}
 	a.store, a.sink = v.(pooledStore).store, v.(pooledStore).sink
+	a.redactor = toolbar.NewRedactor(a.Redact...)
 
 	endpoint, exact := a.Forward, false
 	if endpoint == "" {
@@ -118,6 +125,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	return nil
 }
+
+// Redactor returns the redaction rules of this config.
+func (a *App) Redactor() *toolbar.Redactor { return a.redactor }
 
 // Forwarder returns the app's forwarder to a tracing backend, or nil.
 func (a *App) Forwarder() *otelbridge.Forwarder { return a.forwarder }
@@ -147,7 +157,7 @@ func (a *App) Store() *toolbar.Store { return a.store }
 // proxy and the toolbar still work without the app's spans.
 func (a *App) Start() error {
 	sink := a.sink
-	a.sinkCfg = &otelbridge.SinkConfig{MaxBodyBytes: a.MaxBodyBytes, Forwarder: a.forwarder, CORSOrigins: a.CORSOrigins}
+	a.sinkCfg = &otelbridge.SinkConfig{MaxBodyBytes: a.MaxBodyBytes, Forwarder: a.forwarder, CORSOrigins: a.CORSOrigins, Redactor: a.redactor}
 	a.prevCfg = sink.Configure(a.sinkCfg)
 	for _, s := range []struct {
 		proto, addr string

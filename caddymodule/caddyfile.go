@@ -37,6 +37,8 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    propagators  <tracecontext|baggage|b3|b3multi|none...>
 //	    service_name <name>
 //	    trace_link   <url with {trace_id}>
+//	    hosts        <name...>
+//	    secret       <secret>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -55,6 +57,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.ServiceName = d.Val()
+		case "secret":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Secret = d.Val()
+		case "hosts":
+			if h.Hosts = append(h.Hosts, d.RemainingArgs()...); len(h.Hosts) == 0 {
+				return d.ArgErr()
+			}
 		case "trace_link":
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -110,6 +121,7 @@ func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
 //	        max_body_bytes <n>
 //	        forward        <http://host:port|grpc://host:port|off>
 //	        cors_origins   <origin...>
+//	        redact         <name...>
 //	    }
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -119,8 +131,14 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		opt := d.Val()
-		if opt == "cors_origins" {
+		switch opt {
+		case "cors_origins":
 			if a.CORSOrigins = d.RemainingArgs(); len(a.CORSOrigins) == 0 {
+				return d.ArgErr()
+			}
+			continue
+		case "redact":
+			if a.Redact = d.RemainingArgs(); len(a.Redact) == 0 {
 				return d.ArgErr()
 			}
 			continue

@@ -21,7 +21,11 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 			propagators b3 tracecontext
 			service_name edge
 			trace_link http://localhost:16686/trace/{trace_id}
-		}`, Handler{Prefix: "/_tb", Allow: []string{"10.0.0.0/8", "192.168.1.1"}, Propagators: []string{"b3", "tracecontext"}, ServiceName: "edge", TraceLink: "http://localhost:16686/trace/{trace_id}"}, ""},
+			hosts shop.test *.shop.test
+			secret {env.TRACEBAR_SECRET}
+		}`, Handler{Prefix: "/_tb", Allow: []string{"10.0.0.0/8", "192.168.1.1"}, Propagators: []string{"b3", "tracecontext"}, ServiceName: "edge",
+			TraceLink: "http://localhost:16686/trace/{trace_id}", Hosts: []string{"shop.test", "*.shop.test"}, Secret: "{env.TRACEBAR_SECRET}"}, ""},
+		{"hosts without names", "tracebar {\n hosts\n}", Handler{}, "wrong argument count"},
 		{"bad cidr", "tracebar {\n allow 10.0.0.0/99\n}", Handler{}, "allow"},
 		{"unknown option", "tracebar {\n colour red\n}", Handler{}, `unknown tracebar option "colour"`},
 		{"missing value", "tracebar {\n prefix\n}", Handler{}, "wrong argument count"},
@@ -66,7 +70,9 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 			max_body_bytes 4096
 			forward grpc://collector:4317
 			cors_origins https://app.test http://localhost:5173
-		}`, App{OTLPHTTP: "127.0.0.1:5318", OTLPGRPC: "off", MaxTraces: 10, MaxSpans: 100, MaxRequests: 20, MaxBodyBytes: 4096, Forward: "grpc://collector:4317", CORSOrigins: []string{"https://app.test", "http://localhost:5173"}}, ""},
+			redact tenant x-customer
+		}`, App{OTLPHTTP: "127.0.0.1:5318", OTLPGRPC: "off", MaxTraces: 10, MaxSpans: 100, MaxRequests: 20, MaxBodyBytes: 4096, Forward: "grpc://collector:4317",
+			CORSOrigins: []string{"https://app.test", "http://localhost:5173"}, Redact: []string{"tenant", "x-customer"}}, ""},
 		{"bad number", "tracebar {\n max_spans lots\n}", App{}, "positive integer"},
 		{"bad address", "tracebar {\n otlp_http 127.0.0.1:99999\n}", App{}, "otlp_http"},
 		{"unknown", "tracebar {\n forward_to x\n}", App{}, "unknown tracebar global option"},

@@ -50,6 +50,15 @@ type Handler struct {
 	Propagators []string `json:"propagators,omitempty"`
 	// ServiceName is the service.name of the proxy's spans. Default caddy.
 	ServiceName string `json:"service_name,omitempty"`
+	// Hosts are the Host names that get the toolbar besides IP literals,
+	// localhost and *.localhost ("*.example.test" matches subdomains, "*"
+	// any): a guard against DNS rebinding. Not checked when Secret is set.
+	Hosts []string `json:"hosts,omitempty"`
+	// Secret, when set, turns the toolbar on only for browsers that have
+	// visited <prefix>/enable?secret=<Secret> (an HttpOnly, SameSite=Strict
+	// cookie), for teams sharing a dev host. Placeholders such as
+	// {env.TRACEBAR_SECRET} are replaced.
+	Secret string `json:"secret,omitempty"`
 	// TraceLink is a URL template for the trace in a tracing backend, with
 	// {trace_id} replaced, e.g. http://localhost:16686/trace/{trace_id}
 	// (Jaeger). The toolbar links to it.
@@ -60,8 +69,12 @@ type Handler struct {
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
 	store  *toolbar.Store
+	redact *toolbar.Redactor
 	ui     http.Handler
 	logger *zap.Logger
+
+	cookie      string       // cookie value that Secret unlocks
+	warnedHosts atomic.Int64 // Host warnings logged, bounded
 }
 
 var (
@@ -105,6 +118,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.ServiceName == "" {
 		h.ServiceName = "caddy"
 	}
+	if h.Secret != "" {
+		h.Secret = caddy.NewReplacer().ReplaceAll(h.Secret, "")
+		if h.Secret == "" {
+			return fmt.Errorf("tracebar: secret is empty after replacing placeholders")
+		}
+		h.cookie = cookieValue(h.Secret)
+	}
+	for i, host := range h.Hosts {
+		h.Hosts[i] = strings.ToLower(host)
+	}
 
 	appIface, err := ctx.App("tracebar")
 	if err != nil {
@@ -112,6 +135,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	app := appIface.(*App)
 	h.store = app.Store()
+	h.redact = app.Redactor()
 
 	res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(h.ServiceName))
 	opts := []sdktrace.TracerProviderOption{
@@ -170,30 +194,17 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// allowed reports whether the request's client (as Caddy determined it,
-// honouring trusted_proxies) is in Allow.
-func (h *Handler) allowed(r *http.Request) bool {
-	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	if ip == "" {
-		ip, _, _ = net.SplitHostPort(r.RemoteAddr)
-	}
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap().WithZone("")
-	for _, p := range h.allow {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if !h.allowed(r) {
+	if h.Secret != "" && r.URL.Path == h.Prefix+"/enable" && h.allowed(r) {
+		h.enable(w, r)
+		return nil
+	}
+	if !h.active(r) {
 		return next.ServeHTTP(w, r)
+	}
+	if h.Secret != "" {
+		dropCookie(r)
 	}
 	if r.URL.Path == h.Prefix {
 		http.Redirect(w, r, h.Prefix+"/", http.StatusFound)
@@ -218,7 +229,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	ctx, span := h.tracer.Start(ctx, r.Method+" "+r.URL.Path,
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start),
-		trace.WithAttributes(requestAttributes(r)...))
+		trace.WithAttributes(requestAttributes(r, h.redact)...))
 	sc := span.SpanContext()
 
 	x := &exchange{
@@ -230,13 +241,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			TraceID:       sc.TraceID().String(),
 			SpanID:        sc.SpanID().String(),
 			Method:        r.Method,
-			URL:           toolbar.RedactURL(r.URL.RequestURI()),
+			URL:           h.redact.URL(r.URL.RequestURI()),
 			Host:          r.Host,
 			Proto:         r.Proto,
 			RemoteAddr:    r.RemoteAddr,
 			StartTime:     start,
 			TraceLink:     strings.ReplaceAll(h.TraceLink, "{trace_id}", sc.TraceID().String()),
-			ClientRequest: toolbar.RedactHeader(r.Header),
+			ClientRequest: h.redact.Header(r.Header),
 		},
 	}
 	x.publish()
@@ -289,7 +300,7 @@ func wantsHTML(r *http.Request) bool {
 	return strings.Contains(a, "text/html") || strings.Contains(a, "application/xhtml+xml")
 }
 
-func requestAttributes(r *http.Request) []attribute.KeyValue {
+func requestAttributes(r *http.Request, redact *toolbar.Redactor) []attribute.KeyValue {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -302,7 +313,7 @@ func requestAttributes(r *http.Request) []attribute.KeyValue {
 		semconv.NetworkProtocolVersion(strings.TrimPrefix(r.Proto, "HTTP/")),
 	}
 	if q := r.URL.RawQuery; q != "" {
-		attrs = append(attrs, semconv.URLQuery(toolbar.RedactQuery(q)))
+		attrs = append(attrs, semconv.URLQuery(redact.Query(q)))
 	}
 	if ua := r.UserAgent(); ua != "" {
 		attrs = append(attrs, semconv.UserAgentOriginal(ua))
@@ -439,7 +450,7 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 	rec.ResponseBytes = rw.bodyBytes
 	rec.ClientBytes = rw.clientBytes
 	if x.upstreamHeader != nil {
-		rec.UpstreamRequest = toolbar.RedactHeader(x.upstreamHeader)
+		rec.UpstreamRequest = x.h.redact.Header(x.upstreamHeader)
 	}
 	if repl != nil {
 		if d, ok := repl.Get("http.reverse_proxy.upstream.latency"); ok {

@@ -50,7 +50,7 @@ func (rw *responseWriter) WriteHeader(code int) {
 	rw.wroteHeader = true
 	rw.status = code
 	h := rw.Header()
-	upstream := toolbar.RedactHeader(h)
+	upstream := rw.x.h.redact.Header(h)
 	rw.x.mu.Lock()
 	rw.x.rec.UpstreamResponse = upstream
 	rw.x.mu.Unlock()
@@ -84,7 +84,7 @@ func (rw *responseWriter) commit(inj bool) {
 	h.Set("X-Tracebar-Request", x.h.Prefix+"/api/requests/"+x.rec.ID)
 	h.Set("X-Tracebar-Link", x.h.Prefix+"/requests/"+x.rec.ID)
 
-	client := toolbar.RedactHeader(h)
+	client := x.h.redact.Header(h)
 	x.mu.Lock()
 	x.rec.Status = rw.status
 	x.rec.ContentType = h.Get("Content-Type")

@@ -47,6 +47,8 @@ func startBackend(t *testing.T) *backend {
 	return b
 }
 
+// TestForwarderSendsReceivedAndOwnSpans: received batches go on whole,
+// once, redacted; the proxy's own spans go through the batch processor.
 func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
 	b := startBackend(t)
 	for _, endpoint := range []string{"http://" + b.httpAddr, "grpc://" + b.grpcAddr} {
@@ -60,12 +62,12 @@ func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
 			// A received batch goes on as it came: the nested value survives.
 			front := toolbar.NewStore(toolbar.Limits{})
 			sink := NewSink(front)
-			sink.Configure(&SinkConfig{Forwarder: f})
+			sink.Configure(&SinkConfig{Forwarder: f, Redactor: toolbar.NewRedactor("tenant")})
 			tid := strings.Repeat("ab", 16)
 			if strings.HasPrefix(endpoint, "grpc") {
 				tid = strings.Repeat("cd", 16)
 			}
-			body := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"app"}}]},"scopeSpans":[{"spans":[{"traceId":"` + tid + `","spanId":"0102030405060708","name":"received","attributes":[{"key":"m","value":{"kvlistValue":{"values":[{"key":"k","value":{"intValue":"7"}}]}}}]}]}]}]}`
+			body := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"app"}}]},"scopeSpans":[{"spans":[{"traceId":"` + tid + `","spanId":"0102030405060708","name":"received","attributes":[{"key":"m","value":{"kvlistValue":{"values":[{"key":"k","value":{"intValue":"7"}}]}}},{"key":"app.tenant","value":{"stringValue":"acme"}}]}]}]}]}`
 			req, _ := http.NewRequest("POST", "/v1/traces", strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			sink.ServeHTTP(&discard{}, req)
@@ -93,6 +95,10 @@ func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
 					kv := spans[0].Attributes[0].Value.V.([]toolbar.KeyValue)
 					if kv[0].Key != "k" || kv[0].Value.V != int64(7) {
 						t.Fatalf("nested attribute changed: %+v", kv)
+					}
+					// Redacted by the front sink's configured names, not the backend's.
+					if v := spans[0].Attributes[1].Value.V; v != toolbar.Redacted {
+						t.Fatalf("secret attribute forwarded as %q", v)
 					}
 					return
 				}

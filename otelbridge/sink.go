@@ -53,6 +53,9 @@ type SinkConfig struct {
 	// CORSOrigins are the page origins allowed to post ("*": any); nil
 	// means loopback origins.
 	CORSOrigins []string
+	// Redactor redacts secret attributes before spans and logs are stored
+	// or forwarded; nil uses the default names.
+	Redactor *toolbar.Redactor
 }
 
 // NewSink returns a Sink writing to store.
@@ -112,6 +115,7 @@ func (l logsService) Export(_ context.Context, req *collectorlogs.ExportLogsServ
 // Logs panel. Other records are accepted and dropped: the sink is not a
 // log store.
 func (s *Sink) ingestLogs(req *collectorlogs.ExportLogsServiceRequest) *collectorlogs.ExportLogsServiceResponse {
+	redactLogs(req.GetResourceLogs(), s.config().Redactor)
 	logs, rejected := logsFromProto(req.GetResourceLogs())
 	s.store.AddLogs(logs)
 	resp := &collectorlogs.ExportLogsServiceResponse{}
@@ -133,6 +137,7 @@ func (discardMetrics) Export(context.Context, *collectormetrics.ExportMetricsSer
 }
 
 func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectortrace.ExportTraceServiceResponse {
+	redactSpans(req.GetResourceSpans(), s.config().Redactor)
 	spans, rejected := fromProto(req.GetResourceSpans())
 	// Only news goes on: a batch that came back whole (a loop through the
 	// backend, a retried export) stops here; a full toolbar store does not

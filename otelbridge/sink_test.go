@@ -371,7 +371,7 @@ func TestSinkKeepsLogsOfTraces(t *testing.T) {
 			in.SetBody(attribute.StringValue("cache miss"))
 			in.SetSeverity(otellog.SeverityWarn)
 			in.SetSeverityText("WARN")
-			in.AddAttributes(attribute.String("key", "user:1"))
+			in.AddAttributes(attribute.String("cache.key", "user:1"))
 			logger.Emit(sctx, in)
 			out.SetBody(attribute.StringValue("no trace"))
 			logger.Emit(ctx, out)

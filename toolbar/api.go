@@ -72,7 +72,7 @@ type summary struct {
 
 func summarize(rec *Record) summary {
 	return summary{rec.ID, rec.TraceID, rec.Method, rec.URL, rec.Status, rec.Done, rec.StartTime, rec.DurationMs,
-		rec.ContentType, rec.Injected, RedactURL(rec.ClientResponse.Get("Location"))}
+		rec.ContentType, rec.Injected, rec.ClientResponse.Get("Location")}
 }
 
 func (a *API) requests(w http.ResponseWriter, r *http.Request) {

@@ -10,40 +10,66 @@ import (
 // Redacted replaces secret values before they are stored.
 const Redacted = "[redacted]"
 
-// secretWords mark a header or query parameter name as secret when it
-// contains one of them (case-insensitively).
-var secretWords = []string{"auth", "cookie", "token", "secret", "password", "passwd", "api-key", "apikey", "api_key", "session", "signature", "csrf", "xsrf", "credential", "private"}
+// defaultWords mark a header, query parameter or attribute name as secret
+// when it contains one of them (case-insensitively).
+var defaultWords = []string{"auth", "cookie", "token", "secret", "password", "passwd", "api-key", "apikey", "api_key", "session", "signature", "csrf", "xsrf", "credential", "private"}
 
-// IsSecret reports whether a header or parameter named name holds a secret.
-// Answers are cached: the same few header names come with every request.
-func IsSecret(name string) bool {
-	secretCache.RLock()
-	v, ok := secretCache.m[name]
-	secretCache.RUnlock()
+// urlHeaders carry URLs whose query may hold secrets.
+var urlHeaders = []string{"Location", "Content-Location", "Referer"}
+
+// urlAttributes are span attribute keys whose values are URLs or queries.
+var urlAttributes = map[string]bool{"url.full": true, "http.url": true, "url.original": true, "http.target": true, "url.query": false}
+
+// Redactor replaces secret values in headers, URLs and span attributes
+// before they are stored or forwarded. A nil *Redactor uses the defaults.
+// It is safe for concurrent use.
+type Redactor struct {
+	words []string
+
+	mu    sync.RWMutex
+	cache map[string]bool // name → secret; names are client-chosen, so bounded
+}
+
+// NewRedactor returns a Redactor that also treats names containing any of
+// extra (case-insensitively) as secret.
+func NewRedactor(extra ...string) *Redactor {
+	words := append([]string(nil), defaultWords...)
+	for _, w := range extra {
+		if w = strings.ToLower(strings.TrimSpace(w)); w != "" {
+			words = append(words, w)
+		}
+	}
+	return &Redactor{words: words, cache: map[string]bool{}}
+}
+
+var defaultRedactor = NewRedactor()
+
+// IsSecret reports whether a header, parameter or attribute named name
+// holds a secret. Answers are cached: the same few names come again and again.
+func (r *Redactor) IsSecret(name string) bool {
+	if r == nil {
+		r = defaultRedactor
+	}
+	r.mu.RLock()
+	v, ok := r.cache[name]
+	r.mu.RUnlock()
 	if ok {
 		return v
 	}
-	v = isSecret(name)
-	// Names are client-chosen: cache short ones only, and copy them so the
-	// cache holds no request's memory.
+	v = r.isSecret(name)
 	if len(name) <= 64 {
-		secretCache.Lock()
-		if len(secretCache.m) < 4096 {
-			secretCache.m[strings.Clone(name)] = v
+		r.mu.Lock()
+		if len(r.cache) < 4096 {
+			r.cache[strings.Clone(name)] = v // holds no request's memory
 		}
-		secretCache.Unlock()
+		r.mu.Unlock()
 	}
 	return v
 }
 
-var secretCache = struct {
-	sync.RWMutex
-	m map[string]bool
-}{m: map[string]bool{}}
-
-func isSecret(name string) bool {
+func (r *Redactor) isSecret(name string) bool {
 	n := strings.ToLower(name)
-	for _, w := range secretWords {
+	for _, w := range r.words {
 		if strings.Contains(n, w) {
 			return true
 		}
@@ -51,24 +77,30 @@ func isSecret(name string) bool {
 	return n == "code" || n == "key" // OAuth codes, bare keys
 }
 
-// RedactHeader returns a copy of h with secret values replaced.
-func RedactHeader(h http.Header) http.Header {
+// Header returns a copy of h with secret values replaced, and secret query
+// parameters redacted in the headers that carry URLs.
+func (r *Redactor) Header(h http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for k, v := range h {
 		c := append([]string(nil), v...)
-		if IsSecret(k) {
+		if r.IsSecret(k) {
 			for i := range c {
 				c[i] = Redacted
 			}
 		}
 		out[k] = c
 	}
+	for _, k := range urlHeaders {
+		for i, v := range out[k] {
+			out[k][i] = r.URL(v)
+		}
+	}
 	return out
 }
 
-// RedactQuery replaces the values of secret parameters in a raw query,
-// keeping everything else byte for byte.
-func RedactQuery(q string) string {
+// Query replaces the values of secret parameters in a raw query, keeping
+// everything else byte for byte.
+func (r *Redactor) Query(q string) string {
 	parts := strings.Split(q, "&")
 	for i, p := range parts {
 		k, _, hasValue := strings.Cut(p, "=")
@@ -76,18 +108,43 @@ func RedactQuery(q string) string {
 		if err != nil {
 			name = k
 		}
-		if hasValue && IsSecret(name) {
+		if hasValue && r.IsSecret(name) {
 			parts[i] = k + "=" + url.QueryEscape(Redacted)
 		}
 	}
 	return strings.Join(parts, "&")
 }
 
-// RedactURL redacts the query of a request URI (path?query).
-func RedactURL(uri string) string {
+// URL redacts the query of a URL or request URI (path?query).
+func (r *Redactor) URL(uri string) string {
 	path, q, ok := strings.Cut(uri, "?")
 	if !ok {
 		return uri
 	}
-	return path + "?" + RedactQuery(q)
+	return path + "?" + r.Query(q)
+}
+
+// Attribute returns the value to keep for a string attribute: redacted
+// when the key names a secret, with secret parameters redacted when the
+// key names a URL or query. Numbers and booleans are never secrets.
+func (r *Redactor) Attribute(key, value string) string {
+	if isURL, ok := urlAttributes[key]; ok {
+		if isURL {
+			return r.URL(value)
+		}
+		return r.Query(value)
+	}
+	if r.IsSecret(key) {
+		return Redacted
+	}
+	return value
+}
+
+// Attributes redacts the string values of kvs in place.
+func (r *Redactor) Attributes(kvs []KeyValue) {
+	for i, kv := range kvs {
+		if s, ok := kv.Value.V.(string); ok {
+			kvs[i].Value.V = r.Attribute(kv.Key, s)
+		}
+	}
 }

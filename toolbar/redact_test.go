@@ -12,24 +12,48 @@ func TestRedactURL(t *testing.T) {
 		{"/cb?code=SECRET&state=s", "/cb?code=%5Bredacted%5D&state=s"},
 		{"/a?access_token=T&Api_Key=K&flag", "/a?access_token=%5Bredacted%5D&Api_Key=%5Bredacted%5D&flag"},
 		{"/a?pass%77ord=p", "/a?pass%77ord=%5Bredacted%5D"},
+		{"http://h/a?sid=1&tenant=t", "http://h/a?sid=1&tenant=%5Bredacted%5D"}, // "tenant" configured
 	}
+	r := NewRedactor("Tenant")
 	for _, tt := range tests {
-		if got := RedactURL(tt.in); got != tt.want {
-			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := r.URL(tt.in); got != tt.want {
+			t.Errorf("URL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
 
 func TestRedactHeader(t *testing.T) {
 	h := http.Header{"Authorization": {"Bearer x"}, "Cookie": {"a=b"}, "X-Auth-Token": {"t"}, "X-Csrf-Token": {"c"},
-		"X-Amz-Security-Token": {"s"}, "Private-Token": {"p"}, "Accept": {"text/html"}}
-	got := RedactHeader(h)
+		"X-Amz-Security-Token": {"s"}, "Private-Token": {"p"}, "X-Tenant": {"acme"}, "Accept": {"text/html"}}
+	got := NewRedactor("tenant").Header(h)
 	for k, v := range got {
 		if want := k == "Accept"; (v[0] != Redacted) == !want {
 			t.Errorf("%s = %q", k, v[0])
 		}
 	}
 	if h.Get("Cookie") != "a=b" {
-		t.Fatal("RedactHeader changed its input")
+		t.Fatal("Header changed its input")
+	}
+	loc := (*Redactor)(nil).Header(http.Header{"Location": {"/cb?token=T&x=1"}, "Referer": {"http://a/?password=p"}})
+	if loc.Get("Location") != "/cb?token=%5Bredacted%5D&x=1" || loc.Get("Referer") != "http://a/?password=%5Bredacted%5D" {
+		t.Fatalf("URL headers kept secrets: %v", loc)
+	}
+}
+
+func TestRedactAttributes(t *testing.T) {
+	kvs := []KeyValue{
+		{"http.request.header.authorization", Value{"Bearer x"}},
+		{"url.full", Value{"https://api/x?api_key=K&q=shoes"}},
+		{"url.query", Value{"token=T&page=2"}},
+		{"gen_ai.usage.input_tokens", Value{int64(42)}},
+		{"db.query.text", Value{"SELECT 1"}},
+		{"app.tenant", Value{"acme"}},
+	}
+	NewRedactor("tenant").Attributes(kvs)
+	want := []any{Redacted, "https://api/x?api_key=%5Bredacted%5D&q=shoes", "token=%5Bredacted%5D&page=2", int64(42), "SELECT 1", Redacted}
+	for i, kv := range kvs {
+		if kv.Value.V != want[i] {
+			t.Errorf("%s = %v, want %v", kv.Key, kv.Value.V, want[i])
+		}
 	}
 }

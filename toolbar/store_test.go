@@ -256,10 +256,10 @@ func TestRequestStreamSendsNewAndUpdatedRecords(t *testing.T) {
 		t.Fatalf("event %v, want the new record's summary", e)
 	}
 	s.PutRequest(&Record{ID: "new", TraceID: tid(2).String(), URL: "/a", Status: 302, Done: true,
-		ClientResponse: http.Header{"Location": {"/b?token=s3cret"}}})
+		ClientResponse: http.Header{"Location": {"/b"}}})
 	e := next()
-	if e[0] != "request" || !strings.Contains(e[1], `"status":302`) || !strings.Contains(e[1], `"location":"/b?token=%5Bredacted%5D"`) {
-		t.Fatalf("event %v, want the update with its redacted redirect target", e)
+	if e[0] != "request" || !strings.Contains(e[1], `"status":302`) || !strings.Contains(e[1], `"location":"/b"`) {
+		t.Fatalf("event %v, want the update with its redirect target", e)
 	}
 }
 

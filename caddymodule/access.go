@@ -1,0 +1,128 @@
+package caddymodule
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+// cookieName is the cookie that turns the toolbar on in secret mode.
+const cookieName = "tracebar"
+
+// active reports whether Tracebar works for this request: the client is
+// in Allow, the Host is one of Hosts (unless a secret guards access), and,
+// with a Secret, the browser holds the cookie from <prefix>/enable.
+// Everyone else is proxied as if Tracebar were not there.
+func (h *Handler) active(r *http.Request) bool {
+	if !h.allowed(r) {
+		return false
+	}
+	if h.Secret != "" {
+		c, err := r.Cookie(cookieName)
+		return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(h.cookie)) == 1
+	}
+	return h.hostAllowed(r.Host)
+}
+
+// allowed reports whether the request's client (as Caddy determined it,
+// honouring trusted_proxies) is in Allow.
+func (h *Handler) allowed(r *http.Request) bool {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if ip == "" {
+		ip, _, _ = net.SplitHostPort(r.RemoteAddr)
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	for _, p := range h.allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostAllowed guards against DNS rebinding: a page of another site whose
+// name an attacker points at 127.0.0.1 reaches the proxy from the
+// developer's own browser, with its own name in Host. Only IP literals,
+// localhost and *.localhost, and the names in Hosts get the toolbar.
+func (h *Handler) hostAllowed(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return true
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	for _, p := range h.Hosts {
+		if p == "*" || host == p || (strings.HasPrefix(p, "*.") && strings.HasSuffix(host, p[1:])) {
+			return true
+		}
+	}
+	if h.warnedHosts.Add(1) <= 10 {
+		h.logger.Warn("toolbar off for a Host not in hosts (DNS rebinding guard); add it to the tracebar hosts option if it is yours",
+			zap.String("host", host))
+	}
+	return false
+}
+
+// enable serves <prefix>/enable?secret=…: the right secret sets the
+// cookie that turns the toolbar on for this browser, then redirects home
+// so the secret does not stay in the address bar.
+func (h *Handler) enable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("secret")), []byte(h.Secret)) != 1 {
+		http.Error(w, "tracebar: wrong secret", http.StatusForbidden)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: h.cookie, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// cookieValue derives the cookie from the secret, so the secret itself
+// is never stored in the browser.
+func cookieValue(secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("tracebar enable"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// dropCookie removes Tracebar's cookie from the request, so the upstream
+// sees the Cookie header the app set, and the cookie is never recorded.
+func dropCookie(r *http.Request) {
+	cs := r.Header.Values("Cookie")
+	if len(cs) == 0 {
+		return
+	}
+	var kept []string
+	for _, line := range cs {
+		var parts []string
+		for _, p := range strings.Split(line, ";") {
+			if name, _, _ := strings.Cut(strings.TrimSpace(p), "="); name != cookieName {
+				parts = append(parts, strings.TrimSpace(p))
+			}
+		}
+		if len(parts) > 0 {
+			kept = append(kept, strings.Join(parts, "; "))
+		}
+	}
+	r.Header.Del("Cookie")
+	for _, c := range kept {
+		r.Header.Add("Cookie", c)
+	}
+}

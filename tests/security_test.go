@@ -1,0 +1,129 @@
+package tests
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// anyHostCaddyfile serves every Host name on the site's port, as a
+// catch-all site does: only Tracebar's own Host check guards the toolbar.
+func anyHostCaddyfile(e *env, options string) string {
+	_, port, _ := net.SplitHostPort(e.site)
+	return strings.Replace(strings.Replace(basicCaddyfile, "http://{site} {", "http://:"+port+" {\n\tbind 127.0.0.1", 1),
+		"\ttracebar\n", "\ttracebar {\n"+options+"\t}\n", 1)
+}
+
+// TestDNSRebindingGuard: a page whose Host is another site's name (DNS
+// rebinding to 127.0.0.1) is proxied as without Tracebar, and the
+// toolbar's API is not served to it; a name listed in hosts gets both.
+func TestDNSRebindingGuard(t *testing.T) {
+	e := newEnv(t)
+	app := startDemoApp(t, e.otlpHTTP)
+	e.startCaddy(t, anyHostCaddyfile(e, "\t\thosts shop.example.test\n"), app)
+	do := func(host, path string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", e.base+path, nil)
+		req.Host = host
+		req.Header.Set("Accept", "text/html")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	tests := []struct {
+		host    string
+		toolbar bool
+	}{
+		{"evil.example", false},
+		{"evil.example:80", false},
+		{"localhost", true},
+		{"app.localhost", true},
+		{"127.0.0.1", true},
+		{"[::1]:8080", true},
+		{"shop.example.test", true},
+		{"SHOP.example.test.", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			resp, body := do(tt.host, "/")
+			if got := resp.Header.Get("Traceresponse") != "" && toolbarTagRE.Match(body); got != tt.toolbar {
+				t.Fatalf("toolbar %v, want %v", got, tt.toolbar)
+			}
+			api, _ := do(tt.host, "/__tracebar/api/requests")
+			if got := api.StatusCode == 200 && api.Header.Get("Content-Type") == "application/json"; got != tt.toolbar {
+				t.Fatalf("API served %v (status %d), want %v", got, api.StatusCode, tt.toolbar)
+			}
+		})
+	}
+}
+
+// TestSecretMode: with a secret, only a browser that visited
+// <prefix>/enable gets the toolbar; the cookie is HttpOnly and
+// SameSite=Strict, never holds the secret, and never reaches the upstream.
+func TestSecretMode(t *testing.T) {
+	var mu sync.Mutex
+	var cookies []string // Cookie headers as the upstream got them
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cookies = append(cookies, r.Header.Get("Cookie"))
+		mu.Unlock()
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html><body><p>app</p></body></html>")
+	}))
+	defer upstream.Close()
+	e := newEnv(t)
+	e.startCaddy(t, strings.Replace(basicCaddyfile, "\ttracebar\n", "\ttracebar {\n\t\tsecret {env.TB_SECRET}\n\t}\n", 1),
+		strings.TrimPrefix(upstream.URL, "http://"), "TB_SECRET=s3cret-value")
+
+	resp, body := get(t, e.base+"/", "Accept", "text/html")
+	if resp.Header.Get("Traceresponse") != "" || tagRE.Match(body) {
+		t.Fatal("toolbar on without the cookie")
+	}
+	if resp, _ := get(t, e.base+"/__tracebar/api/requests"); resp.StatusCode != 404 {
+		t.Fatalf("API answered without the cookie: status %d (want the upstream's 404)", resp.StatusCode)
+	}
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	bad, err := noRedirect.Get(e.base + "/__tracebar/enable?secret=guess")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Body.Close()
+	if bad.StatusCode != 403 || len(bad.Cookies()) != 0 {
+		t.Fatalf("wrong secret: status %d, cookies %v", bad.StatusCode, bad.Cookies())
+	}
+	ok, err := noRedirect.Get(e.base + "/__tracebar/enable?secret=s3cret-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok.Body.Close()
+	cs := ok.Cookies()
+	if ok.StatusCode != 303 || len(cs) != 1 || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteStrictMode || strings.Contains(cs[0].Value, "s3cret") {
+		t.Fatalf("enable: status %d, cookies %+v", ok.StatusCode, cs)
+	}
+
+	cookie := cs[0].Name + "=" + cs[0].Value
+	resp, body = get(t, e.base+"/", "Accept", "text/html", "Cookie", "app=1; "+cookie)
+	if resp.Header.Get("Traceresponse") == "" || !toolbarTagRE.Match(body) {
+		t.Fatal("toolbar off with the cookie")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := cookies[len(cookies)-1]; got != "app=1" {
+		t.Fatalf("upstream got Cookie %q, want the app's cookie only", got)
+	}
+}
