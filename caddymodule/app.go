@@ -36,11 +36,13 @@ type App struct {
 	OTLPHTTP string `json:"otlp_http,omitempty"`
 	// OTLPGRPC is the OTLP/gRPC listen address ("off" disables).
 	OTLPGRPC string `json:"otlp_grpc,omitempty"`
-	// MaxTraces, MaxSpans and MaxRequests bound the store. They take effect
+	// MaxTraces, MaxSpans, MaxRequests and MaxBytes bound the store. They take effect
 	// when the store is first created (a restart, not a reload, changes them).
 	MaxTraces   int `json:"max_traces,omitempty"`
 	MaxSpans    int `json:"max_spans,omitempty"`
 	MaxRequests int `json:"max_requests,omitempty"`
+	// MaxBytes bounds the estimated memory of stored spans and log records.
+	MaxBytes int `json:"max_bytes,omitempty"`
 	// MaxBodyBytes bounds one OTLP request after decompression.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// Forward sends the proxy's spans and every span the sink receives on
@@ -98,7 +100,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.MaxBodyBytes = otelbridge.DefaultMaxBodyBytes
 	}
 	v, _, err := pool.LoadOrNew(storeKey, func() (caddy.Destructor, error) {
-		store := toolbar.NewStore(toolbar.Limits{Traces: a.MaxTraces, Spans: a.MaxSpans, Requests: a.MaxRequests})
+		store := toolbar.NewStore(toolbar.Limits{Traces: a.MaxTraces, Spans: a.MaxSpans, Requests: a.MaxRequests, Bytes: a.MaxBytes})
 		return pooledStore{store, otelbridge.NewSink(store)}, nil
 	})
 	if err != nil {

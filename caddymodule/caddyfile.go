@@ -118,6 +118,7 @@ func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
 //	        max_traces     <n>
 //	        max_spans      <n>
 //	        max_requests   <n>
+//	        max_bytes      <n>
 //	        max_body_bytes <n>
 //	        forward        <http://host:port|grpc://host:port|off>
 //	        cors_origins   <origin...>
@@ -164,7 +165,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				a.OTLPGRPC = val
 			}
-		case "max_traces", "max_spans", "max_requests", "max_body_bytes":
+		case "max_traces", "max_spans", "max_requests", "max_bytes", "max_body_bytes":
 			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil || n <= 0 {
 				return d.Errf("%s: want a positive integer, got %q", opt, val)
@@ -176,6 +177,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.MaxSpans = int(n)
 			case "max_requests":
 				a.MaxRequests = int(n)
+			case "max_bytes":
+				a.MaxBytes = int(n)
 			default:
 				a.MaxBodyBytes = n
 			}

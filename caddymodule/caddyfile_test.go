@@ -67,11 +67,12 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 			max_traces 10
 			max_spans 100
 			max_requests 20
+			max_bytes 1000000
 			max_body_bytes 4096
 			forward grpc://collector:4317
 			cors_origins https://app.test http://localhost:5173
 			redact tenant x-customer
-		}`, App{OTLPHTTP: "127.0.0.1:5318", OTLPGRPC: "off", MaxTraces: 10, MaxSpans: 100, MaxRequests: 20, MaxBodyBytes: 4096, Forward: "grpc://collector:4317",
+		}`, App{OTLPHTTP: "127.0.0.1:5318", OTLPGRPC: "off", MaxTraces: 10, MaxSpans: 100, MaxRequests: 20, MaxBytes: 1000000, MaxBodyBytes: 4096, Forward: "grpc://collector:4317",
 			CORSOrigins: []string{"https://app.test", "http://localhost:5173"}, Redact: []string{"tenant", "x-customer"}}, ""},
 		{"bad number", "tracebar {\n max_spans lots\n}", App{}, "positive integer"},
 		{"bad address", "tracebar {\n otlp_http 127.0.0.1:99999\n}", App{}, "otlp_http"},

@@ -14,20 +14,24 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/tracebar/tracebar/toolbar"
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // OTLP/gRPC exporters may compress
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // DefaultMaxBodyBytes bounds one OTLP request (decoded) unless configured.
@@ -38,6 +42,11 @@ const DefaultMaxBodyBytes = 16 << 20
 type Sink struct {
 	store *toolbar.Store
 	cfg   atomic.Pointer[SinkConfig]
+	// slots bounds the exports decoded at once: each may hold MaxBodyBytes
+	// and its decoded form, so a burst cannot take unbounded memory. An
+	// export that finds no slot within wait is told to retry (429/503).
+	slots chan struct{}
+	wait  time.Duration
 
 	collectortrace.UnimplementedTraceServiceServer
 }
@@ -59,7 +68,46 @@ type SinkConfig struct {
 }
 
 // NewSink returns a Sink writing to store.
-func NewSink(store *toolbar.Store) *Sink { return &Sink{store: store} }
+func NewSink(store *toolbar.Store) *Sink {
+	return &Sink{store: store, slots: make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))), wait: time.Second}
+}
+
+// errBusy is the answer to an export that found the sink saturated.
+var errBusy = errors.New("sink saturated: too many exports at once, retry later")
+
+// acquire takes a decoding slot, waiting up to s.wait; release returns it.
+func (s *Sink) acquire() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (s *Sink) release() { <-s.slots }
+
+// limitGRPC is the gRPC side of the slots: a saturated sink answers
+// UNAVAILABLE with RetryInfo, which OTLP exporters retry after the delay.
+func (s *Sink) limitGRPC(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !s.acquire() {
+		st, err := status.New(grpccodes.Unavailable, "otlp sink: "+errBusy.Error()).
+			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)})
+		if err != nil {
+			return nil, status.Error(grpccodes.Unavailable, "otlp sink: "+errBusy.Error())
+		}
+		return nil, st.Err()
+	}
+	defer s.release()
+	return handler(ctx, req)
+}
 
 // Configure puts c in force and returns the configuration it replaced,
 // for Restore.
@@ -94,7 +142,7 @@ func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceR
 // LogsService registered, and a Metrics service that accepts and
 // discards, so SDKs that export metrics by default do not log errors.
 func (s *Sink) NewGRPCServer() *grpc.Server {
-	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.config().maxBody())))
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.config().maxBody())), grpc.ChainUnaryInterceptor(s.limitGRPC))
 	collectortrace.RegisterTraceServiceServer(g, s)
 	collectorlogs.RegisterLogsServiceServer(g, logsService{s: s})
 	collectormetrics.RegisterMetricsServiceServer(g, discardMetrics{})
@@ -162,7 +210,8 @@ func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectort
 
 // ServeHTTP implements OTLP/HTTP's POST /v1/traces, protobuf or JSON,
 // optionally gzip-compressed. Errors follow the OTLP specification: 400 for
-// a bad payload, 413 over the size limit, 415 for an unknown content type.
+// a bad payload, 413 over the size limit, 415 for an unknown content type,
+// 429 with Retry-After when too many exports are being decoded at once.
 // POST /v1/logs keeps the records that name a trace; /v1/metrics is
 // validated and discarded.
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -191,6 +240,12 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, "", http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported content type %q (want application/x-protobuf or application/json)", ct))
 		return
 	}
+	if !s.acquire() {
+		w.Header().Set("Retry-After", "1")
+		fail(w, ct, http.StatusTooManyRequests, errBusy.Error())
+		return
+	}
+	defer s.release()
 	body, status, err := s.readBody(r)
 	if err != nil {
 		fail(w, ct, status, err.Error())
@@ -238,6 +293,8 @@ func fail(w http.ResponseWriter, ct string, httpStatus int, msg string) {
 		code = grpccodes.Unimplemented
 	case http.StatusRequestEntityTooLarge:
 		code = grpccodes.ResourceExhausted
+	case http.StatusTooManyRequests:
+		code = grpccodes.Unavailable
 	case http.StatusInternalServerError:
 		code = grpccodes.Internal
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tracebar/tracebar/toolbar"
 	"go.opentelemetry.io/otel/attribute"
@@ -25,7 +26,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -392,5 +398,85 @@ func TestSinkKeepsLogsOfTraces(t *testing.T) {
 	}
 	if got := store.Stats().Traces; got != 2 {
 		t.Fatalf("%d traces; the record outside a trace must not create one", got)
+	}
+}
+
+// TestSinkSaturatedAsksToRetry: with every decoding slot taken, an export
+// is answered 429 with Retry-After (HTTP) or UNAVAILABLE with RetryInfo
+// (gRPC); the Go SDK's exporter retries and its spans arrive once a slot
+// frees up.
+func TestSinkSaturatedAsksToRetry(t *testing.T) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	sink := NewSink(store)
+	sink.wait = 0
+	for i := 0; i < cap(sink.slots); i++ {
+		sink.slots <- struct{}{}
+	}
+	busy := make(chan int, 100)
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		sink.ServeHTTP(rec, r)
+		if rec.Code == http.StatusTooManyRequests {
+			if rec.Header().Get("Retry-After") != "1" {
+				t.Errorf("429 without Retry-After")
+			}
+			busy <- rec.Code
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})}
+	go srv.Serve(httpLn)
+	defer srv.Close()
+	grpcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := sink.NewGRPCServer()
+	go g.Serve(grpcLn)
+	defer g.Stop()
+
+	// gRPC: the status a saturated sink gives.
+	conn, err := grpc.NewClient(grpcLn.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = collectortrace.NewTraceServiceClient(conn).Export(context.Background(), &collectortrace.ExportTraceServiceRequest{})
+	st := status.Convert(err)
+	if st.Code() != codes.Unavailable || len(st.Details()) != 1 {
+		t.Fatalf("saturated gRPC answer %v (details %v), want UNAVAILABLE with RetryInfo", st.Code(), st.Details())
+	}
+	if ri, ok := st.Details()[0].(*errdetails.RetryInfo); !ok || ri.GetRetryDelay().AsDuration() != time.Second {
+		t.Fatalf("detail %v, want RetryInfo of 1s", st.Details()[0])
+	}
+
+	// HTTP with the real exporter: free the slots once it has been told to retry.
+	go func() {
+		<-busy
+		for i := 0; i < cap(sink.slots); i++ {
+			<-sink.slots
+		}
+	}()
+	ctx := context.Background()
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(httpLn.Addr().String()), otlptracehttp.WithInsecure(),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: 10 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: 30 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	_, span := tp.Tracer("t").Start(ctx, "retried")
+	span.End()
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatalf("export failed: %v", err)
+	}
+	if spans, _ := store.Spans(toolbar.TraceID(span.SpanContext().TraceID()), 0); len(spans) != 1 {
+		t.Fatalf("%d spans after the retry, want 1", len(spans))
 	}
 }

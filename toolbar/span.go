@@ -205,3 +205,54 @@ func (v Value) MarshalJSON() ([]byte, error) {
 		return nil, fmt.Errorf("toolbar: unsupported attribute value %T", v.V)
 	}
 }
+
+// Estimated sizes, for the store's byte limit: the fixed part of a value in
+// memory, to which string lengths are added. Resource and Scope are shared
+// by a batch and not counted per span.
+const (
+	spanOverhead  = 320
+	eventOverhead = 64
+	linkOverhead  = 80
+	kvOverhead    = 48
+)
+
+func (sp *Span) size() int {
+	n := spanOverhead + len(sp.Name) + len(sp.TraceState) + len(sp.Status.Message) + kvsSize(sp.Attributes)
+	for _, e := range sp.Events {
+		n += eventOverhead + len(e.Name) + kvsSize(e.Attributes)
+	}
+	for _, l := range sp.Links {
+		n += linkOverhead + len(l.TraceState) + kvsSize(l.Attributes)
+	}
+	return n
+}
+
+func (l *LogRecord) size() int {
+	return spanOverhead + len(l.SeverityText) + len(l.Service) + valueSize(l.Body) + kvsSize(l.Attributes)
+}
+
+func kvsSize(kvs []KeyValue) int {
+	n := 0
+	for _, kv := range kvs {
+		n += kvOverhead + len(kv.Key) + valueSize(kv.Value)
+	}
+	return n
+}
+
+func valueSize(v Value) int {
+	switch x := v.V.(type) {
+	case string:
+		return len(x)
+	case []byte:
+		return len(x)
+	case []Value:
+		n := 0
+		for _, e := range x {
+			n += kvOverhead + valueSize(e)
+		}
+		return n
+	case []KeyValue:
+		return kvsSize(x)
+	}
+	return 0
+}

@@ -11,6 +11,7 @@ type Limits struct {
 	Traces   int // traces kept (default 1000)
 	Spans    int // spans and log records kept over all traces (default 200,000)
 	Requests int // request records kept (default 1000)
+	Bytes    int // estimated bytes of spans and log records kept (default 256 MiB)
 }
 
 func (l Limits) withDefaults() Limits {
@@ -22,6 +23,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Requests <= 0 {
 		l.Requests = 1000
+	}
+	if l.Bytes <= 0 {
+		l.Bytes = 256 << 20
 	}
 	return l
 }
@@ -35,6 +39,7 @@ type Store struct {
 	traces    map[TraceID]*list.Element // of *trace, oldest at Front
 	order     *list.List
 	spanCount int
+	bytes     int // estimated size of all spans and log records
 	evicted   uint64 // traces evicted whole
 	dropped   uint64 // spans refused because their trace was full
 
@@ -47,6 +52,7 @@ type trace struct {
 	id    TraceID
 	spans []Span
 	logs  []LogRecord
+	bytes int
 	seen  map[SpanID]struct{}
 	recs  []string // ids of the records of this trace
 	subs  map[chan struct{}]struct{}
@@ -81,18 +87,15 @@ func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
 			duplicates++
 			continue
 		}
-		if len(t.spans)+len(t.logs) >= s.limits.Spans/2 {
+		size := sp.size()
+		if !s.fitsLocked(t, size) {
 			s.dropped++ // one trace may not take the whole store
 			continue
 		}
 		t.seen[sp.SpanID] = struct{}{}
 		t.spans = append(t.spans, sp)
-		s.spanCount++
+		s.addedLocked(t, size)
 		n++
-		notify(t.subs)
-		for s.spanCount > s.limits.Spans && s.order.Len() > 1 {
-			s.evictOldestLocked()
-		}
 	}
 	return n, duplicates
 }
@@ -108,17 +111,14 @@ func (s *Store) AddLogs(logs []LogRecord) (stored int) {
 			continue
 		}
 		t := s.traceLocked(l.TraceID)
-		if len(t.spans)+len(t.logs) >= s.limits.Spans/2 {
+		size := l.size()
+		if !s.fitsLocked(t, size) {
 			s.dropped++
 			continue
 		}
 		t.logs = append(t.logs, l)
-		s.spanCount++
+		s.addedLocked(t, size)
 		stored++
-		notify(t.subs)
-		for s.spanCount > s.limits.Spans && s.order.Len() > 1 {
-			s.evictOldestLocked()
-		}
 	}
 	return stored
 }
@@ -137,6 +137,24 @@ func (s *Store) Logs(id TraceID, from int) ([]LogRecord, bool) {
 		return nil, true
 	}
 	return append([]LogRecord(nil), t.logs[from:]...), true
+}
+
+// fitsLocked reports whether an item of size may join trace t: one trace
+// may take at most half of the store, by count and by bytes.
+func (s *Store) fitsLocked(t *trace, size int) bool {
+	return len(t.spans)+len(t.logs) < s.limits.Spans/2 && t.bytes+size <= s.limits.Bytes/2
+}
+
+// addedLocked accounts for an item added to t, wakes its subscribers and
+// evicts the oldest traces while the store is over a limit.
+func (s *Store) addedLocked(t *trace, size int) {
+	s.spanCount++
+	s.bytes += size
+	t.bytes += size
+	notify(t.subs)
+	for (s.spanCount > s.limits.Spans || s.bytes > s.limits.Bytes) && s.order.Len() > 1 {
+		s.evictOldestLocked()
+	}
 }
 
 // traceLocked returns the trace with id, creating it (and evicting the
@@ -161,6 +179,7 @@ func (s *Store) evictOldestLocked() {
 	t := s.order.Remove(e).(*trace)
 	delete(s.traces, t.id)
 	s.spanCount -= len(t.spans) + len(t.logs)
+	s.bytes -= t.bytes
 	s.evicted++
 	for ch := range t.subs {
 		close(ch)
@@ -299,7 +318,8 @@ func (s *Store) TraceRequests(id TraceID) []*Record {
 // Stats describes the Store's fill level.
 type Stats struct {
 	Traces  int    `json:"traces"`
-	Spans   int    `json:"spans"`
+	Spans   int    `json:"spans"` // spans and log records
+	Bytes   int    `json:"bytes"` // their estimated size
 	Records int    `json:"requests"`
 	Evicted uint64 `json:"evictedTraces"`
 	Dropped uint64 `json:"droppedSpans"`
@@ -310,5 +330,5 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Traces: s.order.Len(), Spans: s.spanCount, Records: s.recOrder.Len(), Evicted: s.evicted, Dropped: s.dropped, Limits: s.limits}
+	return Stats{Traces: s.order.Len(), Spans: s.spanCount, Bytes: s.bytes, Records: s.recOrder.Len(), Evicted: s.evicted, Dropped: s.dropped, Limits: s.limits}
 }

@@ -324,3 +324,30 @@ func TestValueMarshalsAsOTLPAnyValue(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreBoundsBytes: big spans evict the oldest traces by estimated
+// size, not only by count, and one span over half the bytes is refused.
+func TestStoreBoundsBytes(t *testing.T) {
+	s := NewStore(Limits{Bytes: 100_000})
+	big := func(trace, span int, n int) Span {
+		return Span{TraceID: tid(trace), SpanID: sid(span), Attributes: []KeyValue{{"payload", Value{strings.Repeat("x", n)}}}}
+	}
+	for i := 1; i <= 5; i++ {
+		s.AddSpans([]Span{big(i, i, 30_000)})
+	}
+	st := s.Stats()
+	if st.Bytes > 100_000 || st.Traces != 3 || st.Evicted != 2 {
+		t.Fatalf("stats %+v: want 3 newest traces within 100,000 bytes", st)
+	}
+	if _, ok := s.Spans(tid(1), 0); ok {
+		t.Fatal("oldest trace kept")
+	}
+	if n, _ := s.AddSpans([]Span{big(9, 9, 60_000)}); n != 0 || s.Stats().Dropped != 1 {
+		t.Fatalf("a span over half the byte limit was stored (%d)", n)
+	}
+	for i := 3; i <= 5; i++ {
+		if spans, _ := s.Spans(tid(i), 0); len(spans) != 1 {
+			t.Fatalf("trace %d lost its span to a refused one", i)
+		}
+	}
+}
