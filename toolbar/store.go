@@ -39,7 +39,7 @@ type Store struct {
 	traces    map[TraceID]*list.Element // of *trace, oldest at Front
 	order     *list.List
 	spanCount int
-	bytes     int // estimated size of all spans and log records
+	bytes     int    // estimated size of all spans and log records
 	evicted   uint64 // traces evicted whole
 	dropped   uint64 // spans refused because their trace was full
 
