@@ -85,83 +85,115 @@ func (s *scanner) scan(b []byte, base int64, eof bool) {
 	s.pos = base + int64(i)
 }
 
-// data handles the data state from b[i]: text up to the next '<' and the
-// token there. It returns the index after what it consumed, and false
-// when the token there is incomplete (i then points at its '<').
+// data handles the data state from b[i]: text and tags up to a token
+// that changes the mode. It returns the index after what it consumed, and
+// false when the token there is incomplete (i then points at its '<').
 func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
-	j := bytes.IndexByte(b[i:], '<')
-	if j < 0 {
-		return len(b), true
-	}
-	lt := i + j
-	if lt+1 >= len(b) {
-		return lt + boolInt(eof), eof
-	}
-	c := b[lt+1]
-	switch {
-	case isLetter(c):
-		end, name := tagEnd(b, lt+1)
-		if end < 0 {
-			return lt + boolInt(eof)*(len(b)-lt), eof
+	for {
+		j := bytes.IndexByte(b[i:], '<')
+		if j < 0 {
+			return len(b), true
 		}
-		switch c | 0x20 {
-		case 'h':
-			if s.head < 0 && equalFold(name, "head") {
-				s.head = base + int64(end)
-			}
-		case 'i', 'n', 'p', 's', 't', 'x': // the first letters of raw-text elements
-			switch {
-			case equalFold(name, "script"):
-				s.mode, s.ss = modeScript, sData
-			case equalFold(name, "plaintext"):
-				s.mode = modePlainText
-			default:
-				for _, r := range rawTextElements {
-					if equalFold(name, r) {
-						s.mode, s.raw = modeRawText, r
-					}
-				}
-			}
+		lt := i + j
+		if lt+1 >= len(b) {
+			return lt + boolInt(eof), eof
 		}
-		return end, true
-	case c == '/':
-		if lt+2 >= len(b) {
-			return lt + boolInt(eof)*(len(b)-lt), eof
-		}
-		switch c2 := b[lt+2]; {
-		case c2 == '>':
-			return lt + 3, true // "</>" is an empty comment
-		case isLetter(c2):
-			end, name := tagEnd(b, lt+2)
+		switch c := b[lt+1]; {
+		case isLetter(c):
+			end, nameEnd := tagEnd(b, lt+1)
 			if end < 0 {
 				return lt + boolInt(eof)*(len(b)-lt), eof
 			}
-			switch {
-			case equalFold(name, "body"):
-				s.body = base + int64(lt)
-			case equalFold(name, "html"):
-				s.htmlEnd = base + int64(lt)
+			i = end
+			if n := nameEnd - lt - 1; n >= 3 && n <= 9 && s.startTag(b[lt+1:nameEnd], base+int64(end)) {
+				return i, true
 			}
-			return end, true
-		default:
+		case c == '/':
+			if lt+2 >= len(b) {
+				return lt + boolInt(eof)*(len(b)-lt), eof
+			}
+			switch c2 := b[lt+2]; {
+			case c2 == '>':
+				i = lt + 3 // "</>" is an empty comment
+			case isLetter(c2):
+				end, nameEnd := tagEnd(b, lt+2)
+				if end < 0 {
+					return lt + boolInt(eof)*(len(b)-lt), eof
+				}
+				if nameEnd-lt-2 == 4 {
+					name := b[lt+2 : nameEnd]
+					switch {
+					case equalFold(name, "body"):
+						s.body = base + int64(lt)
+					case equalFold(name, "html"):
+						s.htmlEnd = base + int64(lt)
+					}
+				}
+				i = end
+			default:
+				s.mode = modeBogus
+				return lt + 2, true
+			}
+		case c == '!':
+			if lt+3 >= len(b) && !eof {
+				return lt, false // "<!" or "<!-": comment or not?
+			}
+			if lt+3 < len(b) && b[lt+2] == '-' && b[lt+3] == '-' {
+				s.mode, s.dashes, s.beginning = modeComment, 0, true
+				return lt + 4, true
+			}
 			s.mode = modeBogus
 			return lt + 2, true
+		case c == '?':
+			s.mode = modeBogus
+			return lt + 2, true
+		default:
+			i = lt + 1 // a '<' that starts nothing is text
 		}
-	case c == '!':
-		if lt+3 >= len(b) && !eof {
-			return lt, false // "<!" or "<!-": comment or not?
-		}
-		if lt+3 < len(b) && b[lt+2] == '-' && b[lt+3] == '-' {
-			s.mode, s.dashes, s.beginning = modeComment, 0, true
-			return lt + 4, true
-		}
-		s.mode = modeBogus
-		return lt + 2, true
-	case c == '?':
-		s.mode = modeBogus
-		return lt + 2, true
 	}
-	return lt + 1, true // a '<' that starts nothing is text
+}
+
+// startTag notes a start tag ending at offset end: the first <head>, and
+// the elements whose content is raw text. It reports whether the mode
+// changed.
+func (s *scanner) startTag(name []byte, end int64) bool {
+	switch len(name) {
+	case 3:
+		if equalFold(name, "xmp") {
+			s.mode, s.raw = modeRawText, "xmp"
+		}
+	case 4:
+		if s.head < 0 && equalFold(name, "head") {
+			s.head = end
+		}
+	case 5:
+		for _, r := range [...]string{"title", "style"} {
+			if equalFold(name, r) {
+				s.mode, s.raw = modeRawText, r
+			}
+		}
+	case 6:
+		if equalFold(name, "script") {
+			s.mode, s.ss = modeScript, sData
+		} else if equalFold(name, "iframe") {
+			s.mode, s.raw = modeRawText, "iframe"
+		}
+	case 7:
+		if equalFold(name, "noembed") {
+			s.mode, s.raw = modeRawText, "noembed"
+		}
+	case 8:
+		for _, r := range [...]string{"noframes", "noscript", "textarea"} {
+			if equalFold(name, r) {
+				s.mode, s.raw = modeRawText, r
+			}
+		}
+	case 9:
+		if equalFold(name, "plaintext") {
+			s.mode = modePlainText
+		}
+	}
+	return s.mode != modeData
 }
 
 // comment follows readComment: the comment ends at "-->", "--!>", or a '>'
@@ -416,21 +448,20 @@ var class = func() (t [256]uint8) {
 
 // tagEnd follows readTag from the first byte of a tag name at b[i]: the
 // name, then attributes with quoted values. It returns the index after the
-// closing '>' and the name, or -1 when the input ends first.
-func tagEnd(b []byte, i int) (int, []byte) {
-	start := i
+// closing '>' and the index after the name, or -1 when the input ends first.
+func tagEnd(b []byte, i int) (end, nameEnd int) {
 	for i++; i < len(b) && class[b[i]]&cNameEnd == 0; i++ {
 	}
-	name := b[start:i]
+	nameEnd = i
 	for {
 		for i < len(b) && class[b[i]]&cSpace != 0 {
 			i++
 		}
 		if i >= len(b) {
-			return -1, nil
+			return -1, 0
 		}
 		if b[i] == '>' {
-			return i + 1, name
+			return i + 1, nameEnd
 		}
 		// attribute key: a leading '=' belongs to it
 		if b[i] == '=' {
@@ -444,7 +475,7 @@ func tagEnd(b []byte, i int) (int, []byte) {
 			i++
 		}
 		if i >= len(b) {
-			return -1, nil
+			return -1, 0
 		}
 		switch b[i] {
 		case '/':
@@ -453,14 +484,14 @@ func tagEnd(b []byte, i int) (int, []byte) {
 			for i++; i < len(b) && class[b[i]]&cSpace != 0; i++ {
 			}
 			if i >= len(b) {
-				return -1, nil
+				return -1, 0
 			}
 			switch q := b[i]; q {
 			case '>':
 			case '\'', '"':
 				j := bytes.IndexByte(b[i+1:], q)
 				if j < 0 {
-					return -1, nil
+					return -1, 0
 				}
 				i += j + 2
 			default:
@@ -475,10 +506,6 @@ func tagEnd(b []byte, i int) (int, []byte) {
 func isDelim(c byte) bool { return class[c]&cNameEnd != 0 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
-
-// rawTextElements are the elements whose content the tokenizer reads as
-// raw text up to their end tag (besides script and plaintext).
-var rawTextElements = []string{"iframe", "noembed", "noframes", "noscript", "style", "textarea", "title", "xmp"}
 
 // equalFold reports whether b is the lowercase name s, ASCII
 // case-insensitively, as the tokenizer compares tag names.

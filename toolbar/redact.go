@@ -80,13 +80,21 @@ func (r *Redactor) isSecret(name string) bool {
 // Header returns a copy of h with secret values replaced, and secret query
 // parameters redacted in the headers that carry URLs.
 func (r *Redactor) Header(h http.Header) http.Header {
+	n := 0
+	for _, v := range h {
+		n += len(v)
+	}
+	all := make([]string, n) // one allocation for every value, as Header.Clone does
 	out := make(http.Header, len(h))
 	for k, v := range h {
-		c := append([]string(nil), v...)
+		c := all[:len(v):len(v)]
+		all = all[len(v):]
 		if r.IsSecret(k) {
 			for i := range c {
 				c[i] = Redacted
 			}
+		} else {
+			copy(c, v)
 		}
 		out[k] = c
 	}
