@@ -74,7 +74,7 @@ type Handler struct {
 	logger *zap.Logger
 
 	cookie      string       // cookie value that Secret unlocks
-	warnedHosts atomic.Int64 // Host warnings logged, bounded
+	warnedHosts *atomic.Int64 // Host warnings logged, bounded
 }
 
 var (
@@ -125,6 +125,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.cookie = cookieValue(h.Secret)
 	}
+	h.warnedHosts = new(atomic.Int64)
 	for i, host := range h.Hosts {
 		h.Hosts[i] = strings.ToLower(host)
 	}

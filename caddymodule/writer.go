@@ -75,7 +75,13 @@ func (rw *responseWriter) commit(inj bool) {
 			h.Del(k)
 		}
 		nonce := inject.AllowInCSP(h, x.h.sources(rw.req))
-		rw.inj = inject.NewWriter(countingWriter{rw}, x.snippet("toolbar.js", nonce, ` async="async"`), x.snippet("hook.js", nonce, ""))
+		tail := func(metaNonce string) []byte {
+			if nonce == "" { // the headers need none; a <meta> policy may
+				return x.snippet("toolbar.js", metaNonce, ` async="async"`)
+			}
+			return x.snippet("toolbar.js", nonce, ` async="async"`)
+		}
+		rw.inj = inject.NewWriter(countingWriter{rw}, tail, x.snippet("hook.js", nonce, ""))
 	}
 	sc := x.span.SpanContext()
 	tp := fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())

@@ -1,6 +1,11 @@
 package inject
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+
+	"golang.org/x/net/html"
+)
 
 // scanner finds the end tags that the golang.org/x/net/html tokenizer would
 // report as </body> and </html>, and the first <head> start tag, without tokenizing every byte: it jumps
@@ -23,6 +28,8 @@ type scanner struct {
 
 	body, htmlEnd int64 // offsets of the last </body> and </html>, or -1
 	head          int64 // offset just after the first <head> start tag, or -1
+	metaNonce     string // script nonce of the first <meta http-equiv> CSP that has one
+	metaAt        int64  // offset of that <meta>
 }
 
 type mode uint8
@@ -105,7 +112,7 @@ func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
 				return lt + boolInt(eof)*(len(b)-lt), eof
 			}
 			i = end
-			if n := nameEnd - lt - 1; n >= 3 && n <= 9 && s.startTag(b[lt+1:nameEnd], base+int64(end)) {
+			if n := nameEnd - lt - 1; n >= 3 && n <= 9 && s.startTag(b[lt:end], n, base+int64(end)) {
 				return i, true
 			}
 		case c == '/':
@@ -153,11 +160,12 @@ func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
 	}
 }
 
-// startTag notes a start tag ending at offset end: the first <head>, and
-// the elements whose content is raw text. It reports whether the mode
-// changed.
-func (s *scanner) startTag(name []byte, end int64) bool {
-	switch len(name) {
+// startTag notes a start tag (whose name is n bytes long) ending at offset
+// end: the first <head>, a <meta> Content-Security-Policy, and the elements
+// whose content is raw text. It reports whether the mode changed.
+func (s *scanner) startTag(tag []byte, n int, end int64) bool {
+	name := tag[1 : 1+n]
+	switch n {
 	case 3:
 		if equalFold(name, "xmp") {
 			s.mode, s.raw = modeRawText, "xmp"
@@ -165,6 +173,8 @@ func (s *scanner) startTag(name []byte, end int64) bool {
 	case 4:
 		if s.head < 0 && equalFold(name, "head") {
 			s.head = end
+		} else if s.metaNonce == "" && equalFold(name, "meta") {
+			s.metaNonce, s.metaAt = metaCSPNonce(tag), end-int64(len(tag))
 		}
 	case 5:
 		for _, r := range [...]string{"title", "style"} {
@@ -501,6 +511,33 @@ func tagEnd(b []byte, i int) (end, nameEnd int) {
 			}
 		}
 	}
+}
+
+// metaCSPNonce returns the script nonce of a <meta http-equiv=
+// "Content-Security-Policy" content="..."> tag, or "". Such tags are few,
+// so the tokenizer itself reads their attributes.
+func metaCSPNonce(tag []byte) string {
+	z := html.NewTokenizer(bytes.NewReader(tag))
+	z.Next()
+	var equiv, content string
+	for more := true; more; {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		switch string(k) {
+		case "http-equiv":
+			equiv = string(v)
+		case "content":
+			content = string(v)
+		}
+	}
+	if !strings.EqualFold(equiv, "content-security-policy") {
+		return ""
+	}
+	p := parsePolicy(content)
+	if i := p.scriptDirective(); i >= 0 {
+		return nonceOf(p[i].sources)
+	}
+	return ""
 }
 
 func isDelim(c byte) bool { return class[c]&cNameEnd != 0 }

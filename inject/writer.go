@@ -30,7 +30,7 @@ const (
 // Close must be called at the end of the body.
 type Writer struct {
 	dst     io.Writer
-	snippet []byte
+	snippet func(metaNonce string) []byte
 	head    []byte // head snippet not yet inserted
 
 	buf      []byte // received, not yet written; buf[0] is at stream offset base
@@ -42,9 +42,11 @@ type Writer struct {
 	err      error // sticky write error of dst
 }
 
-// NewWriter returns a Writer that writes to dst, inserting snippet and,
-// when not nil, head.
-func NewWriter(dst io.Writer, snippet, head []byte) *Writer {
+// NewWriter returns a Writer that writes to dst, inserting the snippet and,
+// when not nil, head. The snippet is made when it is inserted, given the
+// script nonce of a <meta http-equiv="Content-Security-Policy"> seen
+// before that point (or ""), so the toolbar can carry it.
+func NewWriter(dst io.Writer, snippet func(metaNonce string) []byte, head []byte) *Writer {
 	return &Writer{dst: dst, snippet: snippet, head: head, sc: newScanner()}
 }
 
@@ -163,7 +165,11 @@ func (w *Writer) insertAt(at int64) error {
 		return err
 	}
 	w.inserted = true
-	if _, err := w.write(w.snippet); err != nil {
+	nonce := w.sc.metaNonce
+	if w.sc.metaAt > at { // a policy after the snippet does not govern it
+		nonce = ""
+	}
+	if _, err := w.write(w.snippet(nonce)); err != nil {
 		return err
 	}
 	_, err := w.writeBuf(w.base + int64(len(w.buf)))

@@ -21,11 +21,13 @@ const (
 	headTag = "<script src=\"/__tracebar/h.js\"></script>"
 )
 
+func fixed(s string) func(string) []byte { return func(string) []byte { return []byte(s) } }
+
 func run(t testing.TB, in []byte, chunks []int) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	orig := bytes.Clone(in)
-	w := NewWriter(&out, []byte(tag), []byte(headTag))
+	w := NewWriter(&out, fixed(tag), []byte(headTag))
 	rest := in
 	for _, n := range chunks {
 		if n > len(rest) {
@@ -103,7 +105,7 @@ type flushRecorder struct{ bytes.Buffer }
 
 func TestWriterFlushReleasesEverythingBeforeAPossibleTag(t *testing.T) {
 	var out flushRecorder
-	w := NewWriter(&out, []byte(tag), nil)
+	w := NewWriter(&out, fixed(tag), nil)
 	head := "<!doctype html><html><head><title>t</title></head><body><p>first</p>\n"
 	w.Write([]byte(head))
 	w.Flush()
@@ -123,7 +125,7 @@ func TestWriterFlushReleasesEverythingBeforeAPossibleTag(t *testing.T) {
 
 func TestWriterBoundsMemoryAfterEarlyBodyEndTag(t *testing.T) {
 	var out bytes.Buffer
-	w := NewWriter(&out, []byte(tag), nil)
+	w := NewWriter(&out, fixed(tag), nil)
 	w.Write([]byte("<body>x</body>"))
 	filler := bytes.Repeat([]byte("<p>filler</p>"), 1024)
 	for i := 0; i < 64; i++ { // 832 KB after the candidate
@@ -168,7 +170,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func TestWriterReportsDownstreamErrors(t *testing.T) {
-	w := NewWriter(&errWriter{n: 5}, []byte(tag), nil)
+	w := NewWriter(&errWriter{n: 5}, fixed(tag), nil)
 	w.Write([]byte("<html><body>hello world"))
 	w.Write([]byte("<p>more"))
 	if err := w.Close(); err != io.ErrClosedPipe {
@@ -346,12 +348,39 @@ func BenchmarkWriter100KB(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		w := NewWriter(io.Discard, []byte(tag), []byte(headTag))
+		w := NewWriter(io.Discard, fixed(tag), []byte(headTag))
 		for p := in; len(p) > 0; {
 			n := min(len(p), 32<<10)
 			w.Write(p[:n])
 			p = p[n:]
 		}
 		w.Close()
+	}
+}
+
+// TestWriterTakesNonceFromMetaCSP: a <meta http-equiv> policy's script
+// nonce, seen before the insertion point, reaches the snippet.
+func TestWriterTakesNonceFromMetaCSP(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"nonce", `<head><meta http-equiv="Content-Security-Policy" content="script-src 'nonce-abc' 'strict-dynamic'"></head><body></body>`, "abc"},
+		{"case and quotes", `<META HTTP-EQUIV=content-security-policy CONTENT="default-src 'self' 'nonce-x1'"><body></body>`, "x1"},
+		{"first nonce wins", `<meta http-equiv="Content-Security-Policy" content="img-src 'self'"><meta http-equiv="Content-Security-Policy" content="script-src 'nonce-n2'"></body>`, "n2"},
+		{"report-only is not enforced", `<meta http-equiv="Content-Security-Policy-Report-Only" content="script-src 'nonce-r'"></body>`, ""},
+		{"in a comment", `<!-- <meta http-equiv="Content-Security-Policy" content="script-src 'nonce-c'"> --></body>`, ""},
+		{"after the insertion point", `<body></body><meta http-equiv="Content-Security-Policy" content="script-src 'nonce-late'">`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			var out bytes.Buffer
+			w := NewWriter(&out, func(n string) []byte { got = n; return nil }, nil)
+			io.WriteString(w, tt.in)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("nonce %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
