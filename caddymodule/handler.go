@@ -73,7 +73,7 @@ type Handler struct {
 	ui     http.Handler
 	logger *zap.Logger
 
-	cookie      string       // cookie value that Secret unlocks
+	cookie      string        // cookie value that Secret unlocks
 	warnedHosts *atomic.Int64 // Host warnings logged, bounded
 }
 

@@ -26,8 +26,8 @@ type scanner struct {
 	dashes    int
 	beginning bool
 
-	body, htmlEnd int64 // offsets of the last </body> and </html>, or -1
-	head          int64 // offset just after the first <head> start tag, or -1
+	body, htmlEnd int64  // offsets of the last </body> and </html>, or -1
+	head          int64  // offset just after the first <head> start tag, or -1
 	metaNonce     string // script nonce of the first <meta http-equiv> CSP that has one
 	metaAt        int64  // offset of that <meta>
 }
