@@ -2,9 +2,14 @@ package otelbridge
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tracebar/tracebar/toolbar"
@@ -12,6 +17,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -55,6 +62,61 @@ func BenchmarkSinkHTTPProtobuf512(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(512*b.N)/b.Elapsed().Seconds(), "spans/s")
+}
+
+// BenchmarkSinkLoopback512 measures ingest over real loopback sockets,
+// OTLP/HTTP protobuf and OTLP/gRPC, batches of 512 spans, from parallel
+// clients as several app processes would send.
+func BenchmarkSinkLoopback512(b *testing.B) {
+	bodies := make([][]byte, 64)
+	reqs := make([]*collectortrace.ExportTraceServiceRequest, len(bodies))
+	for i := range bodies {
+		bodies[i] = batch512(i)
+		reqs[i] = &collectortrace.ExportTraceServiceRequest{}
+		proto.Unmarshal(bodies[i], reqs[i])
+	}
+	sink := NewSink(toolbar.NewStore(toolbar.Limits{Traces: 1000, Spans: 1 << 20}))
+	hl, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: sink}
+	go srv.Serve(hl)
+	defer srv.Close()
+	gl, _ := net.Listen("tcp", "127.0.0.1:0")
+	g := sink.NewGRPCServer()
+	go g.Serve(gl)
+	defer g.Stop()
+
+	b.Run("http", func(b *testing.B) {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				resp, err := client.Post("http://"+hl.Addr().String()+"/v1/traces", "application/x-protobuf", bytes.NewReader(bodies[n.Add(1)%int64(len(bodies))]))
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatalf("export: %v %v", err, resp)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+		b.ReportMetric(float64(512*b.N)/b.Elapsed().Seconds(), "spans/s")
+	})
+	b.Run("grpc", func(b *testing.B) {
+		conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		client := collectortrace.NewTraceServiceClient(conn)
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := client.Export(context.Background(), reqs[n.Add(1)%int64(len(reqs))]); err != nil {
+					b.Fatalf("export: %v", err)
+				}
+			}
+		})
+		b.ReportMetric(float64(512*b.N)/b.Elapsed().Seconds(), "spans/s")
+	})
 }
 
 // BenchmarkStoreBytesPerSpan reports the heap each stored span costs.

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Measures, side by side on loopback with wrk, the same upstream responses
-# through plain reverse_proxy and through Tracebar + reverse_proxy:
-# a small JSON response and a 100 KB HTML page (requests/s, latency, ratio);
-# then Caddy's peak RSS around one 100 MB HTML page through Tracebar, and
-# the injector alone (go test -bench). Bounded: DURATION per wrk run
-# (default 10s), loopback only.
+# Measures, side by side on loopback with wrk, in one Caddy, the same
+# upstream responses through plain reverse_proxy, Caddy's own tracing +
+# reverse_proxy (spans made, exporter "none": the lower bound of its cost),
+# and Tracebar + reverse_proxy: (a) a small JSON response and (b) a 100 KB
+# HTML page (requests/s, p50/p99 latency, ratios); (c) Caddy's peak RSS
+# around one 10 MB and one 100 MB HTML page through Tracebar; (d) sink
+# ingest in spans/s (go test -bench, batches of 512, loopback sockets); and
+# the injector alone. Bounded: DURATION per wrk run (default 10s), loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
@@ -21,12 +23,13 @@ row = '<div class="row"><a href="/item?id=42">Item &amp; more</a> <span>text tex
 body = '<!doctype html><html><head><title>bench</title></head><body>\n' + row * (100*1024 // len(row)) + '</body></html>\n'
 open(d + '/page.html', 'w').write(body)
 open(d + '/small.json', 'w').write('{"ok":true,"items":[1,2,3]}')
-with open(d + '/big.html', 'w') as f:
-    f.write('<!doctype html><html><body>\n')
-    chunk = row * 10000
-    for _ in range(100 * 1024 * 1024 // len(chunk)):
-        f.write(chunk)
-    f.write('</body></html>\n')
+for name, mb in (('big10.html', 10), ('big.html', 100)):
+    with open(d + '/' + name, 'w') as f:
+        f.write('<!doctype html><html><body>\n')
+        chunk = row * 10000
+        for _ in range(mb * 1024 * 1024 // len(chunk)):
+            f.write(chunk)
+        f.write('</body></html>\n')
 PY
 cat > "$dir/Caddyfile" <<CF
 {
@@ -48,16 +51,22 @@ http://127.0.0.1:28083 {
 	tracebar
 	reverse_proxy 127.0.0.1:28081
 }
+http://127.0.0.1:28084 {
+	tracing
+	reverse_proxy 127.0.0.1:28081
+}
 CF
-HOME="$dir" ./caddy run --config "$dir/Caddyfile" >"$dir/caddy.log" 2>&1 &
+HOME="$dir" OTEL_TRACES_EXPORTER=none ./caddy run --config "$dir/Caddyfile" >"$dir/caddy.log" 2>&1 &
 caddy_pid=$!
-for port in 28082 28083; do for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/small.json" && break; sleep 0.1; done; done
+for port in 28082 28083 28084; do for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/small.json" && break; sleep 0.1; done; done
 
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$caddy_pid/status"; }
-before=$(hwm)
-size=$(curl -s -H 'Accept: text/html' -o /dev/null -w '%{size_download}' http://127.0.0.1:28083/big.html)
-after=$(hwm)
-echo "100 MB page through tracebar: $size bytes received; Caddy peak RSS ${before} kB -> ${after} kB (growth $(( (after - before) / 1024 )) MB)"
+for page in big10.html big.html; do
+	before=$(hwm)
+	size=$(curl -s -H 'Accept: text/html' -o /dev/null -w '%{size_download}' "http://127.0.0.1:28083/$page")
+	after=$(hwm)
+	echo "(c) $page through tracebar: $size bytes received; Caddy peak RSS ${before} kB -> ${after} kB (growth $(( (after - before) / 1024 )) MB)"
+done
 
 run() { # port path -> "rps p50 p99"
 	wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H 'Accept: text/html' "http://127.0.0.1:$1$2" |
@@ -67,9 +76,14 @@ printf '%-22s %-10s %10s %10s %10s\n' case via req/s p50 p99
 for path in /small.json /page.html; do
 	read -r prps p50 p99 < <(run 28082 "$path")
 	printf '%-22s %-10s %10s %10s %10s\n' "$path" plain "$prps" "$p50" "$p99"
+	read -r srps s50 s99 < <(run 28084 "$path")
+	printf '%-22s %-10s %10s %10s %10s\n' "$path" tracing "$srps" "$s50" "$s99"
 	read -r trps t50 t99 < <(run 28083 "$path")
 	printf '%-22s %-10s %10s %10s %10s\n' "$path" tracebar "$trps" "$t50" "$t99"
-	awk -v a="$trps" -v b="$prps" -v p="$path" 'BEGIN {printf "%-22s ratio      %10.2f\n", p, a/b}'
+	awk -v a="$trps" -v b="$prps" -v c="$srps" -v p="$path" 'BEGIN {printf "%-22s ratio      tracebar/plain %.2f, tracing/plain %.2f, tracebar/tracing %.2f\n", p, a/b, c/b, a/c}'
 done
 
+echo "(d) sink ingest, batches of 512 spans:"
+go test ./otelbridge -run '^$' -bench 'BenchmarkSink' -benchtime 3s | grep Benchmark
+go test ./otelbridge -run '^$' -bench 'BenchmarkStoreBytesPerSpan' -benchtime 1x | grep Benchmark
 go test ./inject -run '^$' -bench BenchmarkWriter100KB -benchtime 2s | grep Benchmark
