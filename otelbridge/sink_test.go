@@ -1,10 +1,12 @@
 package otelbridge
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +27,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -478,5 +481,52 @@ func TestSinkSaturatedAsksToRetry(t *testing.T) {
 	}
 	if spans, _ := store.Spans(toolbar.TraceID(span.SpanContext().TraceID()), 0); len(spans) != 1 {
 		t.Fatalf("%d spans after the retry, want 1", len(spans))
+	}
+}
+
+// TestSinkHostileSizes: a 1 GB body announced in Content-Length is refused
+// before it is read; a span with 100,000 attributes within the size limit
+// is kept whole.
+func TestSinkHostileSizes(t *testing.T) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: NewSink(store)}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/traces HTTP/1.1\r\nHost: sink\r\nContent-Type: application/x-protobuf\r\nContent-Length: %d\r\n\r\nxxxx", 1<<30)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("1 GB announced: status %d, want 413", resp.StatusCode)
+	}
+
+	attrs := make([]*commonpb.KeyValue, 100_000)
+	for i := range attrs {
+		attrs[i] = &commonpb.KeyValue{Key: fmt.Sprint("k", i), Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: int64(i)}}}
+	}
+	tid, sid := bytes.Repeat([]byte{7}, 16), bytes.Repeat([]byte{8}, 8)
+	body, _ := proto.Marshal(&collectortrace.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{TraceId: tid, SpanId: sid, Name: "wide", Attributes: attrs}}}},
+	}}})
+	r, err := http.Post("http://"+ln.Addr().String()+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	spans, _ := store.Spans(toolbar.TraceID(tid), 0)
+	if r.StatusCode != 200 || len(spans) != 1 || len(spans[0].Attributes) != 100_000 {
+		t.Fatalf("status %d, %d spans: the wide span was not kept whole (%d bytes)", r.StatusCode, len(spans), len(body))
 	}
 }
