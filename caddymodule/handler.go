@@ -405,11 +405,12 @@ func (x *exchange) clientTrace() *httptrace.ClientTrace {
 			event("tls.done")
 		},
 		WroteHeaderField: func(key string, value []string) {
+			key = http.CanonicalHeaderKey(key)
 			lock(func() {
 				if x.upstreamHeader == nil {
 					x.upstreamHeader = http.Header{}
 				}
-				x.upstreamHeader[http.CanonicalHeaderKey(key)] = append(x.upstreamHeader[http.CanonicalHeaderKey(key)], value...)
+				x.upstreamHeader[key] = append(x.upstreamHeader[key], value...)
 			})
 		},
 		WroteRequest: func(httptrace.WroteRequestInfo) {
