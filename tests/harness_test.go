@@ -51,6 +51,19 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		// TRACEBAR_JAEGER names a Jaeger built from tests/jaeger (run.sh
+		// builds one); else build it here (minutes when the cache is cold)
+		// unless -run leaves out the test that needs it.
+		jaegerBin = os.Getenv("TRACEBAR_JAEGER")
+		if jaegerBin == "" && runsJaegerTest() {
+			jaegerBin = filepath.Join(dir, "jaeger")
+			if err := buildJaeger(jaegerBin); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		} else if abs, err := filepath.Abs(jaegerBin); err == nil {
+			jaegerBin = abs
+		}
 		return m.Run()
 	}()
 	os.Exit(code)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README): go vet, the race-enabled unit and integration
 # tests against a Caddy built by ./xcaddy.sh (Go and Node.js upstreams, a
-# headless Chromium), then bounded fuzzing of every parser.
+# headless Chromium, a Jaeger built from tests/jaeger), then bounded fuzzing
+# of every parser.
 #
 # Installs what it needs when missing: Chromium and php-fpm from Debian (as
 # root) and the Node.js test app's pinned packages (npm ci).
@@ -30,8 +31,14 @@ go vet ./...
 echo "--- xcaddy build" >&2
 ./xcaddy.sh >/dev/null
 
+# Jaeger v2 for the forwarding test, from its own module (tests/jaeger:
+# its OpenTelemetry versions are not ours); a cold build takes minutes.
+echo "--- jaeger build (tests/jaeger)" >&2
+mkdir -p tests/out
+(cd tests/jaeger && go build -trimpath -o ../out/jaeger github.com/jaegertracing/jaeger/cmd/jaeger)
+
 echo "--- go test -race" >&2
-TRACEBAR_CADDY="$PWD/caddy" go test -race -count=1 -timeout 20m ./...
+TRACEBAR_CADDY="$PWD/caddy" TRACEBAR_JAEGER="$PWD/tests/out/jaeger" go test -race -count=1 -timeout 20m ./...
 
 echo "--- fuzzing (bounded)" >&2
 fuzztime="${FUZZTIME:-15s}"
