@@ -3,8 +3,11 @@ package assets
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -13,6 +16,7 @@ func TestHandlerServesToolbarFiles(t *testing.T) {
 	tests := []struct{ path, ctype string }{
 		{"/toolbar.js", "text/javascript"},
 		{"/toolbar.css", "text/css"},
+		{"/hook.js", "text/javascript"},
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
@@ -28,11 +32,12 @@ func TestHandlerServesToolbarFiles(t *testing.T) {
 	}
 }
 
-// TestToolbarFitsItsBudget: the toolbar stays small (under 40 KB gzip)
-// and never writes markup from data (no innerHTML and friends).
+// TestToolbarFitsItsBudget: the toolbar (with the fetch hook) stays small
+// (under 40 KB gzip) and never writes markup from data (no innerHTML and
+// friends).
 func TestToolbarFitsItsBudget(t *testing.T) {
 	var all, gz bytes.Buffer
-	for _, f := range []string{"toolbar.js", "toolbar.css"} {
+	for _, f := range []string{"toolbar.js", "toolbar.css", "hook.js"} {
 		b, err := files.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -45,10 +50,38 @@ func TestToolbarFitsItsBudget(t *testing.T) {
 	if gz.Len() > 40<<10 {
 		t.Fatalf("toolbar is %d bytes gzipped, budget 40 KB", gz.Len())
 	}
-	js, _ := files.ReadFile("toolbar.js")
-	for _, sink := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
-		if bytes.Contains(js, []byte(sink)) {
-			t.Errorf("toolbar.js uses %s", sink)
+	t.Logf("toolbar.js + toolbar.css + hook.js: %d bytes, %d gzipped", all.Len(), gz.Len())
+	for _, f := range []string{"toolbar.js", "hook.js", "page.html"} {
+		js, _ := files.ReadFile(f)
+		for _, sink := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "srcdoc"} {
+			if bytes.Contains(js, []byte(sink)) {
+				t.Errorf("%s uses %s", f, sink)
+			}
+		}
+	}
+}
+
+// TestPageRunsOnlyItsOwnScript: the standalone page's policy allows its one
+// inline script (by hash, not 'unsafe-inline') and the same origin only;
+// the page loads nothing from elsewhere.
+func TestPageRunsOnlyItsOwnScript(t *testing.T) {
+	for _, path := range []string{"/", "/requests/0123456789abcdef"} {
+		rec := httptest.NewRecorder()
+		Page().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		body, csp := rec.Body.String(), rec.Header().Get("Content-Security-Policy")
+		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		scripts := regexp.MustCompile(`(?s)<script([^>]*)>(.*?)</script>`).FindAllStringSubmatch(body, -1)
+		if len(scripts) != 1 || scripts[0][1] != "" {
+			t.Fatalf("want one plain inline script, got %q", scripts)
+		}
+		sum := sha256.Sum256([]byte(scripts[0][2]))
+		if hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, "script-src 'self' "+hash) || strings.Contains(csp, "unsafe") {
+			t.Fatalf("policy %q does not allow exactly the page's script (%s)", csp, hash)
+		}
+		if strings.Contains(body, "//") && regexp.MustCompile(`(src|href)=["']?(https?:)?//`).MatchString(body) {
+			t.Fatalf("the page loads something from elsewhere: %s", body)
 		}
 	}
 }

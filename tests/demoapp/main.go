@@ -6,9 +6,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"html/template"
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -70,10 +73,15 @@ func run(addr, invAddr string) error {
 		tracer:    webTP.Tracer("demoapp/shop"),
 		inventory: "http://" + invAddr,
 		client:    &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(webTP))},
+		logs:      otlpEndpoint() + "/v1/logs",
 	}
 	web := http.NewServeMux()
 	web.HandleFunc("GET /{$}", s.index)
 	web.HandleFunc("GET /api/products", s.products)
+	web.HandleFunc("GET /orders", s.orders)
+	web.HandleFunc("GET /old-orders", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/orders", http.StatusFound)
+	})
 	inv := http.NewServeMux()
 	inv.HandleFunc("GET /stock", stock(invTP.Tracer("demoapp/inventory")))
 
@@ -132,7 +140,9 @@ func openDB() (*sql.DB, error) {
 	db.SetMaxOpenConns(1)
 	_, err = db.Exec(`CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT, price_cents INTEGER);
 		INSERT INTO products (name, price_cents) VALUES
-		('Espresso cup', 900), ('Pour-over kettle', 4200), ('Grinder', 12900), ('Beans, 1 kg', 2400);`)
+		('Espresso cup', 900), ('Pour-over kettle', 4200), ('Grinder', 12900), ('Beans, 1 kg', 2400);
+		CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, product_id INTEGER);
+		INSERT INTO orders (customer, product_id) VALUES ('Ada', 3), ('Grace', 1), ('Linus', 4), ('Barbara', 2);`)
 	return db, err
 }
 
@@ -148,12 +158,18 @@ type shop struct {
 	tracer    trace.Tracer
 	inventory string
 	client    *http.Client
+	logs      string // OTLP/HTTP logs endpoint
 }
 
-// query runs a SQL query in a CLIENT span with the database semantic conventions.
+// query runs a SQL query on products in a CLIENT span with the database
+// semantic conventions.
 func (s *shop) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	ctx, span := s.tracer.Start(ctx, "SELECT products", trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("db.system.name", "sqlite"), attribute.String("db.query.text", q), attribute.String("db.collection.name", "products")))
+	return s.queryTable(ctx, "products", q, args...)
+}
+
+func (s *shop) queryTable(ctx context.Context, table, q string, args ...any) (*sql.Rows, error) {
+	ctx, span := s.tracer.Start(ctx, "SELECT "+table, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "sqlite"), attribute.String("db.query.text", q), attribute.String("db.collection.name", table)))
 	defer span.End()
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -254,4 +270,127 @@ func stock(tracer trace.Tracer) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"1":12,"2":3,"3":0,"4":40}`))
 	}
+}
+
+type order struct {
+	ID        int
+	Customer  string
+	ProductID int
+	Product   string
+	Price     string
+}
+
+// orders is the page with the classic N+1: one query for the orders, then
+// one per order for its product (the id inlined in the SQL text, as many
+// ORMs log it). It also fails to apply a coupon (an exception event on a
+// span with error status), logs a warning as an OTLP log record, and its
+// script fetches /api/products and calls it again with XHR after load,
+// through a fetch reference taken before any of the page's code ran.
+func (s *shop) orders(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	list, err := s.loadOrders(ctx)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_, span := s.tracer.Start(ctx, "apply coupon", trace.WithAttributes(attribute.String("coupon.code", "SPRING")))
+	cerr := errors.New(`coupon "SPRING" expired on 2024-03-31`)
+	span.RecordError(cerr, trace.WithStackTrace(true))
+	span.SetStatus(codes.Error, cerr.Error())
+	span.End()
+	s.log(ctx, 13, "WARN", "order 3 is waiting for stock")
+
+	_, rs := s.tracer.Start(ctx, "render orders.html", trace.WithAttributes(attribute.String("template.name", "orders")))
+	defer rs.End()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := ordersPage.Execute(w, list); err != nil {
+		rs.RecordError(err)
+	}
+}
+
+func (s *shop) loadOrders(ctx context.Context) ([]order, error) {
+	rows, err := s.queryTable(ctx, "orders", "SELECT id, customer, product_id FROM orders ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	var list []order
+	for rows.Next() {
+		var o order
+		if err := rows.Scan(&o.ID, &o.Customer, &o.ProductID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		list = append(list, o)
+	}
+	rows.Close()
+	for i := range list {
+		prow, err := s.query(ctx, fmt.Sprintf("SELECT name, price_cents FROM products WHERE id = %d", list[i].ProductID))
+		if err != nil {
+			return nil, err
+		}
+		var cents int
+		if prow.Next() {
+			prow.Scan(&list[i].Product, &cents)
+		}
+		prow.Close()
+		list[i].Price = fmt.Sprintf("%d.%02d", cents/100, cents%100)
+	}
+	return list, nil
+}
+
+var ordersPage = template.Must(template.New("orders").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Orders</title>
+<script>const appFetch = window.fetch;</script>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;color:#222}td,th{padding:.3rem .8rem;text-align:left}</style>
+</head>
+<body>
+<h1>Orders</h1>
+<table><tr><th>#</th><th>Customer</th><th>Product</th><th>Price</th></tr>
+{{range .}}<tr><td>{{.ID}}</td><td>{{.Customer}}</td><td>{{.Product}}</td><td>{{.Price}}</td></tr>
+{{end}}</table>
+<p id="out">Loading stock&hellip;</p>
+<script>
+addEventListener('load', async () => {
+  const ps = await (await appFetch('/api/products')).json();
+  const x = new XMLHttpRequest();
+  x.open('GET', '/api/products?via=xhr');
+  x.onloadend = () => {
+    document.getElementById('out').textContent = ps.length + ' products in stock (XHR ' + x.status + ')';
+    document.body.dataset.fetched = 'done';
+  };
+  x.send();
+});
+</script>
+</body>
+</html>
+`))
+
+func otlpEndpoint() string {
+	if e := os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); e != "" {
+		return strings.TrimRight(e, "/")
+	}
+	return "http://localhost:4318"
+}
+
+// log sends one OTLP/JSON log record in the request's trace context, as
+// an OpenTelemetry log bridge would (the Go logs SDK is not needed here).
+func (s *shop) log(ctx context.Context, severity int, text, body string) {
+	sc := trace.SpanContextFromContext(ctx)
+	rec := map[string]any{
+		"timeUnixNano": strconv.FormatInt(time.Now().UnixNano(), 10), "severityNumber": severity, "severityText": text,
+		"body": map[string]string{"stringValue": body}, "traceId": sc.TraceID().String(), "spanId": sc.SpanID().String(),
+		"attributes": []map[string]any{{"key": "code.function", "value": map[string]string{"stringValue": "orders"}}},
+	}
+	doc := map[string]any{"resourceLogs": []any{map[string]any{
+		"resource":  map[string]any{"attributes": []any{map[string]any{"key": "service.name", "value": map[string]string{"stringValue": "shop-web"}}}},
+		"scopeLogs": []any{map[string]any{"scope": map[string]string{"name": "demoapp/log"}, "logRecords": []any{rec}}},
+	}}}
+	b, _ := json.Marshal(doc)
+	resp, err := http.Post(s.logs, "application/json", bytes.NewReader(b))
+	if err != nil {
+		log.Printf("log export: %v", err)
+		return
+	}
+	resp.Body.Close()
 }
