@@ -42,6 +42,9 @@ TRACEBAR_CADDY="$PWD/caddy" TRACEBAR_JAEGER="$PWD/tests/out/jaeger" go test -rac
 
 echo "--- fuzzing (bounded)" >&2
 fuzztime="${FUZZTIME:-15s}"
-go test ./inject -run '^$' -fuzz '^FuzzWriter$' -fuzztime "$fuzztime"
-go test ./otelbridge -run '^$' -fuzz '^FuzzSinkProtobuf$' -fuzztime "$fuzztime"
-go test ./otelbridge -run '^$' -fuzz '^FuzzSinkJSON$' -fuzztime "$fuzztime"
+# Minimising each new interesting input would take the whole budget (the
+# default is up to 60 s each); spend it on new inputs instead.
+fuzz() { go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" -fuzzminimizetime 200x; }
+fuzz ./inject FuzzWriter
+fuzz ./otelbridge FuzzSinkProtobuf
+fuzz ./otelbridge FuzzSinkJSON
