@@ -2,10 +2,10 @@ package caddymodule
 
 import (
 	"bytes"
-	"fmt"
 	"html"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,9 +84,9 @@ func (rw *responseWriter) commit(inj bool) {
 		rw.inj = inject.NewWriter(countingWriter{rw}, tail, x.snippet("hook.js", nonce, ""))
 	}
 	sc := x.span.SpanContext()
-	tp := fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())
+	tp := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
 	h.Set("Traceresponse", tp)
-	h.Add("Server-Timing", fmt.Sprintf(`traceparent;desc="%s", tracebar;desc="proxy";dur=%.3f`, tp, toolbar.Millis(time.Since(x.start))))
+	h.Add("Server-Timing", `traceparent;desc="`+tp+`", tracebar;desc="proxy";dur=`+strconv.FormatFloat(toolbar.Millis(time.Since(x.start)), 'f', 3, 64))
 	h.Set("X-Tracebar-Request", x.h.Prefix+"/api/requests/"+x.rec.ID)
 	h.Set("X-Tracebar-Link", x.h.Prefix+"/requests/"+x.rec.ID)
 

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Redacted replaces secret values before they are stored.
@@ -26,8 +27,8 @@ var urlAttributes = map[string]bool{"url.full": true, "http.url": true, "url.ori
 type Redactor struct {
 	words []string
 
-	mu    sync.RWMutex
-	cache map[string]bool // name → secret; names are client-chosen, so bounded
+	cache  sync.Map     // name → secret; read on every header, without locks
+	cached atomic.Int32 // entries: names are client-chosen, so bounded
 }
 
 // NewRedactor returns a Redactor that also treats names containing any of
@@ -39,7 +40,7 @@ func NewRedactor(extra ...string) *Redactor {
 			words = append(words, w)
 		}
 	}
-	return &Redactor{words: words, cache: map[string]bool{}}
+	return &Redactor{words: words}
 }
 
 var defaultRedactor = NewRedactor()
@@ -50,19 +51,12 @@ func (r *Redactor) IsSecret(name string) bool {
 	if r == nil {
 		r = defaultRedactor
 	}
-	r.mu.RLock()
-	v, ok := r.cache[name]
-	r.mu.RUnlock()
-	if ok {
-		return v
+	if v, ok := r.cache.Load(name); ok {
+		return v.(bool)
 	}
-	v = r.isSecret(name)
-	if len(name) <= 64 {
-		r.mu.Lock()
-		if len(r.cache) < 4096 {
-			r.cache[strings.Clone(name)] = v // holds no request's memory
-		}
-		r.mu.Unlock()
+	v := r.isSecret(name)
+	if len(name) <= 64 && r.cached.Add(1) <= 4096 {
+		r.cache.Store(strings.Clone(name), v) // holds no request's memory
 	}
 	return v
 }
