@@ -163,32 +163,41 @@ func TestSinkRejectsBadIDsWithPartialSuccess(t *testing.T) {
 	}
 }
 
+// serveSink serves h (the sink, or a wrapper) over OTLP/HTTP and the sink
+// over OTLP/gRPC on loopback for the test, returning their addresses.
+func serveSink(t *testing.T, sink *Sink, h http.Handler) (httpAddr, grpcAddr string) {
+	t.Helper()
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(hl)
+	t.Cleanup(func() { srv.Close() })
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := sink.NewGRPCServer()
+	go g.Serve(gl)
+	t.Cleanup(g.Stop)
+	return hl.Addr().String(), gl.Addr().String()
+}
+
 // TestSinkReceivesRealGoExporters sends spans with the OpenTelemetry Go
 // SDK's OTLP/HTTP and OTLP/gRPC exporters over real sockets.
 func TestSinkReceivesRealGoExporters(t *testing.T) {
 	store := toolbar.NewStore(toolbar.Limits{})
 	sink := NewSink(store)
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: sink}
-	go srv.Serve(httpLn)
-	defer srv.Close()
-	grpcLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := sink.NewGRPCServer()
-	go g.Serve(grpcLn)
-	defer g.Stop()
+	httpAddr, grpcAddr := serveSink(t, sink, sink)
 
 	ctx := context.Background()
 	exporters := map[string]sdktrace.SpanExporter{}
-	if exporters["http"], err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(httpLn.Addr().String()), otlptracehttp.WithInsecure(), otlptracehttp.WithCompression(otlptracehttp.GzipCompression)); err != nil {
+	var err error
+	if exporters["http"], err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(httpAddr), otlptracehttp.WithInsecure(), otlptracehttp.WithCompression(otlptracehttp.GzipCompression)); err != nil {
 		t.Fatal(err)
 	}
-	if exporters["grpc"], err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(grpcLn.Addr().String()), otlptracegrpc.WithInsecure(), otlptracegrpc.WithCompressor("gzip")); err != nil {
+	if exporters["grpc"], err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(grpcAddr), otlptracegrpc.WithInsecure(), otlptracegrpc.WithCompressor("gzip")); err != nil {
 		t.Fatal(err)
 	}
 	for name, exp := range exporters {
@@ -346,27 +355,15 @@ func TestSinkConfigRestore(t *testing.T) {
 func TestSinkKeepsLogsOfTraces(t *testing.T) {
 	store := toolbar.NewStore(toolbar.Limits{})
 	sink := NewSink(store)
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: sink}
-	go srv.Serve(httpLn)
-	defer srv.Close()
-	grpcLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := sink.NewGRPCServer()
-	go g.Serve(grpcLn)
-	defer g.Stop()
+	httpAddr, grpcAddr := serveSink(t, sink, sink)
 
 	ctx := context.Background()
 	exporters := map[string]sdklog.Exporter{}
-	if exporters["http"], err = otlploghttp.New(ctx, otlploghttp.WithEndpoint(httpLn.Addr().String()), otlploghttp.WithInsecure()); err != nil {
+	var err error
+	if exporters["http"], err = otlploghttp.New(ctx, otlploghttp.WithEndpoint(httpAddr), otlploghttp.WithInsecure()); err != nil {
 		t.Fatal(err)
 	}
-	if exporters["grpc"], err = otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(grpcLn.Addr().String()), otlploggrpc.WithInsecure()); err != nil {
+	if exporters["grpc"], err = otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(grpcAddr), otlploggrpc.WithInsecure()); err != nil {
 		t.Fatal(err)
 	}
 	tp := sdktrace.NewTracerProvider()
@@ -416,11 +413,7 @@ func TestSinkSaturatedAsksToRetry(t *testing.T) {
 		sink.slots <- struct{}{}
 	}
 	busy := make(chan int, 100)
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	httpAddr, grpcAddr := serveSink(t, sink, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
 		sink.ServeHTTP(rec, r)
 		if rec.Code == http.StatusTooManyRequests {
@@ -434,19 +427,10 @@ func TestSinkSaturatedAsksToRetry(t *testing.T) {
 		}
 		w.WriteHeader(rec.Code)
 		w.Write(rec.Body.Bytes())
-	})}
-	go srv.Serve(httpLn)
-	defer srv.Close()
-	grpcLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := sink.NewGRPCServer()
-	go g.Serve(grpcLn)
-	defer g.Stop()
+	}))
 
 	// gRPC: the status a saturated sink gives.
-	conn, err := grpc.NewClient(grpcLn.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +452,7 @@ func TestSinkSaturatedAsksToRetry(t *testing.T) {
 		}
 	}()
 	ctx := context.Background()
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(httpLn.Addr().String()), otlptracehttp.WithInsecure(),
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(httpAddr), otlptracehttp.WithInsecure(),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: 10 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: 30 * time.Second}))
 	if err != nil {
 		t.Fatal(err)

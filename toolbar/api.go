@@ -90,11 +90,7 @@ func (a *API) requests(w http.ResponseWriter, r *http.Request) {
 func (a *API) requestStream(w http.ResponseWriter, r *http.Request) {
 	wake, cancel := a.Store.SubscribeRequests()
 	defer cancel()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	rc := startEvents(w)
 	if err := rc.Flush(); err != nil {
 		return
 	}
@@ -145,15 +141,26 @@ func (a *API) request(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, rec)
 }
 
-func (a *API) trace(w http.ResponseWriter, r *http.Request) {
+// traceID reads the {id} of the path, answering 400 when it is not one.
+func traceID(w http.ResponseWriter, r *http.Request) (TraceID, bool) {
 	id, err := ParseTraceID(r.PathValue("id"))
 	if err != nil {
 		http.Error(w, "toolbar: "+err.Error(), http.StatusBadRequest)
+		return id, false
+	}
+	return id, true
+}
+
+func noTrace(w http.ResponseWriter) { http.Error(w, "toolbar: no such trace", http.StatusNotFound) }
+
+func (a *API) trace(w http.ResponseWriter, r *http.Request) {
+	id, ok := traceID(w, r)
+	if !ok {
 		return
 	}
 	spans, ok := a.Store.Spans(id, 0)
 	if !ok {
-		http.Error(w, "toolbar: no such trace", http.StatusNotFound)
+		noTrace(w)
 		return
 	}
 	b, err := MarshalOTLPJSON(spans)
@@ -166,14 +173,13 @@ func (a *API) trace(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) logs(w http.ResponseWriter, r *http.Request) {
-	id, err := ParseTraceID(r.PathValue("id"))
-	if err != nil {
-		http.Error(w, "toolbar: "+err.Error(), http.StatusBadRequest)
+	id, ok := traceID(w, r)
+	if !ok {
 		return
 	}
 	logs, ok := a.Store.Logs(id, 0)
 	if !ok {
-		http.Error(w, "toolbar: no such trace", http.StatusNotFound)
+		noTrace(w)
 		return
 	}
 	if logs == nil {
@@ -185,22 +191,17 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 // stream sends the trace's records and spans, then every change, as SSE.
 // Each "spans" event carries only spans not sent before on this stream.
 func (a *API) stream(w http.ResponseWriter, r *http.Request) {
-	id, err := ParseTraceID(r.PathValue("id"))
-	if err != nil {
-		http.Error(w, "toolbar: "+err.Error(), http.StatusBadRequest)
+	id, ok := traceID(w, r)
+	if !ok {
 		return
 	}
 	wake, cancel, ok := a.Store.Subscribe(id)
 	if !ok {
-		http.Error(w, "toolbar: no such trace", http.StatusNotFound)
+		noTrace(w)
 		return
 	}
 	defer cancel()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	rc := startEvents(w)
 
 	sent, logsSent := 0, 0
 	recSent := map[string]*Record{}
@@ -265,6 +266,15 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, a.Store.Stats())
+}
+
+// startEvents writes the head of a Server-Sent Events response.
+func startEvents(w http.ResponseWriter) *http.ResponseController {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return http.NewResponseController(w)
 }
 
 func sendEvent(w http.ResponseWriter, event string, v any) error {

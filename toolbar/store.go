@@ -126,17 +126,22 @@ func (s *Store) AddLogs(logs []LogRecord) (stored int) {
 // Logs returns a copy of the log records of trace id from index from on,
 // in arrival order, and whether the trace is known.
 func (s *Store) Logs(id TraceID, from int) ([]LogRecord, bool) {
+	return tail(s, id, from, func(t *trace) []LogRecord { return t.logs })
+}
+
+// tail copies the items of trace id that field selects, from index from on.
+func tail[T any](s *Store, id TraceID, from int, field func(*trace) []T) ([]T, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.traces[id]
 	if !ok {
 		return nil, false
 	}
-	t := e.Value.(*trace)
-	if from >= len(t.logs) {
+	items := field(e.Value.(*trace))
+	if from >= len(items) {
 		return nil, true
 	}
-	return append([]LogRecord(nil), t.logs[from:]...), true
+	return append([]T(nil), items[from:]...), true
 }
 
 // fitsLocked reports whether an item of size may join trace t: one trace
@@ -189,17 +194,7 @@ func (s *Store) evictOldestLocked() {
 // Spans returns a copy of the spans of trace id from index from on, in
 // arrival order, and whether the trace is known.
 func (s *Store) Spans(id TraceID, from int) ([]Span, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.traces[id]
-	if !ok {
-		return nil, false
-	}
-	t := e.Value.(*trace)
-	if from >= len(t.spans) {
-		return nil, true
-	}
-	return append([]Span(nil), t.spans[from:]...), true
+	return tail(s, id, from, func(t *trace) []Span { return t.spans })
 }
 
 // Subscribe returns a channel that receives a value whenever trace id
