@@ -915,6 +915,17 @@ function reportFetch(e) {
 if (HK) {
 	HK.list.forEach(reportFetch);
 	HK.on(e => { reportFetch(e); schedule(); });
+	// Turbo visits and htmx boosted links load the next page by fetch or
+	// XHR and swap it in: follow them, so the toolbar shows the page on screen.
+	const follow = () => {
+		const here = location.href.split('#')[0];
+		for (let i = HK.list.length - 1; i >= 0; i--) {
+			const e = HK.list[i];
+			if (e.requestId && e.url.split('#')[0] === here) return show(e.requestId);
+		}
+	};
+	addEventListener('turbo:load', follow);
+	D.addEventListener('htmx:pushedIntoHistory', follow);
 }
 if (!PAGE) {
 	if (D.readyState === 'complete') setTimeout(reportLoad, 0);

@@ -256,6 +256,21 @@ func TestBrowserPanels(t *testing.T) {
 		b.wait("the OTLP JSON download", `window.__download && JSON.parse(window.__download).resourceSpans.length > 0 && window.__download.includes(host.shadowRoot.querySelector('.tb-tid').title.slice(6))`)
 	})
 
+	t.Run("turbo visit", func(t *testing.T) {
+		b := browserTab{t, b.ctx}
+		// What Turbo does for a visit: fetch the page, push its URL,
+		// swap the body, fire turbo:load. The toolbar follows to it.
+		b.do(`(async () => {
+			const r = await fetch('/', { headers: { Accept: 'text/html' } });
+			await r.text();
+			window.__visited = r.headers.get('X-Tracebar-Request').split('/').pop();
+			history.pushState({}, '', '/');
+			const nb = document.createElement('body'); nb.append('visited'); document.body.replaceWith(nb);
+			dispatchEvent(new Event('turbo:load'));
+		})()`)
+		b.wait("the visited page's request in the toolbar", `window.__visited && host.dataset.request === window.__visited && host.dataset.state === 'ready' && root.querySelector('.tb-sum').textContent.includes('GET')`)
+	})
+
 	t.Run("standalone", func(t *testing.T) {
 		b := browserTab{t, b.ctx}
 		// An API response has no toolbar; its header links to its page.
