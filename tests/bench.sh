@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
 DURATION="${DURATION:-10s}"
+ROUNDS="${ROUNDS:-3}"
 CONNS="${CONNS:-32}"
 [ -x ./caddy ] || ./xcaddy.sh >/dev/null
 
@@ -70,17 +71,29 @@ done
 
 run() { # port path -> "rps p50 p99"
 	wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H 'Accept: text/html' "http://127.0.0.1:$1$2" |
-		awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {print rps, p50, p99}'
+		awk 'function ms(x) { if (x ~ /us$/) return x / 1000; if (x ~ /ms$/) return x + 0; if (x ~ /s$/) return x * 1000; return x }
+			/Requests\/sec/ {rps=$2} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} END {print rps, p50, p99}'
 }
-printf '%-22s %-10s %10s %10s %10s\n' case via req/s p50 p99
+# This machine's speed drifts between runs: the three variants take turns,
+# ROUNDS times, and the median of each is reported.
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf '%-12s %-9s %10s %10s %10s   (median of %s rounds of %s)\n' case via req/s p50 p99 "$ROUNDS" "$DURATION"
 for path in /small.json /page.html; do
-	read -r prps p50 p99 < <(run 28082 "$path")
-	printf '%-22s %-10s %10s %10s %10s\n' "$path" plain "$prps" "$p50" "$p99"
-	read -r srps s50 s99 < <(run 28084 "$path")
-	printf '%-22s %-10s %10s %10s %10s\n' "$path" tracing "$srps" "$s50" "$s99"
-	read -r trps t50 t99 < <(run 28083 "$path")
-	printf '%-22s %-10s %10s %10s %10s\n' "$path" tracebar "$trps" "$t50" "$t99"
-	awk -v a="$trps" -v b="$prps" -v c="$srps" -v p="$path" 'BEGIN {printf "%-22s ratio      tracebar/plain %.2f, tracing/plain %.2f, tracebar/tracing %.2f\n", p, a/b, c/b, a/c}'
+	: >"$dir/r"
+	for _ in $(seq "$ROUNDS"); do
+		for v in plain:28082 tracing:28084 tracebar:28083; do
+			echo "${v%%:*} $(run "${v##*:}" "$path")" >>"$dir/r"
+		done
+	done
+	for v in plain tracing tracebar; do
+		rps=$(awk -v v=$v '$1 == v {print $2}' "$dir/r" | median)
+		p50=$(awk -v v=$v '$1 == v {print $3}' "$dir/r" | median)
+		p99=$(awk -v v=$v '$1 == v {print $4}' "$dir/r" | median)
+		printf '%-12s %-9s %10s %8sms %8sms\n' "$path" "$v" "$rps" "$p50" "$p99"
+		eval "rps_$v=$rps"
+	done
+	awk -v a="$rps_tracebar" -v b="$rps_plain" -v c="$rps_tracing" -v p="$path" \
+		'BEGIN {printf "%-12s ratios    tracebar/plain %.2f, tracing/plain %.2f, tracebar/tracing %.2f\n", p, a/b, c/b, a/c}'
 done
 
 echo "(d) sink ingest, batches of 512 spans:"
