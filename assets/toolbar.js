@@ -857,6 +857,8 @@ addEventListener('pageshow', e => { if (e.persisted) { stream(); schedule(); } }
 
 function addHist(r) {
 	if (!r || !r.id) return;
+	const old = hist.get(r.id);
+	if (old && old.done && !r.done) return; // the list and the stream race: keep the finished one
 	hist.set(r.id, r);
 	if (hist.size > 300) hist.delete(hist.keys().next().value);
 }

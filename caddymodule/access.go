@@ -3,12 +3,13 @@ package caddymodule
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -27,7 +28,7 @@ func (h *Handler) active(r *http.Request) bool {
 	}
 	if h.Secret != "" {
 		c, err := r.Cookie(cookieName)
-		return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(h.cookie)) == 1
+		return err == nil && hmac.Equal([]byte(c.Value), []byte(h.cookie))
 	}
 	return h.hostAllowed(r.Host)
 }
@@ -83,15 +84,48 @@ func (h *Handler) hostAllowed(hostport string) bool {
 // enable serves <prefix>/enable?secret=…: the right secret sets the
 // cookie that turns the toolbar on for this browser, then redirects home
 // so the secret does not stay in the address bar.
+// Wrong guesses are rate-limited (a page reaching the proxy through DNS
+// rebinding could otherwise guess at will), and compared through their
+// HMAC so the secret's length does not show in the timing.
 func (h *Handler) enable(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("secret")), []byte(h.Secret)) != 1 {
+	if !h.guesses.allow(time.Now()) {
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "tracebar: too many wrong secrets, wait a minute", http.StatusTooManyRequests)
+		return
+	}
+	if !hmac.Equal([]byte(cookieValue(r.URL.Query().Get("secret"))), []byte(h.cookie)) {
+		h.guesses.fail(time.Now())
 		http.Error(w, "tracebar: wrong secret", http.StatusForbidden)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: h.cookie, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// guessLimit allows maxGuesses wrong secrets per minute, over all clients.
+type guessLimit struct {
+	mu     sync.Mutex
+	window time.Time
+	wrong  int
+}
+
+const maxGuesses = 10
+
+func (g *guessLimit) allow(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if now.Sub(g.window) > time.Minute {
+		g.window, g.wrong = now, 0
+	}
+	return g.wrong < maxGuesses
+}
+
+func (g *guessLimit) fail(now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.wrong++
 }
 
 // cookieValue derives the cookie from the secret, so the secret itself
@@ -113,7 +147,7 @@ func dropCookie(r *http.Request) {
 	for _, line := range cs {
 		var parts []string
 		for _, p := range strings.Split(line, ";") {
-			if name, _, _ := strings.Cut(strings.TrimSpace(p), "="); name != cookieName {
+			if name, _, _ := strings.Cut(strings.TrimSpace(p), "="); strings.TrimSpace(name) != cookieName {
 				parts = append(parts, strings.TrimSpace(p))
 			}
 		}
@@ -126,3 +160,6 @@ func dropCookie(r *http.Request) {
 		r.Header.Add("Cookie", c)
 	}
 }
+
+// minSecret is the shortest secret accepted.
+const minSecret = 16

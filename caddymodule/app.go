@@ -166,7 +166,7 @@ func (a *App) Start() error {
 		serve       func(net.Listener) (caddy.Destructor, error)
 	}{
 		{"http", a.OTLPHTTP, func(ln net.Listener) (caddy.Destructor, error) {
-			srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 			go srv.Serve(ln)
 			return httpServer{srv}, nil
 		}},

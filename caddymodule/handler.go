@@ -74,6 +74,7 @@ type Handler struct {
 	logger *zap.Logger
 
 	cookie      string        // cookie value that Secret unlocks
+	guesses     *guessLimit   // wrong secrets at <prefix>/enable
 	warnedHosts *atomic.Int64 // Host warnings logged, bounded
 }
 
@@ -123,11 +124,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if h.Secret == "" {
 			return fmt.Errorf("tracebar: secret is empty after replacing placeholders")
 		}
+		if len(h.Secret) < minSecret {
+			return fmt.Errorf("tracebar: secret must have at least %d characters (it guards the toolbar against guessing)", minSecret)
+		}
 		h.cookie = cookieValue(h.Secret)
+		h.guesses = new(guessLimit)
 	}
 	h.warnedHosts = new(atomic.Int64)
 	for i, host := range h.Hosts {
-		h.Hosts[i] = strings.ToLower(host)
+		if hp, _, err := net.SplitHostPort(host); err == nil {
+			host = hp // a Host's port does not matter
+		}
+		h.Hosts[i] = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
 	}
 
 	appIface, err := ctx.App("tracebar")

@@ -7,13 +7,14 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
-// redactSpans redacts secret string attributes of an export in place,
-// before it is stored or forwarded: nothing redacted leaves the sink.
+// redactSpans redacts secrets in an export in place, before it is stored
+// or forwarded: nothing redacted leaves the sink.
 func redactSpans(rss []*tracepb.ResourceSpans, r *toolbar.Redactor) {
 	for _, rs := range rss {
 		redactKVs(rs.GetResource().GetAttributes(), r)
 		for _, ss := range rs.GetScopeSpans() {
 			for _, sp := range ss.GetSpans() {
+				sp.Name = r.SpanName(sp.GetName())
 				redactKVs(sp.GetAttributes(), r)
 				for _, e := range sp.GetEvents() {
 					redactKVs(e.GetAttributes(), r)
@@ -26,13 +27,16 @@ func redactSpans(rss []*tracepb.ResourceSpans, r *toolbar.Redactor) {
 	}
 }
 
-// redactLogs is redactSpans for log records' attributes.
+// redactLogs is redactSpans for log records: attributes and bodies.
 func redactLogs(rls []*logspb.ResourceLogs, r *toolbar.Redactor) {
 	for _, rl := range rls {
 		redactKVs(rl.GetResource().GetAttributes(), r)
 		for _, sl := range rl.GetScopeLogs() {
 			for _, lr := range sl.GetLogRecords() {
 				redactKVs(lr.GetAttributes(), r)
+				if b := lr.GetBody(); b != nil {
+					redactValue("", b, r, 0)
+				}
 			}
 		}
 	}
@@ -40,8 +44,40 @@ func redactLogs(rls []*logspb.ResourceLogs, r *toolbar.Redactor) {
 
 func redactKVs(kvs []*commonpb.KeyValue, r *toolbar.Redactor) {
 	for _, kv := range kvs {
-		if s, ok := kv.GetValue().GetValue().(*commonpb.AnyValue_StringValue); ok {
-			s.StringValue = r.Attribute(kv.GetKey(), s.StringValue)
+		if kv.GetValue() != nil {
+			redactValue(kv.GetKey(), kv.Value, r, 0)
+		}
+	}
+}
+
+// redactValue redacts v, the value of key, in place: whole, whatever its
+// type, when key names a secret; else each string of a list under key, and
+// each entry of a map under its own key. A string without a key (a log
+// body) is text, not a named value, and is kept.
+func redactValue(key string, v *commonpb.AnyValue, r *toolbar.Redactor, depth int) {
+	if depth > maxDepth {
+		return
+	}
+	if key != "" && r.IsSecret(key) {
+		v.Value = &commonpb.AnyValue_StringValue{StringValue: toolbar.Redacted}
+		return
+	}
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_StringValue:
+		if key != "" {
+			x.StringValue = r.Attribute(key, x.StringValue)
+		}
+	case *commonpb.AnyValue_ArrayValue:
+		for _, e := range x.ArrayValue.GetValues() {
+			if e != nil {
+				redactValue(key, e, r, depth+1)
+			}
+		}
+	case *commonpb.AnyValue_KvlistValue:
+		for _, kv := range x.KvlistValue.GetValues() {
+			if kv.GetValue() != nil {
+				redactValue(kv.GetKey(), kv.Value, r, depth+1)
+			}
 		}
 	}
 }

@@ -29,6 +29,7 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // OTLP/gRPC exporters may compress
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -47,6 +48,9 @@ type Sink struct {
 	// export that finds no slot within wait is told to retry (429/503).
 	slots chan struct{}
 	wait  time.Duration
+	// readTimeout bounds reading one export, so slow uploads cannot keep
+	// the slots from everyone else.
+	readTimeout time.Duration
 
 	collectortrace.UnimplementedTraceServiceServer
 }
@@ -69,7 +73,7 @@ type SinkConfig struct {
 
 // NewSink returns a Sink writing to store.
 func NewSink(store *toolbar.Store) *Sink {
-	return &Sink{store: store, slots: make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))), wait: time.Second}
+	return &Sink{store: store, slots: make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))), wait: time.Second, readTimeout: 30 * time.Second}
 }
 
 // errBusy is the answer to an export that found the sink saturated.
@@ -94,19 +98,24 @@ func (s *Sink) acquire() bool {
 
 func (s *Sink) release() { <-s.slots }
 
-// limitGRPC is the gRPC side of the slots: a saturated sink answers
-// UNAVAILABLE with RetryInfo, which OTLP exporters retry after the delay.
-func (s *Sink) limitGRPC(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if !s.acquire() {
-		st, err := status.New(grpccodes.Unavailable, "otlp sink: "+errBusy.Error()).
-			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)})
-		if err != nil {
-			return nil, status.Error(grpccodes.Unavailable, "otlp sink: "+errBusy.Error())
-		}
-		return nil, st.Err()
+// tapGRPC is the gRPC side of the slots. It runs before gRPC reads the
+// message, so a saturated sink decodes nothing: it answers UNAVAILABLE with
+// RetryInfo, which OTLP exporters retry after the delay. It must not block
+// (it runs on the connection's reader), so it does not wait for a slot.
+// The slot is given back when the stream's context ends, on every path.
+func (s *Sink) tapGRPC(ctx context.Context, _ *tap.Info) (context.Context, error) {
+	select {
+	case s.slots <- struct{}{}:
+		context.AfterFunc(ctx, s.release)
+		return ctx, nil
+	default:
 	}
-	defer s.release()
-	return handler(ctx, req)
+	st, err := status.New(grpccodes.Unavailable, "otlp sink: "+errBusy.Error()).
+		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)})
+	if err != nil {
+		return nil, status.Error(grpccodes.Unavailable, "otlp sink: "+errBusy.Error())
+	}
+	return nil, st.Err()
 }
 
 // Configure puts c in force and returns the configuration it replaced,
@@ -142,7 +151,7 @@ func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceR
 // LogsService registered, and a Metrics service that accepts and
 // discards, so SDKs that export metrics by default do not log errors.
 func (s *Sink) NewGRPCServer() *grpc.Server {
-	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.config().maxBody())), grpc.ChainUnaryInterceptor(s.limitGRPC))
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.config().maxBody())), grpc.InTapHandle(s.tapGRPC))
 	collectortrace.RegisterTraceServiceServer(g, s)
 	collectorlogs.RegisterLogsServiceServer(g, logsService{s: s})
 	collectormetrics.RegisterMetricsServiceServer(g, discardMetrics{})
@@ -240,6 +249,8 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, "", http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported content type %q (want application/x-protobuf or application/json)", ct))
 		return
 	}
+	// Not every ResponseWriter supports deadlines; the sink's and Caddy's do.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.readTimeout))
 	if !s.acquire() {
 		w.Header().Set("Retry-After", "1")
 		fail(w, ct, http.StatusTooManyRequests, errBusy.Error())

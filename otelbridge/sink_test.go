@@ -26,14 +26,17 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -435,10 +438,12 @@ func TestSinkSaturatedAsksToRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_, err = collectortrace.NewTraceServiceClient(conn).Export(context.Background(), &collectortrace.ExportTraceServiceRequest{})
+	// A malformed message gets the same answer: it is not even decoded.
+	err = conn.Invoke(context.Background(), "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+		[]byte("\xff\xff not protobuf"), new([]byte), grpc.ForceCodecV2(rawCodec{}))
 	st := status.Convert(err)
 	if st.Code() != codes.Unavailable || len(st.Details()) != 1 {
-		t.Fatalf("saturated gRPC answer %v (details %v), want UNAVAILABLE with RetryInfo", st.Code(), st.Details())
+		t.Fatalf("saturated gRPC answer %v %q (details %v), want UNAVAILABLE with RetryInfo", st.Code(), st.Message(), st.Details())
 	}
 	if ri, ok := st.Details()[0].(*errdetails.RetryInfo); !ok || ri.GetRetryDelay().AsDuration() != time.Second {
 		t.Fatalf("detail %v, want RetryInfo of 1s", st.Details()[0])
@@ -466,7 +471,29 @@ func TestSinkSaturatedAsksToRetry(t *testing.T) {
 	if spans, _ := store.Spans(toolbar.TraceID(span.SpanContext().TraceID()), 0); len(spans) != 1 {
 		t.Fatalf("%d spans after the retry, want 1", len(spans))
 	}
+
+	// gRPC exports give their slot back when they end, whatever the outcome.
+	client := collectortrace.NewTraceServiceClient(conn)
+	for i := 0; i < 3*cap(sink.slots); i++ {
+		if _, err := client.Export(context.Background(), &collectortrace.ExportTraceServiceRequest{}); err != nil {
+			t.Fatalf("export %d after the slots freed: %v", i, err)
+		}
+		conn.Invoke(context.Background(), "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+			[]byte("\xff\xff"), new([]byte), grpc.ForceCodecV2(rawCodec{}))
+	}
 }
+
+// rawCodec sends bytes as they are, to put malformed messages on the wire.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*(v.(*[]byte)) = data.Materialize()
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
 
 // TestSinkHostileSizes: a 1 GB body announced in Content-Length is refused
 // before it is read; a span with 100,000 attributes within the size limit
@@ -512,5 +539,82 @@ func TestSinkHostileSizes(t *testing.T) {
 	spans, _ := store.Spans(toolbar.TraceID(tid), 0)
 	if r.StatusCode != 200 || len(spans) != 1 || len(spans[0].Attributes) != 100_000 {
 		t.Fatalf("status %d, %d spans: the wide span was not kept whole (%d bytes)", r.StatusCode, len(spans), len(body))
+	}
+}
+
+// TestSinkRedactsNestedValues: secrets inside lists, maps, log bodies,
+// URL userinfo and fragments, and span names are redacted before storage
+// and forwarding, whatever the value's type.
+func TestSinkRedactsNestedValues(t *testing.T) {
+	str := func(s string) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}} }
+	kv := func(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
+	list := func(vs ...*commonpb.AnyValue) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: vs}}}
+	}
+	kvlist := func(kvs ...*commonpb.KeyValue) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: kvs}}}
+	}
+	tid, sid := bytes.Repeat([]byte{3}, 16), bytes.Repeat([]byte{4}, 8)
+	store := toolbar.NewStore(toolbar.Limits{})
+	sink := NewSink(store)
+	sink.Export(context.Background(), &collectortrace.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{TraceId: tid, SpanId: sid, Name: "GET /cb?token=SECRET5",
+			Attributes: []*commonpb.KeyValue{
+				kv("http.request.header.authorization", list(str("Bearer SECRET1"))),
+				kv("app.config", kvlist(kv("password", str("SECRET2")), kv("region", str("eu")))),
+				kv("url.full", str("https://u:SECRET3@h/cb#access_token=SECRET4")),
+			}}}}},
+	}}})
+	sink.ingestLogs(&collectorlogs.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
+		ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{{TraceId: tid, SpanId: sid,
+			Body: kvlist(kv("msg", str("login")), kv("password", str("SECRET6")))}}}},
+	}}})
+	spans, _ := store.Spans(toolbar.TraceID(tid), 0)
+	logs, _ := store.Logs(toolbar.TraceID(tid), 0)
+	out, _ := toolbar.MarshalOTLPJSON(spans)
+	lb, _ := json.Marshal(logs)
+	all := string(out) + string(lb)
+	for _, secret := range []string{"SECRET1", "SECRET2", "SECRET3", "SECRET4", "SECRET5", "SECRET6"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("%s stored: %s", secret, all)
+		}
+	}
+	for _, kept := range []string{`"eu"`, `"login"`, "GET /cb?token="} {
+		if !strings.Contains(all, kept) {
+			t.Errorf("%s lost: %s", kept, all)
+		}
+	}
+}
+
+// TestSinkSlowUploadsDoNotLockOut: clients that announce a body and send
+// it slowly hold their slots only until the read deadline; an export
+// waiting for a slot then gets in.
+func TestSinkSlowUploadsDoNotLockOut(t *testing.T) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	sink := NewSink(store)
+	sink.readTimeout, sink.wait = 200*time.Millisecond, 10*time.Second
+	httpAddr, _ := serveSink(t, sink, sink)
+	for i := 0; i < cap(sink.slots); i++ {
+		conn, err := net.Dial("tcp", httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /v1/traces HTTP/1.1\r\nHost: sink\r\nContent-Type: application/x-protobuf\r\nContent-Length: 100\r\n\r\nxx")
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(sink.slots) < cap(sink.slots); {
+		if time.Now().After(deadline) {
+			t.Fatal("slow uploads never took the slots")
+		}
+		time.Sleep(time.Millisecond) // polling the semaphore: it has no signal
+	}
+	tid, sid := bytes.Repeat([]byte{5}, 16), bytes.Repeat([]byte{6}, 8)
+	resp, err := http.Post("http://"+httpAddr+"/v1/traces", "application/x-protobuf", bytes.NewReader(protoExport(t, tid, sid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("export behind slow uploads: status %d", resp.StatusCode)
 	}
 }

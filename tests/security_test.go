@@ -24,7 +24,7 @@ func anyHostCaddyfile(e *env, options string) string {
 func TestDNSRebindingGuard(t *testing.T) {
 	e := newEnv(t)
 	app := startDemoApp(t, e.otlpHTTP)
-	e.startCaddy(t, anyHostCaddyfile(e, "\t\thosts shop.example.test\n"), app)
+	e.startCaddy(t, anyHostCaddyfile(e, "\t\thosts shop.example.test Other.test:8080\n"), app)
 	do := func(host, path string) (*http.Response, []byte) {
 		req, _ := http.NewRequest("GET", e.base+path, nil)
 		req.Host = host
@@ -52,6 +52,7 @@ func TestDNSRebindingGuard(t *testing.T) {
 		{"[::1]:8080", true},
 		{"shop.example.test", true},
 		{"SHOP.example.test.", true},
+		{"other.test", true}, // listed with a port: the port does not matter
 	}
 	for _, tt := range tests {
 		t.Run(tt.host, func(t *testing.T) {
@@ -87,7 +88,7 @@ func TestSecretMode(t *testing.T) {
 	defer upstream.Close()
 	e := newEnv(t)
 	e.startCaddy(t, strings.Replace(basicCaddyfile, "\ttracebar\n", "\ttracebar {\n\t\tsecret {env.TB_SECRET}\n\t}\n", 1),
-		strings.TrimPrefix(upstream.URL, "http://"), "TB_SECRET=s3cret-value")
+		strings.TrimPrefix(upstream.URL, "http://"), "TB_SECRET=s3cret-value-for-tests")
 
 	resp, body := get(t, e.base+"/", "Accept", "text/html")
 	if resp.Header.Get("Traceresponse") != "" || tagRE.Match(body) {
@@ -98,15 +99,7 @@ func TestSecretMode(t *testing.T) {
 	}
 
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	bad, err := noRedirect.Get(e.base + "/__tracebar/enable?secret=guess")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad.Body.Close()
-	if bad.StatusCode != 403 || len(bad.Cookies()) != 0 {
-		t.Fatalf("wrong secret: status %d, cookies %v", bad.StatusCode, bad.Cookies())
-	}
-	ok, err := noRedirect.Get(e.base + "/__tracebar/enable?secret=s3cret-value")
+	ok, err := noRedirect.Get(e.base + "/__tracebar/enable?secret=s3cret-value-for-tests")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +107,23 @@ func TestSecretMode(t *testing.T) {
 	cs := ok.Cookies()
 	if ok.StatusCode != 303 || len(cs) != 1 || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteStrictMode || strings.Contains(cs[0].Value, "s3cret") {
 		t.Fatalf("enable: status %d, cookies %+v", ok.StatusCode, cs)
+	}
+
+	// Wrong guesses get 403, and after ten in a minute, 429.
+	var codes []int
+	for i := 0; i < 11; i++ {
+		bad, err := noRedirect.Get(e.base + "/__tracebar/enable?secret=guess")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad.Body.Close()
+		if len(bad.Cookies()) != 0 {
+			t.Fatal("a wrong secret set a cookie")
+		}
+		codes = append(codes, bad.StatusCode)
+	}
+	if codes[0] != 403 || codes[9] != 403 || codes[10] != 429 {
+		t.Fatalf("wrong secrets answered %v, want 403 x10 then 429", codes)
 	}
 
 	cookie := cs[0].Name + "=" + cs[0].Value

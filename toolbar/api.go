@@ -85,49 +85,45 @@ func (a *API) requests(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-// requestStream sends a summary of every record published from now on,
-// and again each time it changes, for the live history list.
+// requestStream sends a summary of the newest records, then of every record
+// published or changed, for the live history list. The first burst makes
+// the stream complete on its own: nothing published while a client was
+// connecting is missed.
 func (a *API) requestStream(w http.ResponseWriter, r *http.Request) {
 	wake, cancel := a.Store.SubscribeRequests()
 	defer cancel()
 	rc := startEvents(w)
-	if err := rc.Flush(); err != nil {
-		return
-	}
 	// Records are replaced, never modified: a new pointer is news. Only the
 	// newest records are compared, so the map stays small.
 	const window = 100
 	sent := map[string]*Record{}
-	for _, rec := range a.Store.Requests(window) {
-		sent[rec.ID] = rec
-	}
 	ticker := time.NewTicker(a.KeepAlive)
 	defer ticker.Stop()
 	for {
+		recent := a.Store.Requests(window)
+		next := make(map[string]*Record, len(recent))
+		for i := len(recent) - 1; i >= 0; i-- { // oldest first
+			rec := recent[i]
+			next[rec.ID] = rec
+			if sent[rec.ID] == rec {
+				continue
+			}
+			if err := sendEvent(w, "request", summarize(rec)); err != nil {
+				return
+			}
+		}
+		sent = next
+		if err := rc.Flush(); err != nil {
+			return
+		}
 		select {
 		case <-r.Context().Done():
 			return
+		case <-wake:
 		case <-ticker.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}
-		case <-wake:
-			recent := a.Store.Requests(window)
-			next := make(map[string]*Record, len(recent))
-			for i := len(recent) - 1; i >= 0; i-- { // oldest first
-				rec := recent[i]
-				next[rec.ID] = rec
-				if sent[rec.ID] == rec {
-					continue
-				}
-				if err := sendEvent(w, "request", summarize(rec)); err != nil {
-					return
-				}
-			}
-			sent = next
-		}
-		if err := rc.Flush(); err != nil {
-			return
 		}
 	}
 }

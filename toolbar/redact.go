@@ -55,7 +55,7 @@ func (r *Redactor) IsSecret(name string) bool {
 		return v.(bool)
 	}
 	v := r.isSecret(name)
-	if len(name) <= 64 && r.cached.Add(1) <= 4096 {
+	if len(name) <= 64 && r.cached.Load() < 4096 && r.cached.Add(1) <= 4096 {
 		r.cache.Store(strings.Clone(name), v) // holds no request's memory
 	}
 	return v
@@ -117,13 +117,34 @@ func (r *Redactor) Query(q string) string {
 	return strings.Join(parts, "&")
 }
 
-// URL redacts the query of a URL or request URI (path?query).
+// URL redacts the secrets a URL or request URI may carry: the password of
+// its userinfo, and secret parameters of its query and of a fragment written
+// as parameters (OAuth's #access_token=...).
 func (r *Redactor) URL(uri string) string {
-	path, q, ok := strings.Cut(uri, "?")
-	if !ok {
-		return uri
+	rest, frag, hasFrag := strings.Cut(uri, "#")
+	path, q, hasQuery := strings.Cut(rest, "?")
+	if i := strings.Index(path, "://"); i >= 0 {
+		host := path[i+3:]
+		if j := strings.IndexByte(host, '/'); j >= 0 {
+			host = host[:j]
+		}
+		if at := strings.LastIndexByte(host, '@'); at >= 0 {
+			if c := strings.IndexByte(host[:at], ':'); c >= 0 {
+				path = path[:i+3+c+1] + url.QueryEscape(Redacted) + path[i+3+at:]
+			}
+		}
 	}
-	return path + "?" + r.Query(q)
+	out := path
+	if hasQuery {
+		out += "?" + r.Query(q)
+	}
+	if hasFrag {
+		if strings.Contains(frag, "=") {
+			frag = r.Query(frag)
+		}
+		out += "#" + frag
+	}
+	return out
 }
 
 // Attribute returns the value to keep for a string attribute: redacted
@@ -142,11 +163,10 @@ func (r *Redactor) Attribute(key, value string) string {
 	return value
 }
 
-// Attributes redacts the string values of kvs in place.
-func (r *Redactor) Attributes(kvs []KeyValue) {
-	for i, kv := range kvs {
-		if s, ok := kv.Value.V.(string); ok {
-			kvs[i].Value.V = r.Attribute(kv.Key, s)
-		}
+// SpanName redacts a span name that carries a URL ("GET /cb?code=...").
+func (r *Redactor) SpanName(name string) string {
+	if strings.ContainsAny(name, "?#@") {
+		return r.URL(name)
 	}
+	return name
 }

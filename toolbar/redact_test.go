@@ -40,20 +40,26 @@ func TestRedactHeader(t *testing.T) {
 	}
 }
 
-func TestRedactAttributes(t *testing.T) {
-	kvs := []KeyValue{
-		{"http.request.header.authorization", Value{"Bearer x"}},
-		{"url.full", Value{"https://api/x?api_key=K&q=shoes"}},
-		{"url.query", Value{"token=T&page=2"}},
-		{"gen_ai.usage.input_tokens", Value{int64(42)}},
-		{"db.query.text", Value{"SELECT 1"}},
-		{"app.tenant", Value{"acme"}},
+func TestRedactAttributeAndSpanName(t *testing.T) {
+	r := NewRedactor("tenant")
+	tests := []struct{ key, in, want string }{
+		{"http.request.header.authorization", "Bearer x", Redacted},
+		{"url.full", "https://api/x?api_key=K&q=shoes", "https://api/x?api_key=%5Bredacted%5D&q=shoes"},
+		{"url.full", "https://u:pw@h/cb#access_token=T&state=s", "https://u:%5Bredacted%5D@h/cb#access_token=%5Bredacted%5D&state=s"},
+		{"url.full", "https://user@h:8080/a#section", "https://user@h:8080/a#section"},
+		{"url.query", "token=T&page=2", "token=%5Bredacted%5D&page=2"},
+		{"db.query.text", "SELECT 1", "SELECT 1"},
+		{"app.tenant", "acme", Redacted},
 	}
-	NewRedactor("tenant").Attributes(kvs)
-	want := []any{Redacted, "https://api/x?api_key=%5Bredacted%5D&q=shoes", "token=%5Bredacted%5D&page=2", int64(42), "SELECT 1", Redacted}
-	for i, kv := range kvs {
-		if kv.Value.V != want[i] {
-			t.Errorf("%s = %v, want %v", kv.Key, kv.Value.V, want[i])
+	for _, tt := range tests {
+		if got := r.Attribute(tt.key, tt.in); got != tt.want {
+			t.Errorf("Attribute(%s, %q) = %q, want %q", tt.key, tt.in, got, tt.want)
 		}
+	}
+	if got := r.SpanName("GET /cb?code=c0de&x=1"); got != "GET /cb?code=%5Bredacted%5D&x=1" {
+		t.Errorf("SpanName = %q", got)
+	}
+	if got := r.SpanName("SELECT products"); got != "SELECT products" {
+		t.Errorf("SpanName changed a plain name: %q", got)
 	}
 }

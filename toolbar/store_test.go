@@ -235,8 +235,8 @@ func TestLogsOfATraceAreServedAndStreamed(t *testing.T) {
 }
 
 // TestRequestStreamSendsNewAndUpdatedRecords: the history list's stream
-// sends a summary for each record published after it opened, again when
-// the record is replaced, and not for records from before.
+// sends the newest records first, then a summary for each record published
+// after it opened, and again when the record is replaced.
 func TestRequestStreamSendsNewAndUpdatedRecords(t *testing.T) {
 	s := NewStore(Limits{})
 	s.PutRequest(&Record{ID: "old", TraceID: tid(1).String()})
@@ -251,6 +251,9 @@ func TestRequestStreamSendsNewAndUpdatedRecords(t *testing.T) {
 		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
 	}
 	next := sseEvents(t, resp)
+	if e := next(); e[0] != "request" || !strings.Contains(e[1], `"id":"old"`) {
+		t.Fatalf("event %v, want the record from before first", e)
+	}
 	s.PutRequest(&Record{ID: "new", TraceID: tid(2).String(), URL: "/a"})
 	if e := next(); e[0] != "request" || !strings.Contains(e[1], `"id":"new"`) || strings.Contains(e[1], "clientRequestHeaders") {
 		t.Fatalf("event %v, want the new record's summary", e)
