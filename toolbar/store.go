@@ -8,10 +8,10 @@ import (
 // Limits bound the Store; the oldest trace is evicted whole when a limit
 // would be exceeded.
 type Limits struct {
-	Traces   int // traces kept (default 1000)
-	Spans    int // spans and log records kept over all traces (default 200,000)
-	Requests int // request records kept (default 1000)
-	Bytes    int // estimated bytes of spans and log records kept (default 256 MiB)
+	Traces   int `json:"traces"`   // traces kept (default 1000)
+	Spans    int `json:"spans"`    // spans and log records kept over all traces (default 200,000)
+	Requests int `json:"requests"` // request records kept (default 1000)
+	Bytes    int `json:"bytes"`    // estimated bytes of spans and log records kept (default 256 MiB)
 }
 
 func (l Limits) withDefaults() Limits {
