@@ -45,7 +45,8 @@ type Sink struct {
 	cfg   atomic.Pointer[SinkConfig]
 	// slots bounds the exports decoded at once: each may hold MaxBodyBytes
 	// and its decoded form, so a burst cannot take unbounded memory. An
-	// export that finds no slot within wait is told to retry (429/503).
+	// OTLP/HTTP export that finds no slot within wait is told to retry
+	// (429); an OTLP/gRPC one at once (UNAVAILABLE, see tapGRPC).
 	slots chan struct{}
 	wait  time.Duration
 	// readTimeout bounds reading one export, so slow uploads cannot keep
