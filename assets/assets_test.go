@@ -32,6 +32,21 @@ func TestHandlerServesToolbarFiles(t *testing.T) {
 	}
 }
 
+// TestHandlerCachesThisBuildForGood: the versioned URL of this build may be
+// cached forever; any other is revalidated.
+func TestHandlerCachesThisBuildForGood(t *testing.T) {
+	for q, want := range map[string]string{"?v=" + Version: "public, max-age=31536000, immutable", "?v=0123456789ab": "no-cache", "": "no-cache"} {
+		rec := httptest.NewRecorder()
+		Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/hook.js"+q, nil))
+		if got := rec.Header().Get("Cache-Control"); rec.Code != 200 || got != want {
+			t.Errorf("%q: %d, Cache-Control %q, want %q", q, rec.Code, got, want)
+		}
+	}
+	if !regexp.MustCompile(`^[0-9a-f]{12}$`).MatchString(Version) {
+		t.Fatalf("Version %q", Version)
+	}
+}
+
 // TestToolbarFitsItsBudget: the toolbar (with the fetch hook) stays small
 // (under 40 KB gzip) and never writes markup from data (no innerHTML and
 // friends).

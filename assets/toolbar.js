@@ -117,7 +117,8 @@ function placeHost() { // inline !important styles win over page CSS aimed at bo
 }
 placeHost();
 const root = host.attachShadow({ mode: 'open' });
-const link = attrs(D.createElement('link'), { rel: 'stylesheet', href: prefix + '/static/toolbar.css' });
+const ver = (src.match(/[?&]v=([0-9a-f]+)/) || [])[1]; // this build: cached for good
+const link = attrs(D.createElement('link'), { rel: 'stylesheet', href: prefix + '/static/toolbar.css' + (ver ? '?v=' + ver : '') });
 const wrap = h('div', 'tb' + (PAGE ? ' tb-pg' : ''));
 wrap.style.display = 'none'; // unstyled content would be a mess: wait for the CSS
 link.onload = () => { wrap.style.display = ''; schedule(); };

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tracebar/tracebar/assets"
 	"github.com/tracebar/tracebar/inject"
 	"github.com/tracebar/tracebar/toolbar"
 )
@@ -204,7 +205,7 @@ func (x *exchange) snippet(file, nonce, attrs string) []byte {
 	if nonce != "" {
 		attrs += ` nonce="` + html.EscapeString(nonce) + `"`
 	}
-	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/` + file + `" data-tracebar-request="` + x.rec.ID +
+	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/` + file + `?v=` + assets.Version + `" data-tracebar-request="` + x.rec.ID +
 		`" data-tracebar-trace="` + x.rec.TraceID + `"` + attrs + `></script>`)
 }
 

@@ -11,9 +11,9 @@ import (
 
 // tagRE matches the tags Tracebar inserts; toolbarTagRE the one before </body>.
 var (
-	tagRE        = regexp.MustCompile(`<script src="/__tracebar/static/(?:toolbar|hook)\.js"[^>]*></script>`)
-	toolbarTagRE = regexp.MustCompile(`<script src="/__tracebar/static/toolbar\.js"[^>]*></script>`)
-	hookTagRE    = regexp.MustCompile(`<script src="/__tracebar/static/hook\.js"[^>]*></script>`)
+	tagRE        = regexp.MustCompile(`<script src="/__tracebar/static/(?:toolbar|hook)\.js\?v=[0-9a-f]{12}"[^>]*></script>`)
+	toolbarTagRE = regexp.MustCompile(`<script src="/__tracebar/static/toolbar\.js\?v=[0-9a-f]{12}"[^>]*></script>`)
+	hookTagRE    = regexp.MustCompile(`<script src="/__tracebar/static/hook\.js\?v=[0-9a-f]{12}"[^>]*></script>`)
 )
 
 // TestGoAppEndToEnd: a page through the proxy carries the toolbar and the
