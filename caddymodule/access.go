@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +29,7 @@ func (h *Handler) active(r *http.Request) bool {
 	}
 	if h.Secret != "" {
 		c, err := r.Cookie(cookieName)
-		return err == nil && hmac.Equal([]byte(c.Value), []byte(h.cookie))
+		return err == nil && h.validCookie(c.Value, time.Now())
 	}
 	return h.hostAllowed(r.Host)
 }
@@ -94,13 +95,13 @@ func (h *Handler) enable(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tracebar: too many wrong secrets, wait a minute", http.StatusTooManyRequests)
 		return
 	}
-	if !hmac.Equal([]byte(cookieValue(r.URL.Query().Get("secret"))), []byte(h.cookie)) {
+	if !hmac.Equal(mac(r.URL.Query().Get("secret"), "enable"), mac(h.Secret, "enable")) {
 		h.guesses.fail(time.Now())
 		http.Error(w, "tracebar: wrong secret", http.StatusForbidden)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: h.cookie, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: h.newCookie(time.Now()), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(cookieLife / time.Second)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -128,12 +129,38 @@ func (g *guessLimit) fail(now time.Time) {
 	g.wrong++
 }
 
-// cookieValue derives the cookie from the secret, so the secret itself
-// is never stored in the browser.
-func cookieValue(secret string) string {
+// cookieLife is how long an enabled browser keeps the toolbar.
+const cookieLife = 30 * 24 * time.Hour
+
+// newCookie is the cookie value for a browser enabled at now: the time and
+// an HMAC of it keyed by the secret. The secret itself is never in the
+// browser, the server checks the age, and changing the secret ends every
+// cookie issued with the old one.
+func (h *Handler) newCookie(now time.Time) string {
+	ts := strconv.FormatInt(now.Unix(), 10)
+	return ts + "." + hex.EncodeToString(mac(h.Secret, ts))
+}
+
+// validCookie reports whether v is a cookie from newCookie that has not
+// expired.
+func (h *Handler) validCookie(v string, now time.Time) bool {
+	ts, sum, ok := strings.Cut(v, ".")
+	if !ok {
+		return false
+	}
+	got, err := hex.DecodeString(sum)
+	if err != nil || !hmac.Equal(got, mac(h.Secret, ts)) {
+		return false
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	return err == nil && now.Sub(time.Unix(sec, 0)) < cookieLife
+}
+
+// mac is HMAC-SHA256 of msg keyed by secret.
+func mac(secret, msg string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte("tracebar enable"))
-	return hex.EncodeToString(m.Sum(nil))
+	m.Write([]byte("tracebar " + msg))
+	return m.Sum(nil)
 }
 
 // dropCookie removes Tracebar's cookie from the request, so the upstream

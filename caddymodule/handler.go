@@ -73,7 +73,6 @@ type Handler struct {
 	ui     http.Handler
 	logger *zap.Logger
 
-	cookie      string        // cookie value that Secret unlocks
 	guesses     *guessLimit   // wrong secrets at <prefix>/enable
 	warnedHosts *atomic.Int64 // Host warnings logged, bounded
 }
@@ -127,7 +126,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if len(h.Secret) < minSecret {
 			return fmt.Errorf("tracebar: secret must have at least %d characters (it guards the toolbar against guessing)", minSecret)
 		}
-		h.cookie = cookieValue(h.Secret)
 		h.guesses = new(guessLimit)
 	}
 	h.warnedHosts = new(atomic.Int64)
