@@ -159,6 +159,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.tracer = h.tp.Tracer("github.com/tracebar/tracebar")
 
 	api := toolbar.NewAPI(h.store)
+	if f := app.Forwarder(); f != nil {
+		api.ForwardDropped = f.Dropped
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", assets.Handler()))

@@ -26,6 +26,9 @@ type API struct {
 	// changed for this long, with an "idle" event: browsers allow only six
 	// HTTP/1.1 connections per host, so open tabs must not hold theirs.
 	Idle time.Duration
+	// ForwardDropped, when set, counts the batches the forwarder to the
+	// team's backend dropped because it fell behind; /api/stats shows it.
+	ForwardDropped func() uint64
 
 	mux *http.ServeMux
 }
@@ -261,7 +264,15 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) stats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, a.Store.Stats())
+	st := struct {
+		Stats
+		ForwardDropped *uint64 `json:"forwardDroppedBatches,omitempty"`
+	}{Stats: a.Store.Stats()}
+	if a.ForwardDropped != nil {
+		n := a.ForwardDropped()
+		st.ForwardDropped = &n
+	}
+	writeJSON(w, st)
 }
 
 // startEvents writes the head of a Server-Sent Events response.

@@ -354,3 +354,21 @@ func TestStoreBoundsBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsShowForwardDrops: with a forwarder, /api/stats counts the
+// batches it dropped; without one, the field is absent.
+func TestStatsShowForwardDrops(t *testing.T) {
+	api := NewAPI(NewStore(Limits{}))
+	get := func() string {
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, httptest.NewRequest("GET", "/api/stats", nil))
+		return rec.Body.String()
+	}
+	if b := get(); strings.Contains(b, "forwardDroppedBatches") || !strings.Contains(b, `"traces":0`) {
+		t.Fatalf("stats without a forwarder: %s", b)
+	}
+	api.ForwardDropped = func() uint64 { return 3 }
+	if b := get(); !strings.Contains(b, `"forwardDroppedBatches":3`) || !strings.Contains(b, `"limits":{"traces":1000`) {
+		t.Fatalf("stats with a forwarder: %s", b)
+	}
+}
