@@ -96,7 +96,7 @@ func (h *Handler) enable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !hmac.Equal(mac(r.URL.Query().Get("secret"), "enable"), mac(h.Secret, "enable")) {
-		h.guesses.fail(time.Now())
+		h.guesses.fail()
 		http.Error(w, "tracebar: wrong secret", http.StatusForbidden)
 		return
 	}
@@ -123,7 +123,7 @@ func (g *guessLimit) allow(now time.Time) bool {
 	return g.wrong < maxGuesses
 }
 
-func (g *guessLimit) fail(now time.Time) {
+func (g *guessLimit) fail() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.wrong++
