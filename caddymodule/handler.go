@@ -236,27 +236,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// caller's context, if any. (Caddy's span already continues it.)
 		ctx = h.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
+	// Attributes are set once, at the end: one slice instead of growing two.
 	ctx, span := h.tracer.Start(ctx, r.Method+" "+r.URL.Path,
 		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(start),
-		trace.WithAttributes(requestAttributes(r, h.redact)...))
+		trace.WithTimestamp(start))
 	sc := span.SpanContext()
+	id, traceID := sc.SpanID().String(), sc.TraceID().String()
 
 	x := &exchange{
 		h:     h,
 		start: start,
 		span:  span,
+		attrs: requestAttributes(r, h.redact),
 		rec: toolbar.Record{
-			ID:            sc.SpanID().String(),
-			TraceID:       sc.TraceID().String(),
-			SpanID:        sc.SpanID().String(),
+			ID:            id,
+			TraceID:       traceID,
+			SpanID:        id,
 			Method:        r.Method,
 			URL:           h.redact.URL(r.URL.RequestURI()),
 			Host:          r.Host,
 			Proto:         r.Proto,
 			RemoteAddr:    r.RemoteAddr,
 			StartTime:     start,
-			TraceLink:     strings.ReplaceAll(h.TraceLink, "{trace_id}", sc.TraceID().String()),
+			TraceLink:     strings.ReplaceAll(h.TraceLink, "{trace_id}", traceID),
 			ClientRequest: h.redact.Header(r.Header),
 		},
 	}
@@ -315,13 +317,14 @@ func requestAttributes(r *http.Request, redact *toolbar.Redactor) []attribute.Ke
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 10) // room for the response's two
+	attrs = append(attrs,
 		semconv.HTTPRequestMethodKey.String(r.Method),
 		semconv.URLPath(r.URL.Path),
 		semconv.URLScheme(scheme),
 		semconv.ServerAddress(r.Host),
 		semconv.NetworkProtocolVersion(strings.TrimPrefix(r.Proto, "HTTP/")),
-	}
+	)
 	if q := r.URL.RawQuery; q != "" {
 		attrs = append(attrs, semconv.URLQuery(redact.Query(q)))
 	}
@@ -340,19 +343,34 @@ type exchange struct {
 	h      *Handler
 	start  time.Time
 	span   trace.Span // the SERVER span
+	attrs  []attribute.KeyValue
 	client trace.Span // the CLIENT span of the upstream call
 
 	reqBytes atomic.Int64 // the transport may read the body in its own goroutine
 
-	mu  sync.Mutex // guards rec against httptrace callbacks
+	mu  sync.Mutex // guards what follows against httptrace callbacks
 	rec toolbar.Record
 
-	upstreamHeader http.Header
+	upstream       toolbar.Headers // as written upstream, redacted at the end
 	upstreamCalled bool
-	dnsStart       time.Time
-	connectStart   time.Time
-	tlsStart       time.Time
+	phases         [phaseCount]time.Time
+	connectErr     error
 }
+
+// Phases of the upstream round trip that httptrace reports. The network
+// ones become events of the CLIENT span when they happened.
+const (
+	dnsStart = iota
+	dnsDone
+	connectStart
+	connectDone
+	tlsStart
+	tlsDone
+	firstByte
+	phaseCount
+)
+
+var phaseNames = [phaseCount]string{"dns.start", "dns.done", "connect.start", "connect.done", "tls.start", "tls.done", "response.first_byte"}
 
 func (x *exchange) publish() {
 	x.mu.Lock()
@@ -365,71 +383,90 @@ func (x *exchange) since(t time.Time) float64 { return toolbar.Millis(t.Sub(x.st
 
 // clientTrace observes the upstream round trip (reverse_proxy passes the
 // request context to its transport): the headers as sent, DNS, connect,
-// TLS and time to first byte, into the record and as events of the CLIENT
-// span. Retries overwrite earlier attempts in the record.
+// TLS and time to first byte. The callbacks only note times; end turns
+// them into the record's timing and the CLIENT span's events. A retry
+// starts over.
 func (x *exchange) clientTrace() *httptrace.ClientTrace {
-	lock := func(f func()) { x.mu.Lock(); f(); x.mu.Unlock() }
-	event := func(name string, attrs ...attribute.KeyValue) {
-		x.client.AddEvent(name, trace.WithAttributes(attrs...))
+	phase := func(p int) {
+		now := time.Now()
+		x.mu.Lock()
+		x.phases[p] = now
+		x.mu.Unlock()
 	}
 	return &httptrace.ClientTrace{
-		GetConn: func(hostPort string) {
-			lock(func() {
-				x.upstreamCalled = true
-				x.upstreamHeader = http.Header{}
-				x.rec.Timing.UpstreamStartMs = x.since(time.Now())
-			})
-			event("connection.get", attribute.String("server.address", hostPort))
+		GetConn: func(string) {
+			now := time.Now()
+			x.mu.Lock()
+			x.upstreamCalled = true
+			if x.upstream == nil {
+				x.upstream = make(toolbar.Headers, 0, 16)
+			}
+			x.upstream = x.upstream[:0]
+			x.phases = [phaseCount]time.Time{}
+			x.connectErr = nil
+			x.rec.Timing = toolbar.Timing{UpstreamStartMs: x.since(now)}
+			x.mu.Unlock()
 		},
 		GotConn: func(info httptrace.GotConnInfo) {
-			lock(func() { x.rec.Timing.ConnReused = info.Reused })
-			event("connection.got", attribute.Bool("connection.reused", info.Reused))
+			x.mu.Lock()
+			x.rec.Timing.ConnReused = info.Reused
+			x.mu.Unlock()
 		},
-		DNSStart: func(httptrace.DNSStartInfo) {
-			lock(func() { x.dnsStart = time.Now() })
-			event("dns.start")
-		},
-		DNSDone: func(httptrace.DNSDoneInfo) {
-			lock(func() { x.rec.Timing.DNSMs = toolbar.Millis(time.Since(x.dnsStart)) })
-			event("dns.done")
-		},
-		ConnectStart: func(string, string) {
-			lock(func() { x.connectStart = time.Now() })
-			event("connect.start")
-		},
+		DNSStart:          func(httptrace.DNSStartInfo) { phase(dnsStart) },
+		DNSDone:           func(httptrace.DNSDoneInfo) { phase(dnsDone) },
+		ConnectStart:      func(string, string) { phase(connectStart) },
+		TLSHandshakeStart: func() { phase(tlsStart) },
+		TLSHandshakeDone:  func(tls.ConnectionState, error) { phase(tlsDone) },
 		ConnectDone: func(_, _ string, err error) {
-			lock(func() { x.rec.Timing.ConnectMs = toolbar.Millis(time.Since(x.connectStart)) })
-			if err != nil {
-				event("connect.done", attribute.String("error.message", err.Error()))
-			} else {
-				event("connect.done")
-			}
-		},
-		TLSHandshakeStart: func() {
-			lock(func() { x.tlsStart = time.Now() })
-			event("tls.start")
-		},
-		TLSHandshakeDone: func(tls.ConnectionState, error) {
-			lock(func() { x.rec.Timing.TLSMs = toolbar.Millis(time.Since(x.tlsStart)) })
-			event("tls.done")
+			now := time.Now()
+			x.mu.Lock()
+			x.phases[connectDone], x.connectErr = now, err
+			x.mu.Unlock()
 		},
 		WroteHeaderField: func(key string, value []string) {
 			key = http.CanonicalHeaderKey(key)
-			lock(func() {
-				if x.upstreamHeader == nil {
-					x.upstreamHeader = http.Header{}
-				}
-				x.upstreamHeader[key] = append(x.upstreamHeader[key], value...)
-			})
+			x.mu.Lock()
+			for _, v := range value {
+				x.upstream = append(x.upstream, toolbar.HeaderField{Name: key, Value: v})
+			}
+			x.mu.Unlock()
 		},
 		WroteRequest: func(httptrace.WroteRequestInfo) {
-			lock(func() { x.rec.Timing.WroteRequestMs = x.since(time.Now()) })
-			event("request.sent")
+			now := time.Now()
+			x.mu.Lock()
+			x.rec.Timing.WroteRequestMs = x.since(now)
+			x.mu.Unlock()
 		},
 		GotFirstResponseByte: func() {
-			lock(func() { x.rec.Timing.FirstByteMs = x.since(time.Now()) })
-			event("response.first_byte")
+			now := time.Now()
+			x.mu.Lock()
+			x.phases[firstByte] = now
+			x.rec.Timing.FirstByteMs = x.since(now)
+			x.mu.Unlock()
 		},
+	}
+}
+
+// phaseEvents adds the phases that happened to the CLIENT span, and their
+// lengths to the record. x.mu is held.
+func (x *exchange) phaseEvents() {
+	t, timing := &x.phases, &x.rec.Timing
+	length := func(from, to int) float64 {
+		if t[from].IsZero() || t[to].IsZero() {
+			return 0
+		}
+		return toolbar.Millis(t[to].Sub(t[from]))
+	}
+	timing.DNSMs, timing.ConnectMs, timing.TLSMs = length(dnsStart, dnsDone), length(connectStart, connectDone), length(tlsStart, tlsDone)
+	for p, at := range t {
+		if at.IsZero() {
+			continue
+		}
+		if p == connectDone && x.connectErr != nil {
+			x.client.AddEvent(phaseNames[p], trace.WithTimestamp(at), trace.WithAttributes(attribute.String("error.message", x.connectErr.Error())))
+			continue
+		}
+		x.client.AddEvent(phaseNames[p], trace.WithTimestamp(at))
 	}
 }
 
@@ -460,8 +497,9 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 	rec.RequestBytes = x.reqBytes.Load()
 	rec.ResponseBytes = rw.bodyBytes
 	rec.ClientBytes = rw.clientBytes
-	if x.upstreamHeader != nil {
-		rec.UpstreamRequest = x.h.redact.Header(x.upstreamHeader)
+	if x.upstreamCalled {
+		rec.UpstreamRequest = x.h.redact.Fields(x.upstream)
+		x.phaseEvents()
 	}
 	if repl != nil {
 		if d, ok := repl.Get("http.reverse_proxy.upstream.latency"); ok {
@@ -504,10 +542,10 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 		x.client.End(trace.WithTimestamp(now))
 	}
 
-	x.span.SetAttributes(
+	x.span.SetAttributes(append(x.attrs,
 		semconv.HTTPResponseStatusCode(status),
 		attribute.Int64("http.response.body.size", rw.clientBytes),
-	)
+	)...)
 	if status >= 500 {
 		x.span.SetStatus(codes.Error, http.StatusText(status))
 	}

@@ -189,8 +189,9 @@ func valueFromProto(v *commonpb.AnyValue, depth int) toolbar.Value {
 	return toolbar.Value{}
 }
 
-// fromSDK converts a span ended in the proxy's own tracer provider.
-func fromSDK(s sdktrace.ReadOnlySpan, res *toolbar.Resource) toolbar.Span {
+// fromSDK converts a span ended in the proxy's own tracer provider. The
+// span's scope is last when it equals it, so spans share it.
+func fromSDK(s sdktrace.ReadOnlySpan, res *toolbar.Resource, last *toolbar.Scope) toolbar.Span {
 	sc := s.SpanContext()
 	ts := toolbar.Span{
 		TraceID:           toolbar.TraceID(sc.TraceID()),
@@ -206,7 +207,7 @@ func fromSDK(s sdktrace.ReadOnlySpan, res *toolbar.Resource) toolbar.Span {
 		DroppedEvents:     uint32(s.DroppedEvents()),
 		DroppedLinks:      uint32(s.DroppedLinks()),
 		Resource:          res,
-		Scope:             scopeFromSDK(s.InstrumentationScope()),
+		Scope:             scopeFromSDK(s.InstrumentationScope(), last),
 	}
 	if p := s.Parent(); p.SpanID().IsValid() {
 		ts.ParentSpanID = toolbar.SpanID(p.SpanID())
@@ -238,7 +239,10 @@ func statusFromSDK(c codes.Code) toolbar.StatusCode {
 	return toolbar.StatusUnset
 }
 
-func scopeFromSDK(is instrumentation.Scope) *toolbar.Scope {
+func scopeFromSDK(is instrumentation.Scope, last *toolbar.Scope) *toolbar.Scope {
+	if last != nil && last.Name == is.Name && last.Version == is.Version && last.SchemaURL == is.SchemaURL {
+		return last
+	}
 	return &toolbar.Scope{Name: is.Name, Version: is.Version, SchemaURL: is.SchemaURL}
 }
 

@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/tracebar/tracebar/toolbar"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -13,6 +14,7 @@ import (
 type StoreProcessor struct {
 	store *toolbar.Store
 	res   *toolbar.Resource
+	scope atomic.Pointer[toolbar.Scope] // the last scope seen: tracers are few
 }
 
 var _ sdktrace.SpanProcessor = (*StoreProcessor)(nil)
@@ -28,7 +30,9 @@ func (p *StoreProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
 // OnEnd stores s.
 func (p *StoreProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
-	p.store.AddSpans([]toolbar.Span{fromSDK(s, p.res)})
+	ts := fromSDK(s, p.res, p.scope.Load())
+	p.scope.Store(ts.Scope)
+	p.store.AddSpans([]toolbar.Span{ts})
 }
 
 // Shutdown does nothing; the store outlives tracer providers.

@@ -1,9 +1,6 @@
 package toolbar
 
-import (
-	"net/http"
-	"time"
-)
+import "time"
 
 // Record is one HTTP exchange seen by the proxy. A Record handed to the
 // Store is never modified again: the handler publishes a new one instead.
@@ -37,10 +34,10 @@ type Record struct {
 
 	// Headers at the four crossings of the proxy. Upstream ones are empty
 	// when the handler chain never called an upstream (file_server, respond).
-	ClientRequest    http.Header `json:"clientRequestHeaders"`
-	UpstreamRequest  http.Header `json:"upstreamRequestHeaders"`
-	UpstreamResponse http.Header `json:"upstreamResponseHeaders"`
-	ClientResponse   http.Header `json:"clientResponseHeaders"`
+	ClientRequest    Headers `json:"clientRequestHeaders"`
+	UpstreamRequest  Headers `json:"upstreamRequestHeaders"`
+	UpstreamResponse Headers `json:"upstreamResponseHeaders"`
+	ClientResponse   Headers `json:"clientResponseHeaders"`
 }
 
 // Timing holds what the proxy measured, in milliseconds from the start of

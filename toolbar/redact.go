@@ -1,8 +1,10 @@
 package toolbar
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,9 +29,15 @@ var urlAttributes = map[string]bool{"url.full": true, "http.url": true, "url.ori
 type Redactor struct {
 	words []string
 
-	cache  sync.Map     // name → secret; read on every header, without locks
-	cached atomic.Int32 // entries: names are client-chosen, so bounded
+	// cache maps names to answers. It is read on every header without a
+	// lock and replaced, copied, when a name is added; names are
+	// client-chosen, so it is bounded.
+	cache   atomic.Pointer[map[string]bool]
+	cacheMu sync.Mutex // serializes replacements
 }
+
+// maxCached bounds the cache of IsSecret's answers.
+const maxCached = 4096
 
 // NewRedactor returns a Redactor that also treats names containing any of
 // extra (case-insensitively) as secret.
@@ -51,12 +59,24 @@ func (r *Redactor) IsSecret(name string) bool {
 	if r == nil {
 		r = defaultRedactor
 	}
-	if v, ok := r.cache.Load(name); ok {
-		return v.(bool)
+	m := r.cache.Load()
+	if m != nil {
+		if v, ok := (*m)[name]; ok {
+			return v
+		}
 	}
 	v := r.isSecret(name)
-	if len(name) <= 64 && r.cached.Load() < 4096 && r.cached.Add(1) <= 4096 {
-		r.cache.Store(strings.Clone(name), v) // holds no request's memory
+	if len(name) <= 64 && (m == nil || len(*m) < maxCached) {
+		r.cacheMu.Lock()
+		next := map[string]bool{}
+		if m := r.cache.Load(); m != nil {
+			next = maps.Clone(*m)
+		}
+		if len(next) < maxCached {
+			next[strings.Clone(name)] = v // holds no request's memory
+			r.cache.Store(&next)
+		}
+		r.cacheMu.Unlock()
 	}
 	return v
 }
@@ -71,33 +91,33 @@ func (r *Redactor) isSecret(name string) bool {
 	return n == "code" || n == "key" // OAuth codes, bare keys
 }
 
-// Header returns a copy of h with secret values replaced, and secret query
-// parameters redacted in the headers that carry URLs.
-func (r *Redactor) Header(h http.Header) http.Header {
+// Header returns the fields of h with secret values replaced, and secret
+// query parameters redacted in the headers that carry URLs.
+func (r *Redactor) Header(h http.Header) Headers {
 	n := 0
 	for _, v := range h {
 		n += len(v)
 	}
-	all := make([]string, n) // one allocation for every value, as Header.Clone does
-	out := make(http.Header, len(h))
+	out := make(Headers, 0, n)
 	for k, v := range h {
-		c := all[:len(v):len(v)]
-		all = all[len(v):]
-		if r.IsSecret(k) {
-			for i := range c {
-				c[i] = Redacted
-			}
-		} else {
-			copy(c, v)
-		}
-		out[k] = c
-	}
-	for _, k := range urlHeaders {
-		for i, v := range out[k] {
-			out[k][i] = r.URL(v)
+		for _, s := range v {
+			out = append(out, HeaderField{k, s})
 		}
 	}
-	return out
+	return r.Fields(out)
+}
+
+// Fields redacts h in place, as Header does, and returns it.
+func (r *Redactor) Fields(h Headers) Headers {
+	for i, f := range h {
+		switch {
+		case r.IsSecret(f.Name):
+			h[i].Value = Redacted
+		case slices.Contains(urlHeaders, f.Name):
+			h[i].Value = r.URL(f.Value)
+		}
+	}
+	return h
 }
 
 // Query replaces the values of secret parameters in a raw query, keeping

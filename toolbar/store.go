@@ -53,9 +53,40 @@ type trace struct {
 	spans []Span
 	logs  []LogRecord
 	bytes int
-	seen  map[SpanID]struct{}
-	recs  []string // ids of the records of this trace
+	seen  map[SpanID]struct{} // built once the trace has seenAfter spans
+	recs  []string            // ids of the records of this trace
 	subs  map[chan struct{}]struct{}
+}
+
+// seenAfter is the span count up to which a trace finds duplicates by
+// looking through its spans, so the proxy's small traces need no map.
+const seenAfter = 32
+
+// has reports whether t holds a span with id.
+func (t *trace) has(id SpanID) bool {
+	if t.seen != nil {
+		_, ok := t.seen[id]
+		return ok
+	}
+	for i := range t.spans {
+		if t.spans[i].SpanID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *trace) add(sp Span) {
+	t.spans = append(t.spans, sp)
+	switch {
+	case t.seen != nil:
+		t.seen[sp.SpanID] = struct{}{}
+	case len(t.spans) > seenAfter:
+		t.seen = make(map[SpanID]struct{}, 2*len(t.spans))
+		for i := range t.spans {
+			t.seen[t.spans[i].SpanID] = struct{}{}
+		}
+	}
 }
 
 // NewStore returns an empty Store bounded by l (zero fields take defaults).
@@ -83,7 +114,7 @@ func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
 			continue
 		}
 		t := s.traceLocked(sp.TraceID)
-		if _, dup := t.seen[sp.SpanID]; dup {
+		if t.has(sp.SpanID) {
 			duplicates++
 			continue
 		}
@@ -92,8 +123,7 @@ func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
 			s.dropped++ // one trace may not take the whole store
 			continue
 		}
-		t.seen[sp.SpanID] = struct{}{}
-		t.spans = append(t.spans, sp)
+		t.add(sp)
 		s.addedLocked(t, size)
 		n++
 	}
@@ -171,7 +201,7 @@ func (s *Store) traceLocked(id TraceID) *trace {
 	for s.order.Len() >= s.limits.Traces {
 		s.evictOldestLocked()
 	}
-	t := &trace{id: id, seen: map[SpanID]struct{}{}, subs: map[chan struct{}]struct{}{}}
+	t := &trace{id: id, spans: make([]Span, 0, 2)} // the proxy's server and client spans
 	s.traces[id] = s.order.PushBack(t)
 	return t
 }
@@ -210,6 +240,9 @@ func (s *Store) Subscribe(id TraceID) (ch <-chan struct{}, cancel func(), ok boo
 	}
 	t := e.Value.(*trace)
 	c := make(chan struct{}, 1)
+	if t.subs == nil {
+		t.subs = map[chan struct{}]struct{}{}
+	}
 	t.subs[c] = struct{}{}
 	return c, func() {
 		s.mu.Lock()

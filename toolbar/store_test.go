@@ -259,7 +259,7 @@ func TestRequestStreamSendsNewAndUpdatedRecords(t *testing.T) {
 		t.Fatalf("event %v, want the new record's summary", e)
 	}
 	s.PutRequest(&Record{ID: "new", TraceID: tid(2).String(), URL: "/a", Status: 302, Done: true,
-		ClientResponse: http.Header{"Location": {"/b"}}})
+		ClientResponse: Headers{{"Location", "/b"}}})
 	e := next()
 	if e[0] != "request" || !strings.Contains(e[1], `"status":302`) || !strings.Contains(e[1], `"location":"/b"`) {
 		t.Fatalf("event %v, want the update with its redirect target", e)
@@ -370,5 +370,24 @@ func TestStatsShowForwardDrops(t *testing.T) {
 	api.ForwardDropped = func() uint64 { return 3 }
 	if b := get(); !strings.Contains(b, `"forwardDroppedBatches":3`) || !strings.Contains(b, `"limits":{"traces":1000`) {
 		t.Fatalf("stats with a forwarder: %s", b)
+	}
+}
+
+// TestStoreFindsDuplicatesInLargeTraces: past the size where a trace
+// switches from searching its spans to a map, duplicates are still found.
+func TestStoreFindsDuplicatesInLargeTraces(t *testing.T) {
+	s := NewStore(Limits{})
+	var spans []Span
+	for i := range 2 * seenAfter {
+		spans = append(spans, Span{TraceID: tid(1), SpanID: sid(i + 1)})
+	}
+	if n, dups := s.AddSpans(spans[:seenAfter/2]); n != seenAfter/2 || dups != 0 {
+		t.Fatalf("first batch: stored %d, %d duplicates", n, dups)
+	}
+	if n, dups := s.AddSpans(spans); n != len(spans)-seenAfter/2 || dups != seenAfter/2 {
+		t.Fatalf("second batch: stored %d, %d duplicates", n, dups)
+	}
+	if n, dups := s.AddSpans(spans); n != 0 || dups != len(spans) {
+		t.Fatalf("third batch: stored %d, %d duplicates", n, dups)
 	}
 }

@@ -1,0 +1,104 @@
+package caddymodule
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/tracebar/tracebar/toolbar"
+)
+
+// TestUpstreamPhases: a real transport's round trip through the handler
+// gives the record the headers as sent and the phase timings, and the
+// CLIENT span one event per phase that happened: connect on a new
+// connection, none on a reused one.
+func TestUpstreamPhases(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{}`)
+	}))
+	defer up.Close()
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	proxy := caddyHandler(func(w http.ResponseWriter, r *http.Request) error {
+		out, err := http.NewRequestWithContext(r.Context(), r.Method, up.URL+r.URL.RequestURI(), nil)
+		if err != nil {
+			return err
+		}
+		out.Header = r.Header.Clone()
+		res, err := transport.RoundTrip(out)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		w.Header().Set("Content-Type", res.Header.Get("Content-Type"))
+		w.WriteHeader(res.StatusCode)
+		_, err = io.Copy(w, res.Body)
+		return err
+	})
+	h := benchHandler(t)
+	for _, tt := range []struct {
+		name   string
+		reused bool
+		events []string
+	}{
+		{"new connection", false, []string{"connect.start", "connect.done", "response.first_byte"}},
+		{"reused connection", true, []string{"response.first_byte"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequestWithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer()), "GET", "http://127.0.0.1/x?token=T", nil)
+			r.RemoteAddr = "127.0.0.1:1"
+			r.Header.Set("Authorization", "Bearer secret")
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r, proxy); err != nil {
+				t.Fatal(err)
+			}
+			id := w.Header().Get("X-Tracebar-Link")[len("/__tracebar/requests/"):]
+			rec := h.store.Request(id)
+			if rec == nil || !rec.Done || rec.Status != 200 {
+				t.Fatalf("record %+v", rec)
+			}
+			tm := rec.Timing
+			if tm.ConnReused != tt.reused || (tm.ConnectMs > 0) == tt.reused || tm.FirstByteMs < tm.WroteRequestMs || tm.WroteRequestMs < tm.UpstreamStartMs {
+				t.Errorf("timing %+v", tm)
+			}
+			if got := rec.UpstreamRequest.Get("Authorization"); got != toolbar.Redacted {
+				t.Errorf("upstream Authorization %q", got)
+			}
+			tid, _ := toolbar.ParseTraceID(rec.TraceID)
+			spans, _ := h.store.Spans(tid, 0)
+			var client *toolbar.Span
+			for i := range spans {
+				if spans[i].Kind == toolbar.KindClient {
+					client = &spans[i]
+				}
+			}
+			if client == nil {
+				t.Fatalf("no CLIENT span in %d spans", len(spans))
+			}
+			if got := rec.UpstreamRequest.Get("Traceparent"); got != "00-"+rec.TraceID+"-"+client.SpanID.String()+"-01" {
+				t.Errorf("upstream traceparent %q does not name the CLIENT span %s", got, client.SpanID)
+			}
+			var names []string
+			last := client.Start
+			for _, e := range client.Events {
+				names = append(names, e.Name)
+				if e.Time.Before(last) || e.Time.After(client.End) {
+					t.Errorf("event %s at %v, outside or out of order (span %v–%v)", e.Name, e.Time, client.Start, client.End)
+				}
+				last = e.Time
+			}
+			if len(names) != len(tt.events) {
+				t.Fatalf("events %v, want %v", names, tt.events)
+			}
+			for i := range names {
+				if names[i] != tt.events[i] {
+					t.Fatalf("events %v, want %v", names, tt.events)
+				}
+			}
+		})
+	}
+}
