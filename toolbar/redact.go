@@ -94,11 +94,7 @@ func (r *Redactor) isSecret(name string) bool {
 // Header returns the fields of h with secret values replaced, and secret
 // query parameters redacted in the headers that carry URLs.
 func (r *Redactor) Header(h http.Header) Headers {
-	n := 0
-	for _, v := range h {
-		n += len(v)
-	}
-	out := make(Headers, 0, n)
+	out := make(Headers, 0, len(h)+2) // a name rarely has two values
 	for k, v := range h {
 		for _, s := range v {
 			out = append(out, HeaderField{k, s})
