@@ -6,12 +6,13 @@
 # HTML page (requests/s, p50/p99 latency, ratios); (c) Caddy's peak RSS
 # around one 10 MB and one 100 MB HTML page through Tracebar; (d) sink
 # ingest in spans/s (go test -bench, batches of 512, loopback sockets); and
-# the injector alone. Bounded: DURATION per wrk run (default 10s), loopback only.
+# the injector and the handler alone. Bounded: ROUNDS (default 6) of
+# DURATION (default 5s) per variant and case, loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
-DURATION="${DURATION:-10s}"
-ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-5s}"
+ROUNDS="${ROUNDS:-6}"
 CONNS="${CONNS:-32}"
 [ -x ./caddy ] || ./xcaddy.sh >/dev/null
 
@@ -75,7 +76,7 @@ run() { # port path -> "rps p50 p99"
 			/Requests\/sec/ {rps=$2} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} END {print rps, p50, p99}'
 }
 # This machine's speed drifts between runs: the three variants take turns,
-# ROUNDS times, and the median of each is reported.
+# ROUNDS short times, and the median of each is reported.
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-12s %-9s %10s %10s %10s   (median of %s rounds of %s)\n' case via req/s p50 p99 "$ROUNDS" "$DURATION"
 for path in /small.json /page.html; do
@@ -100,3 +101,5 @@ echo "(d) sink ingest, batches of 512 spans:"
 go test ./otelbridge -run '^$' -bench 'BenchmarkSink' -benchtime 3s | grep Benchmark
 go test ./otelbridge -run '^$' -bench 'BenchmarkStoreBytesPerSpan' -benchtime 1x | grep Benchmark
 go test ./inject -run '^$' -bench BenchmarkWriter100KB -benchtime 2s | grep Benchmark
+echo "Tracebar's own work per small JSON exchange (upstream played in process):"
+go test ./caddymodule -run '^$' -bench BenchmarkHandlerJSON -benchtime 2s | grep Benchmark
