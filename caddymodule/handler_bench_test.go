@@ -15,12 +15,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// benchLimit sizes the store: 0 takes the defaults.
-var benchLimit = 0
-
 // benchHandler is a Handler as Provision leaves it, without a Caddy context.
 func benchHandler(b testing.TB) *Handler {
-	store := toolbar.NewStore(toolbar.Limits{Traces: benchLimit, Requests: benchLimit})
+	store := toolbar.NewStore(toolbar.Limits{})
 	prop, err := otelbridge.Propagator(otelbridge.DefaultPropagators())
 	if err != nil {
 		b.Fatal(err)
