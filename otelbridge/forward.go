@@ -5,32 +5,41 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 )
 
 // forwardQueue is how many received batches may wait for the backend;
 // beyond it batches are dropped and counted, never blocking the sink.
 const forwardQueue = 256
 
-// Forwarder hands spans on to a real OTLP backend (an OpenTelemetry
+// Forwarder hands telemetry on to a real OTLP backend (an OpenTelemetry
 // Collector, Jaeger, Tempo): the proxy's own spans through the SDK's batch
-// span processor, and the batches the sink receives as they came, without
-// re-encoding (nested attribute values survive).
+// span processor, and what the sink receives (spans, logs, metrics) as it
+// came, without re-encoding (nested attribute values survive). The app can
+// keep Tracebar as its only OTLP endpoint.
 type Forwarder struct {
 	// Endpoint is where spans go, for logs.
 	Endpoint string
 
 	client  otlptrace.Client
+	signals signalSender // logs and metrics; nil when only a traces URL is known
 	dropped atomic.Uint64
 	done    chan struct{}
 	stop    sync.Once
@@ -41,7 +50,7 @@ type Forwarder struct {
 	refs atomic.Int32
 
 	mu     sync.RWMutex // guards queue against sends after Shutdown closed it
-	queue  chan []*tracepb.ResourceSpans
+	queue  chan any // []*tracepb.ResourceSpans, or a logs or metrics export
 	closed bool
 }
 
@@ -74,24 +83,39 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 	if proto == "" {
 		proto = strings.ToLower(os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
 	}
-	var client otlptrace.Client
+	var (
+		client  otlptrace.Client
+		signals signalSender
+	)
 	switch {
 	case u.Scheme == "grpc" || (proto == "grpc" && u.Scheme == "http"):
 		client = otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(u.Host), otlptracegrpc.WithInsecure())
+		signals, err = newGRPCSignals(u.Host, insecure.NewCredentials())
 	case proto == "grpc" && u.Scheme == "https":
 		client = otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(u.Host))
+		signals, err = newGRPCSignals(u.Host, credentials.NewTLS(nil))
 	case u.Scheme == "http" || u.Scheme == "https":
-		if !exact && !strings.HasSuffix(u.Path, "/v1/traces") {
-			u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
+		base, isTraces := strings.CutSuffix(u.Path, "/v1/traces")
+		if !exact && !isTraces {
+			base = strings.TrimSuffix(u.Path, "/")
+			u.Path = base + "/v1/traces"
 		}
 		client = otlptracehttp.NewClient(otlptracehttp.WithEndpointURL(u.String()))
+		if !exact || isTraces {
+			b := *u
+			b.Path, b.RawQuery = base, ""
+			signals = &httpSignals{base: b.String(), client: &http.Client{Timeout: 10 * time.Second}}
+		}
 	default:
 		return nil, fmt.Errorf("forward: unsupported scheme %q (want http, https or grpc)", u.Scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
 	}
 	if err := client.Start(context.Background()); err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
-	f := &Forwarder{Endpoint: endpoint, client: client, queue: make(chan []*tracepb.ResourceSpans, forwardQueue), done: make(chan struct{})}
+	f := &Forwarder{Endpoint: endpoint, client: client, signals: signals, queue: make(chan any, forwardQueue), done: make(chan struct{})}
 	f.refs.Store(1)
 	go f.run()
 	return f, nil
@@ -119,17 +143,41 @@ func isSelf(host string, self []string) bool {
 
 func (f *Forwarder) run() {
 	defer close(f.done)
-	for rss := range f.queue {
-		// The client retries with backoff as the OTLP exporters do; a batch
+	for item := range f.queue {
+		// Both clients retry with backoff as the OTLP exporters do; a batch
 		// that still fails is lost to the backend, not to the toolbar.
-		_ = f.client.UploadTraces(context.Background(), rss)
+		switch item := item.(type) {
+		case []*tracepb.ResourceSpans:
+			_ = f.client.UploadTraces(context.Background(), item)
+		case proto.Message:
+			_ = f.signals.send(context.Background(), item)
+		}
 	}
 }
 
-// Forward queues a received batch without waiting for the backend. After
-// Shutdown (a sink may still hold the Forwarder of a config being
-// replaced) batches are dropped and counted.
-func (f *Forwarder) Forward(rss []*tracepb.ResourceSpans) {
+// Forward queues a received batch of spans without waiting for the
+// backend. After Shutdown (a sink may still hold the Forwarder of a config
+// being replaced) batches are dropped and counted.
+func (f *Forwarder) Forward(rss []*tracepb.ResourceSpans) { f.enqueue(rss) }
+
+// ForwardLogs queues a received logs export, as Forward does spans.
+func (f *Forwarder) ForwardLogs(req *collectorlogs.ExportLogsServiceRequest) { f.enqueueSignal(req) }
+
+// ForwardMetrics queues a received metrics export, as Forward does spans.
+func (f *Forwarder) ForwardMetrics(req *collectormetrics.ExportMetricsServiceRequest) {
+	f.enqueueSignal(req)
+}
+
+// enqueueSignal queues a logs or metrics export, unless the endpoint was
+// given as a traces URL only (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT not
+// ending in /v1/traces): then there is nowhere to send it.
+func (f *Forwarder) enqueueSignal(req proto.Message) {
+	if f.signals != nil {
+		f.enqueue(req)
+	}
+}
+
+func (f *Forwarder) enqueue(item any) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed {
@@ -137,7 +185,7 @@ func (f *Forwarder) Forward(rss []*tracepb.ResourceSpans) {
 		return
 	}
 	select {
-	case f.queue <- rss:
+	case f.queue <- item:
 	default:
 		f.dropped.Add(1)
 	}
@@ -179,7 +227,11 @@ func (f *Forwarder) release(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	return errors.Join(err, f.client.Stop(ctx))
+	err = errors.Join(err, f.client.Stop(ctx))
+	if f.signals != nil {
+		err = errors.Join(err, f.signals.close())
+	}
+	return err
 }
 
 // sharedClient lends the Forwarder's client to an exporter: starting is a

@@ -1,18 +1,26 @@
 package otelbridge
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tracebar/tracebar/toolbar"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // backend is a second sink on real sockets, standing in for a collector;
@@ -21,16 +29,38 @@ type backend struct {
 	store              *toolbar.Store
 	httpAddr, grpcAddr string
 	arrived            chan struct{}
+	logs               chan *collectorlogs.ExportLogsServiceRequest
+	metrics            chan *collectormetrics.ExportMetricsServiceRequest
 }
 
 func startBackend(t *testing.T) *backend {
 	t.Helper()
-	b := &backend{store: toolbar.NewStore(toolbar.Limits{}), arrived: make(chan struct{}, 100)}
+	b := &backend{store: toolbar.NewStore(toolbar.Limits{}), arrived: make(chan struct{}, 100),
+		logs: make(chan *collectorlogs.ExportLogsServiceRequest, 10), metrics: make(chan *collectormetrics.ExportMetricsServiceRequest, 10)}
 	sink := NewSink(b.store)
 	hl, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sink.ServeHTTP(w, r)
-		b.arrived <- struct{}{}
+		body, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/v1/logs":
+			req := new(collectorlogs.ExportLogsServiceRequest)
+			if proto.Unmarshal(body, req) != nil || r.Header.Get("Content-Type") != "application/x-protobuf" {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			b.logs <- req
+		case "/v1/metrics":
+			req := new(collectormetrics.ExportMetricsServiceRequest)
+			if proto.Unmarshal(body, req) != nil || r.Header.Get("Content-Type") != "application/x-protobuf" {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			b.metrics <- req
+		default:
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			sink.ServeHTTP(w, r)
+			b.arrived <- struct{}{}
+		}
 	})}
 	go srv.Serve(hl)
 	t.Cleanup(func() { srv.Close() })
@@ -41,10 +71,32 @@ func startBackend(t *testing.T) *backend {
 		return resp, err
 	}))
 	collectortrace.RegisterTraceServiceServer(g, sink)
+	collectorlogs.RegisterLogsServiceServer(g, backendLogs{b: b})
+	collectormetrics.RegisterMetricsServiceServer(g, backendMetrics{b: b})
 	go g.Serve(gl)
 	t.Cleanup(g.Stop)
 	b.httpAddr, b.grpcAddr = hl.Addr().String(), gl.Addr().String()
 	return b
+}
+
+type backendLogs struct {
+	b *backend
+	collectorlogs.UnimplementedLogsServiceServer
+}
+
+func (l backendLogs) Export(_ context.Context, req *collectorlogs.ExportLogsServiceRequest) (*collectorlogs.ExportLogsServiceResponse, error) {
+	l.b.logs <- req
+	return &collectorlogs.ExportLogsServiceResponse{}, nil
+}
+
+type backendMetrics struct {
+	b *backend
+	collectormetrics.UnimplementedMetricsServiceServer
+}
+
+func (m backendMetrics) Export(_ context.Context, req *collectormetrics.ExportMetricsServiceRequest) (*collectormetrics.ExportMetricsServiceResponse, error) {
+	m.b.metrics <- req
+	return &collectormetrics.ExportMetricsServiceResponse{}, nil
 }
 
 // TestForwarderSendsReceivedAndOwnSpans: received batches go on whole,
@@ -115,6 +167,114 @@ func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
 	}
 }
 
+// TestForwarderSendsLogsAndMetrics: with forwarding on, the app can keep
+// Tracebar as its only OTLP endpoint: logs exports (records without a trace
+// too, which the toolbar does not keep) and metrics exports reach the
+// backend whole, redacted, over either protocol.
+func TestForwarderSendsLogsAndMetrics(t *testing.T) {
+	b := startBackend(t)
+	for _, endpoint := range []string{"http://" + b.httpAddr, "grpc://" + b.grpcAddr} {
+		t.Run(strings.Split(endpoint, ":")[0], func(t *testing.T) {
+			f, err := NewForwarder(endpoint, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Shutdown(context.Background())
+			sink := NewSink(toolbar.NewStore(toolbar.Limits{}))
+			sink.Configure(&SinkConfig{Forwarder: f, Redactor: toolbar.NewRedactor("tenant")})
+			post := func(path, body string) {
+				req, _ := http.NewRequest("POST", path, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				sink.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+				}
+			}
+			post("/v1/logs", `{"resourceLogs":[{"scopeLogs":[{"logRecords":[
+				{"traceId":"`+strings.Repeat("ab", 16)+`","body":{"stringValue":"in a trace"},"attributes":[{"key":"app.tenant","value":{"stringValue":"acme"}}]},
+				{"body":{"stringValue":"no trace"}}]}]}]}`)
+			post("/v1/metrics", `{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"queue.depth","gauge":{"dataPoints":[
+				{"asInt":"3","attributes":[{"key":"app.tenant","value":{"stringValue":"acme"}},{"key":"queue","value":{"stringValue":"mail"}}]}]}}]}]}]}`)
+
+			var logs *collectorlogs.ExportLogsServiceRequest
+			select {
+			case logs = <-b.logs:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no logs reached the backend")
+			}
+			records := logs.GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords()
+			if len(records) != 2 || records[1].GetBody().GetStringValue() != "no trace" {
+				t.Fatalf("backend got records %v", records)
+			}
+			if v := records[0].GetAttributes()[0].GetValue().GetStringValue(); v != toolbar.Redacted {
+				t.Fatalf("secret log attribute forwarded as %q", v)
+			}
+			var metrics *collectormetrics.ExportMetricsServiceRequest
+			select {
+			case metrics = <-b.metrics:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no metrics reached the backend")
+			}
+			m := metrics.GetResourceMetrics()[0].GetScopeMetrics()[0].GetMetrics()[0]
+			attrs := m.GetGauge().GetDataPoints()[0].GetAttributes()
+			if m.GetName() != "queue.depth" || m.GetGauge().GetDataPoints()[0].GetAsInt() != 3 ||
+				attrs[0].GetValue().GetStringValue() != toolbar.Redacted || attrs[1].GetValue().GetStringValue() != "mail" {
+				t.Fatalf("backend got metric %v", m)
+			}
+		})
+	}
+}
+
+// TestForwarderRetriesLogs: a backend that cannot take an export now (HTTP
+// 503 with Retry-After, gRPC UNAVAILABLE) gets it again.
+func TestForwarderRetriesLogs(t *testing.T) {
+	var calls atomic.Int32
+	got := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		got <- struct{}{}
+	}))
+	defer srv.Close()
+	gl, _ := net.Listen("tcp", "127.0.0.1:0")
+	g := grpc.NewServer()
+	collectorlogs.RegisterLogsServiceServer(g, flakyLogs{calls: &calls, got: got})
+	go g.Serve(gl)
+	defer g.Stop()
+	for _, endpoint := range []string{srv.URL, "grpc://" + gl.Addr().String()} {
+		calls.Store(0)
+		f, err := NewForwarder(endpoint, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.ForwardLogs(&collectorlogs.ExportLogsServiceRequest{})
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: export not retried (%d calls)", endpoint, calls.Load())
+		}
+		f.Shutdown(context.Background())
+	}
+}
+
+type flakyLogs struct {
+	calls *atomic.Int32
+	got   chan struct{}
+	collectorlogs.UnimplementedLogsServiceServer
+}
+
+func (l flakyLogs) Export(context.Context, *collectorlogs.ExportLogsServiceRequest) (*collectorlogs.ExportLogsServiceResponse, error) {
+	if l.calls.Add(1) == 1 {
+		return nil, status.Error(codes.Unavailable, "busy")
+	}
+	l.got <- struct{}{}
+	return &collectorlogs.ExportLogsServiceResponse{}, nil
+}
+
 func TestForwarderRefusesItsOwnSink(t *testing.T) {
 	for _, endpoint := range []string{"http://localhost:4318", "grpc://127.0.0.1:4317", "http://127.0.0.1:4318/v1/traces"} {
 		if _, err := NewForwarder(endpoint, false, "127.0.0.1:4318", "127.0.0.1:4317"); err == nil || !strings.Contains(err.Error(), "loop") {
@@ -156,19 +316,22 @@ func TestForwardAfterShutdownDrops(t *testing.T) {
 
 // TestForwarderPaths: a base URL gets /v1/traces appended, as the SDKs do
 // with OTEL_EXPORTER_OTLP_ENDPOINT; an exact one is used as given.
+// Logs go beside the traces path; a traces URL that does not end in
+// /v1/traces names no place for them, and they are not sent.
 func TestForwarderPaths(t *testing.T) {
 	tests := []struct {
-		path  string
-		exact bool
-		want  string
+		path       string
+		exact      bool
+		want, logs string
 	}{
-		{"", false, "/v1/traces"},
-		{"/otlp", false, "/otlp/v1/traces"},
-		{"/otlp/v1/traces", false, "/otlp/v1/traces"},
-		{"/custom/traces", true, "/custom/traces"},
+		{"", false, "/v1/traces", "/v1/logs"},
+		{"/otlp", false, "/otlp/v1/traces", "/otlp/v1/logs"},
+		{"/otlp/v1/traces", false, "/otlp/v1/traces", "/otlp/v1/logs"},
+		{"/otlp/v1/traces", true, "/otlp/v1/traces", "/otlp/v1/logs"},
+		{"/custom/traces", true, "/custom/traces", ""},
 	}
 	for _, tt := range tests {
-		got := make(chan string, 1)
+		got := make(chan string, 2)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			got <- r.URL.Path
 			w.Header().Set("Content-Type", "application/x-protobuf")
@@ -178,16 +341,21 @@ func TestForwarderPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.Forward(nil)
-		select {
-		case p := <-got:
-			if p != tt.want {
-				t.Errorf("%q exact=%v: posted to %q, want %q", tt.path, tt.exact, p, tt.want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%q: nothing posted", tt.path)
-		}
-		f.Shutdown(context.Background())
+		f.ForwardLogs(&collectorlogs.ExportLogsServiceRequest{})
+		f.Shutdown(context.Background()) // sends what is queued, in order
 		srv.Close()
+		close(got)
+		var paths []string
+		for p := range got {
+			paths = append(paths, p)
+		}
+		want := []string{tt.want}
+		if tt.logs != "" {
+			want = append(want, tt.logs)
+		}
+		if strings.Join(paths, " ") != strings.Join(want, " ") {
+			t.Errorf("%q exact=%v: posted to %q, want %q", tt.path, tt.exact, paths, want)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"github.com/tracebar/tracebar/toolbar"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
@@ -39,6 +40,40 @@ func redactLogs(rls []*logspb.ResourceLogs, r *toolbar.Redactor) {
 				}
 			}
 		}
+	}
+}
+
+// redactMetrics redacts the attributes of resources, data points and
+// exemplars in place.
+func redactMetrics(rms []*metricspb.ResourceMetrics, r *toolbar.Redactor) {
+	for _, rm := range rms {
+		redactKVs(rm.GetResource().GetAttributes(), r)
+		for _, sm := range rm.GetScopeMetrics() {
+			for _, m := range sm.GetMetrics() {
+				for _, p := range m.GetGauge().GetDataPoints() {
+					redactPoint(p.GetAttributes(), p.GetExemplars(), r)
+				}
+				for _, p := range m.GetSum().GetDataPoints() {
+					redactPoint(p.GetAttributes(), p.GetExemplars(), r)
+				}
+				for _, p := range m.GetHistogram().GetDataPoints() {
+					redactPoint(p.GetAttributes(), p.GetExemplars(), r)
+				}
+				for _, p := range m.GetExponentialHistogram().GetDataPoints() {
+					redactPoint(p.GetAttributes(), p.GetExemplars(), r)
+				}
+				for _, p := range m.GetSummary().GetDataPoints() {
+					redactKVs(p.GetAttributes(), r)
+				}
+			}
+		}
+	}
+}
+
+func redactPoint(attrs []*commonpb.KeyValue, exemplars []*metricspb.Exemplar, r *toolbar.Redactor) {
+	redactKVs(attrs, r)
+	for _, e := range exemplars {
+		redactKVs(e.GetFilteredAttributes(), r)
 	}
 }
 

@@ -148,14 +148,14 @@ func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceR
 	return s.ingest(req), nil
 }
 
-// NewGRPCServer returns a gRPC server with the TraceService and
-// LogsService registered, and a Metrics service that accepts and
-// discards, so SDKs that export metrics by default do not log errors.
+// NewGRPCServer returns a gRPC server with the TraceService, LogsService
+// and MetricsService registered. Metrics are only forwarded (or dropped
+// without a forwarder), so SDKs that export them by default do not log errors.
 func (s *Sink) NewGRPCServer() *grpc.Server {
 	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.config().maxBody())), grpc.InTapHandle(s.tapGRPC))
 	collectortrace.RegisterTraceServiceServer(g, s)
 	collectorlogs.RegisterLogsServiceServer(g, logsService{s: s})
-	collectormetrics.RegisterMetricsServiceServer(g, discardMetrics{})
+	collectormetrics.RegisterMetricsServiceServer(g, metricsService{s: s})
 	return g
 }
 
@@ -170,12 +170,16 @@ func (l logsService) Export(_ context.Context, req *collectorlogs.ExportLogsServ
 }
 
 // ingestLogs stores the log records that name a trace, for the toolbar's
-// Logs panel. Other records are accepted and dropped: the sink is not a
-// log store.
+// Logs panel; the sink is not a log store. The whole export, redacted,
+// goes to the backend when forwarding is on.
 func (s *Sink) ingestLogs(req *collectorlogs.ExportLogsServiceRequest) *collectorlogs.ExportLogsServiceResponse {
-	redactLogs(req.GetResourceLogs(), s.config().Redactor)
+	cfg := s.config()
+	redactLogs(req.GetResourceLogs(), cfg.Redactor)
 	logs, rejected := logsFromProto(req.GetResourceLogs())
 	s.store.AddLogs(logs)
+	if cfg.Forwarder != nil {
+		cfg.Forwarder.ForwardLogs(req)
+	}
 	resp := &collectorlogs.ExportLogsServiceResponse{}
 	if rejected > 0 {
 		resp.PartialSuccess = &collectorlogs.ExportLogsPartialSuccess{
@@ -186,12 +190,24 @@ func (s *Sink) ingestLogs(req *collectorlogs.ExportLogsServiceRequest) *collecto
 	return resp
 }
 
-type discardMetrics struct {
+// metricsService is the Sink's OTLP/gRPC MetricsService.
+type metricsService struct {
+	s *Sink
 	collectormetrics.UnimplementedMetricsServiceServer
 }
 
-func (discardMetrics) Export(context.Context, *collectormetrics.ExportMetricsServiceRequest) (*collectormetrics.ExportMetricsServiceResponse, error) {
-	return &collectormetrics.ExportMetricsServiceResponse{}, nil
+func (m metricsService) Export(_ context.Context, req *collectormetrics.ExportMetricsServiceRequest) (*collectormetrics.ExportMetricsServiceResponse, error) {
+	return m.s.ingestMetrics(req), nil
+}
+
+// ingestMetrics forwards a metrics export, redacted, when forwarding is
+// on, and drops it otherwise: the toolbar shows no metrics.
+func (s *Sink) ingestMetrics(req *collectormetrics.ExportMetricsServiceRequest) *collectormetrics.ExportMetricsServiceResponse {
+	if cfg := s.config(); cfg.Forwarder != nil {
+		redactMetrics(req.GetResourceMetrics(), cfg.Redactor)
+		cfg.Forwarder.ForwardMetrics(req)
+	}
+	return &collectormetrics.ExportMetricsServiceResponse{}
 }
 
 func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectortrace.ExportTraceServiceResponse {
@@ -223,7 +239,7 @@ func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectort
 // a bad payload, 413 over the size limit, 415 for an unknown content type,
 // 429 with Retry-After when too many exports are being decoded at once.
 // POST /v1/logs keeps the records that name a trace; /v1/metrics is
-// validated and discarded.
+// validated and only forwarded. With a forwarder, all three go on.
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var req proto.Message
 	switch r.URL.Path {
@@ -278,8 +294,8 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp = s.ingest(req)
 	case *collectorlogs.ExportLogsServiceRequest:
 		resp = s.ingestLogs(req)
-	default:
-		resp = &collectormetrics.ExportMetricsServiceResponse{}
+	case *collectormetrics.ExportMetricsServiceRequest:
+		resp = s.ingestMetrics(req)
 	}
 	var out []byte
 	if ct == "application/json" {

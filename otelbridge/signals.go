@@ -1,0 +1,131 @@
+package otelbridge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/proto"
+)
+
+// signalSender sends received logs and metrics exports to the backend as
+// they are. The OpenTelemetry SDKs export their own records only, so these
+// two speak OTLP directly, with the specification's retries.
+type signalSender interface {
+	send(ctx context.Context, req proto.Message) error
+	close() error
+}
+
+// Retries of an export the backend could not take now.
+const (
+	retryAttempts = 5
+	retryFirst    = 200 * time.Millisecond
+	retryMax      = 5 * time.Second
+)
+
+// httpSignals posts exports as OTLP/HTTP protobuf to base/v1/logs and
+// base/v1/metrics. It retries what the specification calls retryable (429,
+// 502, 503, 504, and connection failures), after Retry-After when given.
+type httpSignals struct {
+	base   string
+	client *http.Client
+}
+
+func (h *httpSignals) send(ctx context.Context, req proto.Message) error {
+	path := "/v1/metrics"
+	if _, ok := req.(*collectorlogs.ExportLogsServiceRequest); ok {
+		path = "/v1/logs"
+	}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("forward %s: %w", path, err)
+	}
+	wait := retryFirst
+	for attempt := 1; ; attempt++ {
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+path, bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("forward %s: %w", path, err)
+		}
+		r.Header.Set("Content-Type", "application/x-protobuf")
+		resp, err := h.client.Do(r)
+		if err == nil {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+				err = fmt.Errorf("forward %s: %s", path, resp.Status)
+				if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s >= 0 {
+					wait = min(time.Duration(s)*time.Second, retryMax)
+				}
+			default:
+				if resp.StatusCode/100 == 2 {
+					return nil
+				}
+				return fmt.Errorf("forward %s: %s", path, resp.Status)
+			}
+		}
+		if attempt == retryAttempts {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wait = min(2*max(wait, retryFirst), retryMax)
+	}
+}
+
+func (h *httpSignals) close() error {
+	h.client.CloseIdleConnections()
+	return nil
+}
+
+// grpcRetry is the gRPC service config that retries the codes OTLP/gRPC
+// calls retryable.
+const grpcRetry = `{"methodConfig": [{
+	"name": [{"service": "opentelemetry.proto.collector.logs.v1.LogsService"}, {"service": "opentelemetry.proto.collector.metrics.v1.MetricsService"}],
+	"retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.2s", "maxBackoff": "5s", "backoffMultiplier": 2,
+		"retryableStatusCodes": ["CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"]}
+}]}`
+
+// grpcSignals calls the backend's OTLP/gRPC LogsService and MetricsService.
+type grpcSignals struct {
+	conn    *grpc.ClientConn
+	logs    collectorlogs.LogsServiceClient
+	metrics collectormetrics.MetricsServiceClient
+}
+
+func newGRPCSignals(host string, creds credentials.TransportCredentials) (*grpcSignals, error) {
+	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(creds), grpc.WithDefaultServiceConfig(grpcRetry))
+	if err != nil {
+		return nil, err
+	}
+	return &grpcSignals{conn: conn, logs: collectorlogs.NewLogsServiceClient(conn), metrics: collectormetrics.NewMetricsServiceClient(conn)}, nil
+}
+
+func (g *grpcSignals) send(ctx context.Context, req proto.Message) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var err error
+	switch req := req.(type) {
+	case *collectorlogs.ExportLogsServiceRequest:
+		_, err = g.logs.Export(ctx, req)
+	case *collectormetrics.ExportMetricsServiceRequest:
+		_, err = g.metrics.Export(ctx, req)
+	}
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	return nil
+}
+
+func (g *grpcSignals) close() error { return g.conn.Close() }
