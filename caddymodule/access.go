@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -82,20 +83,40 @@ func (h *Handler) hostAllowed(hostport string) bool {
 	return false
 }
 
-// enable serves <prefix>/enable?secret=…: the right secret sets the
-// cookie that turns the toolbar on for this browser, then redirects home
-// so the secret does not stay in the address bar.
+// enable serves <prefix>/enable. The right secret, posted from the form
+// served there (so it stays out of URLs and access logs) or given as
+// ?secret= (for scripts), sets the cookie that turns the toolbar on for
+// this browser, then redirects home.
 // Wrong guesses are rate-limited (a page reaching the proxy through DNS
 // rebinding could otherwise guess at will), and compared through their
 // HMAC so the secret's length does not show in the timing.
 func (h *Handler) enable(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	var secret string
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if !r.URL.Query().Has("secret") {
+			hdr.Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, enableForm)
+			return
+		}
+		secret = r.URL.Query().Get("secret")
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+		secret = r.PostFormValue("secret")
+	default:
+		hdr.Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "tracebar: method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
 	if !h.guesses.allow(time.Now()) {
-		w.Header().Set("Retry-After", "60")
+		hdr.Set("Retry-After", "60")
 		http.Error(w, "tracebar: too many wrong secrets, wait a minute", http.StatusTooManyRequests)
 		return
 	}
-	if !hmac.Equal(mac(r.URL.Query().Get("secret"), "enable"), mac(h.Secret, "enable")) {
+	if !hmac.Equal(mac(secret, "enable"), mac(h.Secret, "enable")) {
 		h.guesses.fail()
 		http.Error(w, "tracebar: wrong secret", http.StatusForbidden)
 		return
@@ -104,6 +125,18 @@ func (h *Handler) enable(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(cookieLife / time.Second)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
+
+// enableForm asks for the secret and posts it back to <prefix>/enable.
+const enableForm = `<!doctype html>
+<meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Turn Tracebar on</title>
+<style>body{font:16px system-ui,sans-serif;margin:4em auto;max-width:26em;padding:0 1em}input,button{font:inherit}</style>
+<h1>Tracebar</h1>
+<form method="post">
+<p><label>Secret <input type="password" name="secret" autocomplete="current-password" required autofocus></label>
+<p><button>Turn the toolbar on in this browser</button>
+</form>
+`
 
 // guessLimit allows maxGuesses wrong secrets per minute, over all clients.
 type guessLimit struct {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -98,21 +99,37 @@ func TestSecretMode(t *testing.T) {
 		t.Fatalf("API answered without the cookie: status %d (want the upstream's 404)", resp.StatusCode)
 	}
 
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	ok, err := noRedirect.Get(e.base + "/__tracebar/enable?secret=s3cret-value-for-tests")
-	if err != nil {
-		t.Fatal(err)
+	// <prefix>/enable without a secret is a form that posts it, so the
+	// secret stays out of URLs and access logs; it is no wrong guess.
+	form, body := get(t, e.base+"/__tracebar/enable")
+	if form.StatusCode != 200 || !strings.Contains(string(body), `<form method="post">`) || len(form.Cookies()) != 0 ||
+		!strings.Contains(form.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("enable form: status %d, CSP %q, cookies %v:\n%s", form.StatusCode, form.Header.Get("Content-Security-Policy"), form.Cookies(), body)
 	}
-	ok.Body.Close()
-	cs := ok.Cookies()
-	if ok.StatusCode != 303 || len(cs) != 1 || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteStrictMode || strings.Contains(cs[0].Value, "s3cret") {
-		t.Fatalf("enable: status %d, cookies %+v", ok.StatusCode, cs)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var cs []*http.Cookie
+	for _, how := range []string{"form post", "query"} {
+		var ok *http.Response
+		var err error
+		if how == "form post" {
+			ok, err = noRedirect.PostForm(e.base+"/__tracebar/enable", url.Values{"secret": {"s3cret-value-for-tests"}})
+		} else {
+			ok, err = noRedirect.Get(e.base + "/__tracebar/enable?secret=s3cret-value-for-tests")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok.Body.Close()
+		cs = ok.Cookies()
+		if ok.StatusCode != 303 || len(cs) != 1 || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteStrictMode || strings.Contains(cs[0].Value, "s3cret") {
+			t.Fatalf("enable by %s: status %d, cookies %+v", how, ok.StatusCode, cs)
+		}
 	}
 
 	// Wrong guesses get 403, and after ten in a minute, 429.
 	var codes []int
 	for i := 0; i < 11; i++ {
-		bad, err := noRedirect.Get(e.base + "/__tracebar/enable?secret=guess")
+		bad, err := noRedirect.PostForm(e.base+"/__tracebar/enable", url.Values{"secret": {"guess"}})
 		if err != nil {
 			t.Fatal(err)
 		}
