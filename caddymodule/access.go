@@ -105,7 +105,11 @@ func (h *Handler) enable(w http.ResponseWriter, r *http.Request) {
 		secret = r.URL.Query().Get("secret")
 	case http.MethodPost:
 		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-		secret = r.PostFormValue("secret")
+		if err := r.ParseForm(); err != nil || !r.PostForm.Has("secret") {
+			http.Error(w, "tracebar: post the form's secret field", http.StatusBadRequest) // not a guess
+			return
+		}
+		secret = r.PostForm.Get("secret")
 	default:
 		hdr.Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "tracebar: method not allowed", http.StatusMethodNotAllowed)

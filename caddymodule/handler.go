@@ -414,13 +414,25 @@ func (x *exchange) clientTrace() *httptrace.ClientTrace {
 		},
 		DNSStart:          func(httptrace.DNSStartInfo) { phase(dnsStart) },
 		DNSDone:           func(httptrace.DNSDoneInfo) { phase(dnsDone) },
-		ConnectStart:      func(string, string) { phase(connectStart) },
 		TLSHandshakeStart: func() { phase(tlsStart) },
 		TLSHandshakeDone:  func(tls.ConnectionState, error) { phase(tlsDone) },
+		// Dialing may try several addresses, even at once (happy
+		// eyeballs): connect spans from the first try to the connection
+		// that worked, or to the last failure if none did.
+		ConnectStart: func(string, string) {
+			now := time.Now()
+			x.mu.Lock()
+			if x.phases[connectStart].IsZero() {
+				x.phases[connectStart] = now
+			}
+			x.mu.Unlock()
+		},
 		ConnectDone: func(_, _ string, err error) {
 			now := time.Now()
 			x.mu.Lock()
-			x.phases[connectDone], x.connectErr = now, err
+			if x.phases[connectDone].IsZero() || x.connectErr != nil {
+				x.phases[connectDone], x.connectErr = now, err
+			}
 			x.mu.Unlock()
 		},
 		WroteHeaderField: func(key string, value []string) {

@@ -57,11 +57,10 @@ func logsFromProto(rls []*logspb.ResourceLogs) (logs []toolbar.LogRecord, reject
 		}
 		for _, sl := range rl.GetScopeLogs() {
 			for _, lr := range sl.GetLogRecords() {
-				tid, sid := lr.GetTraceId(), lr.GetSpanId()
-				if len(tid) == 0 {
+				if len(lr.GetTraceId()) == 0 {
 					continue
 				}
-				if len(tid) != 16 || (len(sid) != 0 && len(sid) != 8) {
+				if badLogIDs(lr) {
 					rejected++
 					continue
 				}
@@ -74,17 +73,24 @@ func logsFromProto(rls []*logspb.ResourceLogs) (logs []toolbar.LogRecord, reject
 					Service:        service,
 					Attributes:     kvsFromProto(lr.GetAttributes()),
 				}
-				copy(l.TraceID[:], tid)
-				copy(l.SpanID[:], sid)
-				if !l.TraceID.IsValid() {
-					rejected++
-					continue
-				}
+				copy(l.TraceID[:], lr.GetTraceId())
+				copy(l.SpanID[:], lr.GetSpanId())
 				logs = append(logs, l)
 			}
 		}
 	}
 	return logs, rejected
+}
+
+// badLogIDs reports whether a log record's ids are invalid: present with
+// the wrong length, or a trace id of zeros. No trace id is valid (the
+// record is not about a trace).
+func badLogIDs(lr *logspb.LogRecord) bool {
+	tid, sid := lr.GetTraceId(), lr.GetSpanId()
+	if len(tid) == 0 {
+		return len(sid) != 0 && len(sid) != 8
+	}
+	return len(tid) != 16 || toolbar.TraceID(tid) == toolbar.TraceID{} || (len(sid) != 0 && len(sid) != 8)
 }
 
 func spanFromProto(sp *tracepb.Span) (toolbar.Span, bool) {

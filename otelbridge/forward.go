@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -41,7 +39,9 @@ type Forwarder struct {
 	client  otlptrace.Client
 	signals signalSender // logs and metrics; nil when only a traces URL is known
 	dropped atomic.Uint64
-	done    chan struct{}
+	ctx     context.Context // of the sends; canceled when Shutdown gives up waiting
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when both queues are drained
 	stop    sync.Once
 	// refs counts the holders of the connection: the Forwarder itself until
 	// Shutdown, and each span processor until its exporter stops. The last
@@ -49,8 +49,11 @@ type Forwarder struct {
 	// cleans modules up in.
 	refs atomic.Int32
 
-	mu     sync.RWMutex // guards queue against sends after Shutdown closed it
-	queue  chan any // []*tracepb.ResourceSpans, or a logs or metrics export
+	// Spans and the other signals have a queue and a sender each, so a
+	// logs or metrics backend that retries cannot hold spans up.
+	mu     sync.RWMutex // guards the queues against sends after Shutdown closed them
+	spans  chan []*tracepb.ResourceSpans
+	others chan proto.Message // logs and metrics exports
 	closed bool
 }
 
@@ -79,19 +82,19 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 	if isSelf(u.Host, self) {
 		return nil, fmt.Errorf("forward: %s is this sink; forwarding there would loop", endpoint)
 	}
-	proto := strings.ToLower(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))
-	if proto == "" {
-		proto = strings.ToLower(os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
+	protocol := strings.ToLower(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))
+	if protocol == "" {
+		protocol = strings.ToLower(os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"))
 	}
 	var (
 		client  otlptrace.Client
 		signals signalSender
 	)
 	switch {
-	case u.Scheme == "grpc" || (proto == "grpc" && u.Scheme == "http"):
+	case u.Scheme == "grpc" || (protocol == "grpc" && u.Scheme == "http"):
 		client = otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(u.Host), otlptracegrpc.WithInsecure())
 		signals, err = newGRPCSignals(u.Host, insecure.NewCredentials())
-	case proto == "grpc" && u.Scheme == "https":
+	case protocol == "grpc" && u.Scheme == "https":
 		client = otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(u.Host))
 		signals, err = newGRPCSignals(u.Host, credentials.NewTLS(nil))
 	case u.Scheme == "http" || u.Scheme == "https":
@@ -104,7 +107,7 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 		if !exact || isTraces {
 			b := *u
 			b.Path, b.RawQuery = base, ""
-			signals = &httpSignals{base: b.String(), client: &http.Client{Timeout: 10 * time.Second}}
+			signals = newHTTPSignals(b.String())
 		}
 	default:
 		return nil, fmt.Errorf("forward: unsupported scheme %q (want http, https or grpc)", u.Scheme)
@@ -113,11 +116,30 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	if err := client.Start(context.Background()); err != nil {
+		if signals != nil {
+			signals.close()
+		}
 		return nil, fmt.Errorf("forward: %w", err)
 	}
-	f := &Forwarder{Endpoint: endpoint, client: client, signals: signals, queue: make(chan any, forwardQueue), done: make(chan struct{})}
+	f := &Forwarder{Endpoint: endpoint, client: client, signals: signals, done: make(chan struct{}),
+		spans: make(chan []*tracepb.ResourceSpans, forwardQueue), others: make(chan proto.Message, forwardQueue)}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.refs.Store(1)
-	go f.run()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for rss := range f.spans {
+			_ = f.client.UploadTraces(f.ctx, rss)
+		}
+	})
+	wg.Go(func() {
+		for req := range f.others {
+			_ = f.signals.send(f.ctx, req)
+		}
+	})
+	go func() {
+		wg.Wait()
+		close(f.done)
+	}()
 	return f, nil
 }
 
@@ -141,43 +163,31 @@ func isSelf(host string, self []string) bool {
 	return false
 }
 
-func (f *Forwarder) run() {
-	defer close(f.done)
-	for item := range f.queue {
-		// Both clients retry with backoff as the OTLP exporters do; a batch
-		// that still fails is lost to the backend, not to the toolbar.
-		switch item := item.(type) {
-		case []*tracepb.ResourceSpans:
-			_ = f.client.UploadTraces(context.Background(), item)
-		case proto.Message:
-			_ = f.signals.send(context.Background(), item)
-		}
-	}
-}
-
 // Forward queues a received batch of spans without waiting for the
 // backend. After Shutdown (a sink may still hold the Forwarder of a config
-// being replaced) batches are dropped and counted.
-func (f *Forwarder) Forward(rss []*tracepb.ResourceSpans) { f.enqueue(rss) }
+// being replaced) batches are dropped and counted. The clients retry with
+// backoff as the OTLP exporters do; a batch that still fails is lost to the
+// backend, not to the toolbar.
+func (f *Forwarder) Forward(rss []*tracepb.ResourceSpans) { enqueue(f, f.spans, rss) }
 
 // ForwardLogs queues a received logs export, as Forward does spans.
-func (f *Forwarder) ForwardLogs(req *collectorlogs.ExportLogsServiceRequest) { f.enqueueSignal(req) }
+func (f *Forwarder) ForwardLogs(req *collectorlogs.ExportLogsServiceRequest) { f.forwardOther(req) }
 
 // ForwardMetrics queues a received metrics export, as Forward does spans.
 func (f *Forwarder) ForwardMetrics(req *collectormetrics.ExportMetricsServiceRequest) {
-	f.enqueueSignal(req)
+	f.forwardOther(req)
 }
 
-// enqueueSignal queues a logs or metrics export, unless the endpoint was
+// forwardOther queues a logs or metrics export, unless the endpoint was
 // given as a traces URL only (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT not
 // ending in /v1/traces): then there is nowhere to send it.
-func (f *Forwarder) enqueueSignal(req proto.Message) {
+func (f *Forwarder) forwardOther(req proto.Message) {
 	if f.signals != nil {
-		f.enqueue(req)
+		enqueue(f, f.others, req)
 	}
 }
 
-func (f *Forwarder) enqueue(item any) {
+func enqueue[T any](f *Forwarder, queue chan T, item T) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed {
@@ -185,7 +195,7 @@ func (f *Forwarder) enqueue(item any) {
 		return
 	}
 	select {
-	case f.queue <- item:
+	case queue <- item:
 	default:
 		f.dropped.Add(1)
 	}
@@ -210,7 +220,8 @@ func (f *Forwarder) Shutdown(ctx context.Context) error {
 	f.stop.Do(func() {
 		f.mu.Lock()
 		f.closed = true
-		close(f.queue)
+		close(f.spans)
+		close(f.others)
 		f.mu.Unlock()
 		err = f.release(ctx)
 	})
@@ -226,6 +237,7 @@ func (f *Forwarder) release(ctx context.Context) error {
 	case <-f.done:
 	case <-ctx.Done():
 		err = ctx.Err()
+		f.cancel() // ends the retries: what is left is lost to the backend
 	}
 	err = errors.Join(err, f.client.Stop(ctx))
 	if f.signals != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -31,16 +33,21 @@ type backend struct {
 	arrived            chan struct{}
 	logs               chan *collectorlogs.ExportLogsServiceRequest
 	metrics            chan *collectormetrics.ExportMetricsServiceRequest
+	keys               chan string // the X-Api-Key each logs or metrics export came with
 }
 
 func startBackend(t *testing.T) *backend {
 	t.Helper()
 	b := &backend{store: toolbar.NewStore(toolbar.Limits{}), arrived: make(chan struct{}, 100),
-		logs: make(chan *collectorlogs.ExportLogsServiceRequest, 10), metrics: make(chan *collectormetrics.ExportMetricsServiceRequest, 10)}
+		logs: make(chan *collectorlogs.ExportLogsServiceRequest, 10), metrics: make(chan *collectormetrics.ExportMetricsServiceRequest, 10),
+		keys: make(chan string, 20)}
 	sink := NewSink(b.store)
 	hl, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if p := r.URL.Path; p == "/v1/logs" || p == "/v1/metrics" {
+			b.keys <- r.Header.Get("X-Api-Key")
+		}
 		switch r.URL.Path {
 		case "/v1/logs":
 			req := new(collectorlogs.ExportLogsServiceRequest)
@@ -84,7 +91,8 @@ type backendLogs struct {
 	collectorlogs.UnimplementedLogsServiceServer
 }
 
-func (l backendLogs) Export(_ context.Context, req *collectorlogs.ExportLogsServiceRequest) (*collectorlogs.ExportLogsServiceResponse, error) {
+func (l backendLogs) Export(ctx context.Context, req *collectorlogs.ExportLogsServiceRequest) (*collectorlogs.ExportLogsServiceResponse, error) {
+	l.b.keys <- strings.Join(metadata.ValueFromIncomingContext(ctx, "x-api-key"), ",")
 	l.b.logs <- req
 	return &collectorlogs.ExportLogsServiceResponse{}, nil
 }
@@ -94,7 +102,8 @@ type backendMetrics struct {
 	collectormetrics.UnimplementedMetricsServiceServer
 }
 
-func (m backendMetrics) Export(_ context.Context, req *collectormetrics.ExportMetricsServiceRequest) (*collectormetrics.ExportMetricsServiceResponse, error) {
+func (m backendMetrics) Export(ctx context.Context, req *collectormetrics.ExportMetricsServiceRequest) (*collectormetrics.ExportMetricsServiceResponse, error) {
+	m.b.keys <- strings.Join(metadata.ValueFromIncomingContext(ctx, "x-api-key"), ",")
 	m.b.metrics <- req
 	return &collectormetrics.ExportMetricsServiceResponse{}, nil
 }
@@ -170,8 +179,10 @@ func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
 // TestForwarderSendsLogsAndMetrics: with forwarding on, the app can keep
 // Tracebar as its only OTLP endpoint: logs exports (records without a trace
 // too, which the toolbar does not keep) and metrics exports reach the
-// backend whole, redacted, over either protocol.
+// backend whole, redacted, over either protocol, with the headers that
+// OTEL_EXPORTER_OTLP_HEADERS names (an API key).
 func TestForwarderSendsLogsAndMetrics(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=k%201")
 	b := startBackend(t)
 	for _, endpoint := range []string{"http://" + b.httpAddr, "grpc://" + b.grpcAddr} {
 		t.Run(strings.Split(endpoint, ":")[0], func(t *testing.T) {
@@ -221,6 +232,11 @@ func TestForwarderSendsLogsAndMetrics(t *testing.T) {
 			if m.GetName() != "queue.depth" || m.GetGauge().GetDataPoints()[0].GetAsInt() != 3 ||
 				attrs[0].GetValue().GetStringValue() != toolbar.Redacted || attrs[1].GetValue().GetStringValue() != "mail" {
 				t.Fatalf("backend got metric %v", m)
+			}
+			for range 2 {
+				if k := <-b.keys; k != "k 1" {
+					t.Fatalf("export came with X-Api-Key %q, want %q", k, "k 1")
+				}
 			}
 		})
 	}
@@ -342,7 +358,7 @@ func TestForwarderPaths(t *testing.T) {
 		}
 		f.Forward(nil)
 		f.ForwardLogs(&collectorlogs.ExportLogsServiceRequest{})
-		f.Shutdown(context.Background()) // sends what is queued, in order
+		f.Shutdown(context.Background()) // sends what is queued
 		srv.Close()
 		close(got)
 		var paths []string
@@ -353,6 +369,8 @@ func TestForwarderPaths(t *testing.T) {
 		if tt.logs != "" {
 			want = append(want, tt.logs)
 		}
+		slices.Sort(paths)
+		slices.Sort(want)
 		if strings.Join(paths, " ") != strings.Join(want, " ") {
 			t.Errorf("%q exact=%v: posted to %q, want %q", tt.path, tt.exact, paths, want)
 		}

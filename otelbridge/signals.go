@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -29,21 +33,58 @@ const (
 	retryAttempts = 5
 	retryFirst    = 200 * time.Millisecond
 	retryMax      = 5 * time.Second
+	retryAfterMax = 30 * time.Second // the longest Retry-After honoured
 )
+
+// signalOf names the signal of an export as the OTEL_EXPORTER_OTLP_<SIGNAL>_*
+// variables do, and its OTLP/HTTP path.
+func signalOf(req proto.Message) (name, path string) {
+	if _, ok := req.(*collectorlogs.ExportLogsServiceRequest); ok {
+		return "LOGS", "/v1/logs"
+	}
+	return "METRICS", "/v1/metrics"
+}
+
+// otlpHeaders reads OTEL_EXPORTER_OTLP_<signal>_HEADERS, else
+// OTEL_EXPORTER_OTLP_HEADERS ("key=value,..." with URL-encoded parts), the
+// headers the SDKs, and so the traces client, send with every export: a
+// backend that wants an API key gets it with logs and metrics too.
+func otlpHeaders(signal string) map[string]string {
+	v, ok := os.LookupEnv("OTEL_EXPORTER_OTLP_" + signal + "_HEADERS")
+	if !ok {
+		v = os.Getenv("OTEL_EXPORTER_OTLP_HEADERS")
+	}
+	h := map[string]string{}
+	for _, kv := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(kv, "=")
+		k, kerr := url.PathUnescape(strings.TrimSpace(k))
+		val, verr := url.PathUnescape(strings.TrimSpace(val))
+		if ok && k != "" && kerr == nil && verr == nil {
+			h[k] = val
+		}
+	}
+	return h
+}
 
 // httpSignals posts exports as OTLP/HTTP protobuf to base/v1/logs and
 // base/v1/metrics. It retries what the specification calls retryable (429,
-// 502, 503, 504, and connection failures), after Retry-After when given.
+// 502, 503, 504, and connection failures), after Retry-After (in seconds)
+// when given.
 type httpSignals struct {
 	base   string
 	client *http.Client
 }
 
+func newHTTPSignals(base string) *httpSignals {
+	return &httpSignals{base: base, client: &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+	}}
+}
+
 func (h *httpSignals) send(ctx context.Context, req proto.Message) error {
-	path := "/v1/metrics"
-	if _, ok := req.(*collectorlogs.ExportLogsServiceRequest); ok {
-		path = "/v1/logs"
-	}
+	signal, path := signalOf(req)
+	headers := otlpHeaders(signal)
 	body, err := proto.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("forward %s: %w", path, err)
@@ -54,6 +95,9 @@ func (h *httpSignals) send(ctx context.Context, req proto.Message) error {
 		if err != nil {
 			return fmt.Errorf("forward %s: %w", path, err)
 		}
+		for k, v := range headers {
+			r.Header.Set(k, v)
+		}
 		r.Header.Set("Content-Type", "application/x-protobuf")
 		resp, err := h.client.Do(r)
 		if err == nil {
@@ -63,7 +107,7 @@ func (h *httpSignals) send(ctx context.Context, req proto.Message) error {
 			case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 				err = fmt.Errorf("forward %s: %s", path, resp.Status)
 				if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s >= 0 {
-					wait = min(time.Duration(s)*time.Second, retryMax)
+					wait = min(time.Duration(s)*time.Second, retryAfterMax)
 				}
 			default:
 				if resp.StatusCode/100 == 2 {
@@ -115,6 +159,8 @@ func newGRPCSignals(host string, creds credentials.TransportCredentials) (*grpcS
 func (g *grpcSignals) send(ctx context.Context, req proto.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	signal, _ := signalOf(req)
+	ctx = metadata.NewOutgoingContext(ctx, metadata.New(otlpHeaders(signal)))
 	var err error
 	switch req := req.(type) {
 	case *collectorlogs.ExportLogsServiceRequest:

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -178,6 +180,9 @@ func (s *Sink) ingestLogs(req *collectorlogs.ExportLogsServiceRequest) *collecto
 	logs, rejected := logsFromProto(req.GetResourceLogs())
 	s.store.AddLogs(logs)
 	if cfg.Forwarder != nil {
+		if rejected > 0 {
+			dropInvalidLogs(req.GetResourceLogs())
+		}
 		cfg.Forwarder.ForwardLogs(req)
 	}
 	resp := &collectorlogs.ExportLogsServiceResponse{}
@@ -390,6 +395,16 @@ func dropInvalid(rss []*tracepb.ResourceSpans) {
 				}
 			}
 			ss.Spans = kept
+		}
+	}
+}
+
+// dropInvalidLogs removes the log records rejected for their ids, as
+// dropInvalid does spans, so the backend does not refuse the export.
+func dropInvalidLogs(rls []*logspb.ResourceLogs) {
+	for _, rl := range rls {
+		for _, sl := range rl.GetScopeLogs() {
+			sl.LogRecords = slices.DeleteFunc(sl.LogRecords, badLogIDs)
 		}
 	}
 }

@@ -107,6 +107,17 @@ func TestSecretMode(t *testing.T) {
 		t.Fatalf("enable form: status %d, CSP %q, cookies %v:\n%s", form.StatusCode, form.Header.Get("Content-Security-Policy"), form.Cookies(), body)
 	}
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// A post that is not the form is refused, and is no guess either.
+	for _, body := range []string{"", "other=1", "secret=" + strings.Repeat("x", 5000)} {
+		bad, err := noRedirect.Post(e.base+"/__tracebar/enable", "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad.Body.Close()
+		if bad.StatusCode != 400 {
+			t.Fatalf("post %.20q: status %d, want 400", body, bad.StatusCode)
+		}
+	}
 	var cs []*http.Cookie
 	for _, how := range []string{"form post", "query"} {
 		var ok *http.Response

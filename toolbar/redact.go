@@ -17,8 +17,9 @@ const Redacted = "[redacted]"
 // when it contains one of them (case-insensitively).
 var defaultWords = []string{"auth", "cookie", "token", "secret", "password", "passwd", "api-key", "apikey", "api_key", "session", "signature", "csrf", "xsrf", "credential", "private"}
 
-// urlHeaders carry URLs whose query may hold secrets.
-var urlHeaders = []string{"Location", "Content-Location", "Referer"}
+// urlHeaders carry URLs whose query may hold secrets; ":path" is the
+// request target as an HTTP/2 or HTTP/3 upstream is sent it.
+var urlHeaders = []string{"Location", "Content-Location", "Referer", ":path"}
 
 // urlAttributes are span attribute keys whose values are URLs or queries.
 var urlAttributes = map[string]bool{"url.full": true, "http.url": true, "url.original": true, "http.target": true, "url.query": false}

@@ -41,6 +41,11 @@ func TestRedactHeader(t *testing.T) {
 	if loc.Get("Location") != "/cb?token=%5Bredacted%5D&x=1" || loc.Get("Referer") != "http://a/?password=%5Bredacted%5D" {
 		t.Fatalf("URL headers kept secrets: %v", loc)
 	}
+	// An HTTP/2 upstream is sent the target as the :path pseudo-header.
+	h2 := (*Redactor)(nil).Fields(Headers{{":method", "GET"}, {":path", "/cb?code=C&state=s"}})
+	if h2[1].Value != "/cb?code=%5Bredacted%5D&state=s" || h2[0].Value != "GET" {
+		t.Fatalf("pseudo-headers: %v", h2)
+	}
 }
 
 func TestRedactAttributeAndSpanName(t *testing.T) {
