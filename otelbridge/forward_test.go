@@ -3,6 +3,7 @@ package otelbridge
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -402,5 +403,36 @@ func TestForwarderOutlivesShutdownForItsProcessors(t *testing.T) {
 	}
 	if spans, _ := b.store.Spans(toolbar.TraceID(span.SpanContext().TraceID()), 0); len(spans) != 1 {
 		t.Fatalf("backend has %d spans", len(spans))
+	}
+}
+
+// TestShutdownEndsRetries: a backend that keeps asking to wait does not
+// keep a Forwarder alive past the deadline Shutdown is given.
+func TestShutdownEndsRetries(t *testing.T) {
+	first := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case first <- struct{}{}:
+		default:
+		}
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	f, err := NewForwarder(srv.URL, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ForwardLogs(&collectorlogs.ExportLogsServiceRequest{})
+	<-first
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := f.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want the deadline", err)
+	}
+	select {
+	case <-f.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sender still retries after Shutdown gave up")
 	}
 }
