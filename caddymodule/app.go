@@ -117,13 +117,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 		f, err := otelbridge.NewForwarder(endpoint, exact, a.OTLPHTTP, a.OTLPGRPC)
 		if err != nil {
 			if a.Forward == "" { // from the environment: not this config's fault
-				a.logger.Warn("not forwarding spans", zap.Error(err))
+				a.logger.Warn("not forwarding telemetry", zap.Error(err))
 				return nil
 			}
 			return fmt.Errorf("tracebar: %w", err)
 		}
 		a.forwarder = f
-		a.logger.Info("forwarding spans", zap.String("endpoint", endpoint))
+		a.logger.Info("forwarding telemetry", zap.String("endpoint", endpoint), zap.Bool("logs_and_metrics", f.ForwardsLogsAndMetrics()))
 	}
 	return nil
 }

@@ -201,6 +201,11 @@ func enqueue[T any](f *Forwarder, queue chan T, item T) {
 	}
 }
 
+// ForwardsLogsAndMetrics reports whether logs and metrics exports have
+// somewhere to go: not when the endpoint is a traces URL not ending in
+// /v1/traces.
+func (f *Forwarder) ForwardsLogsAndMetrics() bool { return f.signals != nil }
+
 // Dropped counts batches dropped because the backend fell behind.
 func (f *Forwarder) Dropped() uint64 { return f.dropped.Load() }
 
