@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -123,6 +124,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("tracebar: %w", err)
 		}
 		a.forwarder = f
+		var warned atomic.Int32
+		f.OnLost(func(err error) {
+			if warned.Add(1) <= 5 {
+				a.logger.Warn("telemetry not forwarded (counted in /api/stats forwardDroppedBatches)", zap.Error(err))
+			}
+		})
 		a.logger.Info("forwarding telemetry", zap.String("endpoint", endpoint), zap.Bool("logs_and_metrics", f.ForwardsLogsAndMetrics()))
 	}
 	return nil

@@ -39,6 +39,7 @@ type Forwarder struct {
 	client  otlptrace.Client
 	signals signalSender // logs and metrics; nil when only a traces URL is known
 	dropped atomic.Uint64
+	onLost  atomic.Pointer[func(error)]
 	ctx     context.Context // of the sends; canceled when Shutdown gives up waiting
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when both queues are drained
@@ -128,12 +129,16 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for rss := range f.spans {
-			_ = f.client.UploadTraces(f.ctx, rss)
+			if err := f.client.UploadTraces(f.ctx, rss); err != nil {
+				f.lost(fmt.Errorf("forward spans: %w", err))
+			}
 		}
 	})
 	wg.Go(func() {
 		for req := range f.others {
-			_ = f.signals.send(f.ctx, req)
+			if err := f.signals.send(f.ctx, req); err != nil {
+				f.lost(err)
+			}
 		}
 	})
 	go func() {
@@ -206,7 +211,19 @@ func enqueue[T any](f *Forwarder, queue chan T, item T) {
 // /v1/traces.
 func (f *Forwarder) ForwardsLogsAndMetrics() bool { return f.signals != nil }
 
-// Dropped counts batches dropped because the backend fell behind.
+// OnLost sets a function told of each export the backend did not take,
+// after the retries: a backend without a logs pipeline, a wrong API key.
+func (f *Forwarder) OnLost(fn func(error)) { f.onLost.Store(&fn) }
+
+func (f *Forwarder) lost(err error) {
+	f.dropped.Add(1)
+	if fn := f.onLost.Load(); fn != nil {
+		(*fn)(err)
+	}
+}
+
+// Dropped counts the received batches lost to the backend: dropped because
+// it fell behind, or not taken after the retries.
 func (f *Forwarder) Dropped() uint64 { return f.dropped.Load() }
 
 // SpanProcessor returns a batch span processor that exports the proxy's

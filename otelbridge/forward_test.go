@@ -406,6 +406,36 @@ func TestForwarderOutlivesShutdownForItsProcessors(t *testing.T) {
 	}
 }
 
+// TestForwarderCountsLostExports: an export the backend refuses for good
+// (a 404: no logs pipeline) is counted and reported, not retried.
+func TestForwarderCountsLostExports(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	f, err := NewForwarder(srv.URL, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+	lost := make(chan error, 1)
+	f.OnLost(func(err error) { lost <- err })
+	f.ForwardLogs(&collectorlogs.ExportLogsServiceRequest{})
+	select {
+	case err := <-lost:
+		if !strings.Contains(err.Error(), "/v1/logs") || !strings.Contains(err.Error(), "404") {
+			t.Fatalf("reported %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a refused export was not reported")
+	}
+	if f.Dropped() != 1 || calls.Load() != 1 {
+		t.Fatalf("dropped %d after %d calls, want 1 and 1", f.Dropped(), calls.Load())
+	}
+}
+
 // TestShutdownEndsRetries: a backend that keeps asking to wait does not
 // keep a Forwarder alive past the deadline Shutdown is given.
 func TestShutdownEndsRetries(t *testing.T) {

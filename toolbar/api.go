@@ -26,8 +26,9 @@ type API struct {
 	// changed for this long, with an "idle" event: browsers allow only six
 	// HTTP/1.1 connections per host, so open tabs must not hold theirs.
 	Idle time.Duration
-	// ForwardDropped, when set, counts the batches the forwarder to the
-	// team's backend dropped because it fell behind; /api/stats shows it.
+	// ForwardDropped, when set, counts the received batches lost to the
+	// team's backend: dropped because it fell behind, or refused after
+	// retries. /api/stats shows it.
 	ForwardDropped func() uint64
 
 	mux *http.ServeMux
