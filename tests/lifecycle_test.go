@@ -110,12 +110,27 @@ func TestForwardToBackend(t *testing.T) {
 			shop = shop || (s.Name == "SELECT products")
 		}
 		if proxy && shop {
-			return
+			break
 		}
 		select {
 		case <-arrived:
 		case <-deadline:
 			t.Fatalf("backend got %d spans of the trace; want the proxy's and the app's", len(spans))
+		}
+	}
+
+	// The app's OTLP log records go on too (the orders page logs a warning).
+	resp, _ = get(t, e.base+"/orders", "Accept", "text/html")
+	traceID, _ = traceOf(t, resp)
+	id, _ = toolbar.ParseTraceID(traceID)
+	for {
+		if logs, _ := store.Logs(id, 0); len(logs) > 0 {
+			return
+		}
+		select {
+		case <-arrived:
+		case <-deadline:
+			t.Fatal("backend got no log records of the orders page's trace")
 		}
 	}
 }
