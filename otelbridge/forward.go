@@ -258,9 +258,9 @@ func (f *Forwarder) release(ctx context.Context) error {
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		err = ctx.Err()
-		f.cancel() // ends the retries: what is left is lost to the backend
+		err = ctx.Err() // what is left is lost to the backend
 	}
+	f.cancel() // ends the retries, if any
 	err = errors.Join(err, f.client.Stop(ctx))
 	if f.signals != nil {
 		err = errors.Join(err, f.signals.close())
