@@ -57,12 +57,12 @@ func logsFromProto(rls []*logspb.ResourceLogs) (logs []toolbar.LogRecord, reject
 		}
 		for _, sl := range rl.GetScopeLogs() {
 			for _, lr := range sl.GetLogRecords() {
-				if len(lr.GetTraceId()) == 0 {
-					continue
-				}
 				if badLogIDs(lr) {
 					rejected++
 					continue
+				}
+				if len(lr.GetTraceId()) == 0 {
+					continue // valid, but not about a trace
 				}
 				l := toolbar.LogRecord{
 					Time:           unixNano(lr.GetTimeUnixNano()),

@@ -27,6 +27,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
@@ -166,6 +167,55 @@ func TestSinkRejectsBadIDsWithPartialSuccess(t *testing.T) {
 	}
 }
 
+// TestSinkRejectsBadLogIDs: log records whose ids are malformed are
+// counted as rejected, kept from the store and from the backend; a record
+// without a trace is valid, forwarded but not kept.
+func TestSinkRejectsBadLogIDs(t *testing.T) {
+	store := toolbar.NewStore(toolbar.Limits{})
+	sink := NewSink(store)
+	b := startBackend(t)
+	f, err := NewForwarder("http://"+b.httpAddr, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+	sink.Configure(&SinkConfig{Forwarder: f})
+	rec := func(body string, tid, sid []byte) *logspb.LogRecord {
+		return &logspb.LogRecord{Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: body}}, TraceId: tid, SpanId: sid}
+	}
+	trace, span := bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 8)
+	resp, err := logsService{s: sink}.Export(context.Background(), &collectorlogs.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
+		ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
+			rec("in a trace", trace, span),
+			rec("no trace", nil, nil),
+			rec("short trace id", trace[:4], span),
+			rec("zero trace id", make([]byte, 16), span),
+			rec("long span id, no trace", nil, trace),
+		}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.GetPartialSuccess().GetRejectedLogRecords(); got != 3 {
+		t.Fatalf("rejected %d, want 3", got)
+	}
+	if logs, _ := store.Logs(toolbar.TraceID(trace), 0); len(logs) != 1 || store.Stats().Traces != 1 {
+		t.Fatalf("kept %d records in %d traces, want the one in a trace", len(logs), store.Stats().Traces)
+	}
+	select {
+	case got := <-b.logs:
+		var bodies []string
+		for _, r := range got.GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords() {
+			bodies = append(bodies, r.GetBody().GetStringValue())
+		}
+		if strings.Join(bodies, ",") != "in a trace,no trace" {
+			t.Fatalf("forwarded %q, want the valid records", bodies)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing forwarded")
+	}
+}
+
 // serveSink serves h (the sink, or a wrapper) over OTLP/HTTP and the sink
 // over OTLP/gRPC on loopback for the test, returning their addresses.
 func serveSink(t *testing.T, sink *Sink, h http.Handler) (httpAddr, grpcAddr string) {
@@ -241,6 +291,8 @@ func FuzzSinkProtobuf(f *testing.F) {
 
 func FuzzSinkJSON(f *testing.F) {
 	f.Add([]byte(jsonExport))
+	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"` + strings.Repeat("ab", 16) + `","spanId":"0102030405060708","body":{"kvlistValue":{"values":[{"key":"password","value":{"stringValue":"p"}}]}}}]}]}]}`))
+	f.Add([]byte(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","histogram":{"dataPoints":[{"attributes":[{"key":"token","value":{"stringValue":"t"}}],"exemplars":[{"filteredAttributes":[{"key":"k","value":{"intValue":"1"}}]}]}]}}]}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fuzzSink(t, "application/json", body)
 	})
@@ -256,6 +308,25 @@ func protoExportF(f *testing.F) []byte {
 // fuzzSink: any body gets 200 or 400, never a panic, and what a 200
 // stores can be served back as valid OTLP/JSON.
 func fuzzSink(t *testing.T, ctype string, body []byte) {
+	// The same bytes as logs and metrics exports: whatever decodes is
+	// redacted, converted and filtered as the sink does, without a panic.
+	decode := func(m proto.Message) bool {
+		if ctype == "application/json" {
+			return unmarshalJSON(body, m) == nil
+		}
+		return proto.Unmarshal(body, m) == nil
+	}
+	var logsReq collectorlogs.ExportLogsServiceRequest
+	if decode(&logsReq) {
+		redactLogs(logsReq.GetResourceLogs(), nil)
+		logsFromProto(logsReq.GetResourceLogs())
+		dropInvalidLogs(logsReq.GetResourceLogs())
+	}
+	var metricsReq collectormetrics.ExportMetricsServiceRequest
+	if decode(&metricsReq) {
+		redactMetrics(metricsReq.GetResourceMetrics(), nil)
+	}
+
 	store := toolbar.NewStore(toolbar.Limits{})
 	req := httptest.NewRequest("POST", "/v1/traces", bytes.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
