@@ -385,7 +385,7 @@ func (x *exchange) since(t time.Time) float64 { return toolbar.Millis(t.Sub(x.st
 // request context to its transport): the headers as sent, DNS, connect,
 // TLS and time to first byte. The callbacks only note times; end turns
 // them into the record's timing and the CLIENT span's events. A retry
-// starts over.
+// starts the record's timing over; the span keeps every attempt.
 func (x *exchange) clientTrace() *httptrace.ClientTrace {
 	phase := func(p int) {
 		now := time.Now()
@@ -397,6 +397,10 @@ func (x *exchange) clientTrace() *httptrace.ClientTrace {
 		GetConn: func(string) {
 			now := time.Now()
 			x.mu.Lock()
+			if x.upstreamCalled { // a retry: the failed attempt stays on the span
+				x.phaseEvents()
+				x.client.AddEvent("retry", trace.WithTimestamp(now))
+			}
 			x.upstreamCalled = true
 			if x.upstream == nil {
 				x.upstream = make(toolbar.Headers, 0, 16)

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +24,15 @@ func TestUpstreamPhases(t *testing.T) {
 	defer up.Close()
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
+	refused := httptest.NewServer(http.NotFoundHandler())
+	refused.Close() // its port now refuses connections
 	proxy := caddyHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if r.URL.Query().Has("retry") { // as reverse_proxy retries a refused dial
+			out, _ := http.NewRequestWithContext(r.Context(), r.Method, refused.URL, nil)
+			if _, err := transport.RoundTrip(out); err == nil {
+				return errors.New("the closed port answered")
+			}
+		}
 		out, err := http.NewRequestWithContext(r.Context(), r.Method, up.URL+r.URL.RequestURI(), nil)
 		if err != nil {
 			return err
@@ -42,14 +51,16 @@ func TestUpstreamPhases(t *testing.T) {
 	h := benchHandler(t)
 	for _, tt := range []struct {
 		name   string
+		query  string
 		reused bool
 		events []string
 	}{
-		{"new connection", false, []string{"connect.start", "connect.done", "response.first_byte"}},
-		{"reused connection", true, []string{"response.first_byte"}},
+		{"new connection", "", false, []string{"connect.start", "connect.done", "response.first_byte"}},
+		{"reused connection", "", true, []string{"response.first_byte"}},
+		{"retry after a refused dial", "&retry", true, []string{"connect.start", "connect.done", "retry", "response.first_byte"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequestWithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer()), "GET", "http://127.0.0.1/x?token=T", nil)
+			r := httptest.NewRequestWithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer()), "GET", "http://127.0.0.1/x?token=T"+tt.query, nil)
 			r.RemoteAddr = "127.0.0.1:1"
 			r.Header.Set("Authorization", "Bearer secret")
 			w := httptest.NewRecorder()
@@ -97,6 +108,11 @@ func TestUpstreamPhases(t *testing.T) {
 			for i := range names {
 				if names[i] != tt.events[i] {
 					t.Fatalf("events %v, want %v", names, tt.events)
+				}
+			}
+			if tt.query != "" {
+				if a := client.Events[1].Attributes; len(a) != 1 || a[0].Key != "error.message" {
+					t.Errorf("the refused connect.done has attributes %v, want its error", a)
 				}
 			}
 		})
