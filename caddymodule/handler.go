@@ -384,8 +384,9 @@ func (x *exchange) since(t time.Time) float64 { return toolbar.Millis(t.Sub(x.st
 // clientTrace observes the upstream round trip (reverse_proxy passes the
 // request context to its transport): the headers as sent, DNS, connect,
 // TLS and time to first byte. The callbacks only note times; end turns
-// them into the record's timing and the CLIENT span's events. A retry
-// starts the record's timing over; the span keeps every attempt.
+// them into the record's timing and the CLIENT span's events. A second
+// round trip (a retry) starts the record's timing over; the span keeps
+// every one.
 func (x *exchange) clientTrace() *httptrace.ClientTrace {
 	phase := func(p int) {
 		now := time.Now()
@@ -397,9 +398,9 @@ func (x *exchange) clientTrace() *httptrace.ClientTrace {
 		GetConn: func(string) {
 			now := time.Now()
 			x.mu.Lock()
-			if x.upstreamCalled { // a retry: the failed attempt stays on the span
+			if x.upstreamCalled { // a retry, or a second call (forward_auth): the first stays on the span
 				x.phaseEvents()
-				x.client.AddEvent("retry", trace.WithTimestamp(now))
+				x.client.AddEvent("next_round_trip", trace.WithTimestamp(now))
 			}
 			x.upstreamCalled = true
 			if x.upstream == nil {
@@ -434,7 +435,8 @@ func (x *exchange) clientTrace() *httptrace.ClientTrace {
 		ConnectDone: func(_, _ string, err error) {
 			now := time.Now()
 			x.mu.Lock()
-			if x.phases[connectDone].IsZero() || x.connectErr != nil {
+			// A dial of an earlier round trip may report late: not this one's.
+			if !x.phases[connectStart].IsZero() && (x.phases[connectDone].IsZero() || x.connectErr != nil) {
 				x.phases[connectDone], x.connectErr = now, err
 			}
 			x.mu.Unlock()

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/tracebar/tracebar/toolbar"
@@ -57,7 +59,7 @@ func TestUpstreamPhases(t *testing.T) {
 	}{
 		{"new connection", "", false, []string{"connect.start", "connect.done", "response.first_byte"}},
 		{"reused connection", "", true, []string{"response.first_byte"}},
-		{"retry after a refused dial", "&retry", true, []string{"connect.start", "connect.done", "retry", "response.first_byte"}},
+		{"retry after a refused dial", "&retry", true, []string{"connect.start", "connect.done", "next_round_trip", "response.first_byte"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequestWithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer()), "GET", "http://127.0.0.1/x?token=T"+tt.query, nil)
@@ -114,6 +116,57 @@ func TestUpstreamPhases(t *testing.T) {
 				if a := client.Events[1].Attributes; len(a) != 1 || a[0].Key != "error.message" {
 					t.Errorf("the refused connect.done has attributes %v, want its error", a)
 				}
+			}
+		})
+	}
+}
+
+// TestConnectPhasesOfRacingDials: with several dials at once (happy
+// eyeballs), connect ends with the one that worked, whatever the order the
+// others report in, and a dial of an earlier round trip reporting late is
+// not this one's.
+func TestConnectPhasesOfRacingDials(t *testing.T) {
+	refused := errors.New("connection refused")
+	tests := []struct {
+		name    string
+		run     func(ct *httptrace.ClientTrace)
+		wantErr bool
+		wantOK  bool // connect.done recorded
+	}{
+		{"loser reports last", func(ct *httptrace.ClientTrace) {
+			ct.ConnectStart("tcp", "[::1]:1")
+			ct.ConnectStart("tcp", "127.0.0.1:1")
+			ct.ConnectDone("tcp", "127.0.0.1:1", nil)
+			ct.ConnectDone("tcp", "[::1]:1", refused)
+		}, false, true},
+		{"loser reports first", func(ct *httptrace.ClientTrace) {
+			ct.ConnectStart("tcp", "[::1]:1")
+			ct.ConnectStart("tcp", "127.0.0.1:1")
+			ct.ConnectDone("tcp", "[::1]:1", refused)
+			ct.ConnectDone("tcp", "127.0.0.1:1", nil)
+		}, false, true},
+		{"all fail", func(ct *httptrace.ClientTrace) {
+			ct.ConnectStart("tcp", "127.0.0.1:1")
+			ct.ConnectDone("tcp", "127.0.0.1:1", refused)
+		}, true, true},
+		{"late dial of an earlier round trip", func(ct *httptrace.ClientTrace) {
+			ct.ConnectDone("tcp", "127.0.0.1:1", refused)
+		}, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := &exchange{start: time.Now()}
+			ct := x.clientTrace()
+			ct.GetConn("127.0.0.1:1")
+			tt.run(ct)
+			if got := x.connectErr != nil; got != tt.wantErr {
+				t.Errorf("connect error %v, want an error: %v", x.connectErr, tt.wantErr)
+			}
+			if got := !x.phases[connectDone].IsZero(); got != tt.wantOK {
+				t.Errorf("connect.done recorded: %v, want %v", got, tt.wantOK)
+			}
+			if tt.wantOK && x.phases[connectDone].Before(x.phases[connectStart]) {
+				t.Error("connect ends before it starts")
 			}
 		})
 	}

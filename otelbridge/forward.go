@@ -217,7 +217,7 @@ func (f *Forwarder) OnLost(fn func(error)) { f.onLost.Store(&fn) }
 
 func (f *Forwarder) lost(err error) {
 	f.dropped.Add(1)
-	if fn := f.onLost.Load(); fn != nil {
+	if fn := f.onLost.Load(); fn != nil && !errors.Is(err, context.Canceled) { // not news at shutdown
 		(*fn)(err)
 	}
 }
@@ -259,8 +259,10 @@ func (f *Forwarder) release(ctx context.Context) error {
 	case <-f.done:
 	case <-ctx.Done():
 		err = ctx.Err() // what is left is lost to the backend
+		f.cancel()      // ends the retries; the rest then fails at once
+		<-f.done
 	}
-	f.cancel() // ends the retries, if any
+	f.cancel()
 	err = errors.Join(err, f.client.Stop(ctx))
 	if f.signals != nil {
 		err = errors.Join(err, f.signals.close())

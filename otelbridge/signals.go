@@ -14,6 +14,7 @@ import (
 
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	"golang.org/x/net/http/httpguts"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
@@ -45,41 +46,55 @@ func signalOf(req proto.Message) (name, path string) {
 	return "METRICS", "/v1/metrics"
 }
 
-// otlpHeaders reads OTEL_EXPORTER_OTLP_<signal>_HEADERS, else
-// OTEL_EXPORTER_OTLP_HEADERS ("key=value,..." with URL-encoded parts), the
-// headers the SDKs, and so the traces client, send with every export: a
-// backend that wants an API key gets it with logs and metrics too.
+// otlpHeaders reads OTEL_EXPORTER_OTLP_<signal>_HEADERS, else (when unset
+// or blank) OTEL_EXPORTER_OTLP_HEADERS: "key=value,..." with URL-encoded
+// values, as the SDKs, and so the traces client, read it. A backend that
+// wants an API key gets it with logs and metrics too. Pairs that do not
+// make a valid header are skipped.
 func otlpHeaders(signal string) map[string]string {
-	v, ok := os.LookupEnv("OTEL_EXPORTER_OTLP_" + signal + "_HEADERS")
-	if !ok {
+	v := os.Getenv("OTEL_EXPORTER_OTLP_" + signal + "_HEADERS")
+	if strings.TrimSpace(v) == "" {
 		v = os.Getenv("OTEL_EXPORTER_OTLP_HEADERS")
 	}
 	h := map[string]string{}
 	for _, kv := range strings.Split(v, ",") {
 		k, val, ok := strings.Cut(kv, "=")
-		k, kerr := url.PathUnescape(strings.TrimSpace(k))
-		val, verr := url.PathUnescape(strings.TrimSpace(val))
-		if ok && k != "" && kerr == nil && verr == nil {
+		k = strings.TrimSpace(k)
+		val, err := url.PathUnescape(strings.TrimSpace(val))
+		if ok && err == nil && httpguts.ValidHeaderFieldName(k) && httpguts.ValidHeaderFieldValue(val) {
 			h[k] = val
 		}
 	}
 	return h
 }
 
+// retryWait is how long to wait before the next attempt: what the
+// backend's Retry-After (seconds or an HTTP date) asks, up to
+// retryAfterMax, else the current backoff.
+func retryWait(retryAfter string, backoff time.Duration) time.Duration {
+	if s, err := strconv.Atoi(retryAfter); err == nil && s >= 0 {
+		return time.Duration(min(s, int(retryAfterMax/time.Second))) * time.Second
+	}
+	if at, err := http.ParseTime(retryAfter); err == nil {
+		return min(max(time.Until(at), 0), retryAfterMax)
+	}
+	return backoff
+}
+
 // httpSignals posts exports as OTLP/HTTP protobuf to base/v1/logs and
 // base/v1/metrics. It retries what the specification calls retryable (429,
-// 502, 503, 504, and connection failures), after Retry-After (in seconds)
-// when given.
+// 502, 503, 504, and connection failures), after Retry-After when given.
 type httpSignals struct {
 	base   string
 	client *http.Client
 }
 
 func newHTTPSignals(base string) *httpSignals {
-	return &httpSignals{base: base, client: &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
-	}}
+	transport := &http.Transport{Proxy: http.ProxyFromEnvironment}
+	if t, ok := http.DefaultTransport.(*http.Transport); ok { // another plugin may have wrapped it
+		transport = t.Clone()
+	}
+	return &httpSignals{base: base, client: &http.Client{Timeout: 10 * time.Second, Transport: transport}}
 }
 
 func (h *httpSignals) send(ctx context.Context, req proto.Message) error {
@@ -106,9 +121,7 @@ func (h *httpSignals) send(ctx context.Context, req proto.Message) error {
 			switch resp.StatusCode {
 			case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 				err = fmt.Errorf("forward %s: %s", path, resp.Status)
-				if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s >= 0 {
-					wait = min(time.Duration(s)*time.Second, retryAfterMax)
-				}
+				wait = retryWait(resp.Header.Get("Retry-After"), wait)
 			default:
 				if resp.StatusCode/100 == 2 {
 					return nil
@@ -149,7 +162,10 @@ type grpcSignals struct {
 }
 
 func newGRPCSignals(host string, creds credentials.TransportCredentials) (*grpcSignals, error) {
-	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(creds), grpc.WithDefaultServiceConfig(grpcRetry))
+	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(creds), grpc.WithDefaultServiceConfig(grpcRetry),
+		// gRPC retries only calls it could buffer whole: room for the
+		// largest export the sink takes.
+		grpc.WithDefaultCallOptions(grpc.MaxRetryRPCBufferSize(DefaultMaxBodyBytes)))
 	if err != nil {
 		return nil, err
 	}
