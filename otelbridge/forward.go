@@ -23,9 +23,13 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// forwardQueue is how many received batches may wait for the backend;
-// beyond it batches are dropped and counted, never blocking the sink.
-const forwardQueue = 256
+// Bounds of what waits for the backend, in batches and in encoded bytes
+// (those being sent included); beyond them batches are dropped and
+// counted, never blocking the sink nor growing with a backend that is down.
+const (
+	forwardQueue = 256
+	forwardBytes = 64 << 20
+)
 
 // Forwarder hands telemetry on to a real OTLP backend (an OpenTelemetry
 // Collector, Jaeger, Tempo): the proxy's own spans through the SDK's batch
@@ -53,9 +57,18 @@ type Forwarder struct {
 	// Spans and the other signals have a queue and a sender each, so a
 	// logs or metrics backend that retries cannot hold spans up.
 	mu     sync.RWMutex // guards the queues against sends after Shutdown closed them
-	spans  chan []*tracepb.ResourceSpans
-	others chan proto.Message // logs and metrics exports
+	spans  chan queued[[]*tracepb.ResourceSpans]
+	others chan queued[proto.Message] // logs and metrics exports
 	closed bool
+
+	held     atomic.Int64 // encoded bytes queued or being sent
+	maxBytes int64
+}
+
+// queued is a batch waiting for the backend, with its encoded size.
+type queued[T any] struct {
+	batch T
+	size  int64
 }
 
 // ForwardEndpointFromEnv returns the endpoint the OTEL_EXPORTER_OTLP_*
@@ -122,23 +135,25 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 		}
 		return nil, fmt.Errorf("forward: %w", err)
 	}
-	f := &Forwarder{Endpoint: endpoint, client: client, signals: signals, done: make(chan struct{}),
-		spans: make(chan []*tracepb.ResourceSpans, forwardQueue), others: make(chan proto.Message, forwardQueue)}
+	f := &Forwarder{Endpoint: endpoint, client: client, signals: signals, done: make(chan struct{}), maxBytes: forwardBytes,
+		spans: make(chan queued[[]*tracepb.ResourceSpans], forwardQueue), others: make(chan queued[proto.Message], forwardQueue)}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.refs.Store(1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for rss := range f.spans {
-			if err := f.client.UploadTraces(f.ctx, rss); err != nil {
+		for q := range f.spans {
+			if err := f.client.UploadTraces(f.ctx, q.batch); err != nil {
 				f.lost(fmt.Errorf("forward spans: %w", err))
 			}
+			f.held.Add(-q.size)
 		}
 	})
 	wg.Go(func() {
-		for req := range f.others {
-			if err := f.signals.send(f.ctx, req); err != nil {
+		for q := range f.others {
+			if err := f.signals.send(f.ctx, q.batch); err != nil {
 				f.lost(err)
 			}
+			f.held.Add(-q.size)
 		}
 	})
 	go func() {
@@ -173,7 +188,13 @@ func isSelf(host string, self []string) bool {
 // being replaced) batches are dropped and counted. The clients retry with
 // backoff as the OTLP exporters do; a batch that still fails is lost to the
 // backend, not to the toolbar.
-func (f *Forwarder) Forward(rss []*tracepb.ResourceSpans) { enqueue(f, f.spans, rss) }
+func (f *Forwarder) Forward(rss []*tracepb.ResourceSpans) {
+	var size int
+	for _, rs := range rss {
+		size += proto.Size(rs)
+	}
+	enqueue(f, f.spans, queued[[]*tracepb.ResourceSpans]{rss, int64(size)})
+}
 
 // ForwardLogs queues a received logs export, as Forward does spans.
 func (f *Forwarder) ForwardLogs(req *collectorlogs.ExportLogsServiceRequest) { f.forwardOther(req) }
@@ -188,20 +209,26 @@ func (f *Forwarder) ForwardMetrics(req *collectormetrics.ExportMetricsServiceReq
 // ending in /v1/traces): then there is nowhere to send it.
 func (f *Forwarder) forwardOther(req proto.Message) {
 	if f.signals != nil {
-		enqueue(f, f.others, req)
+		enqueue(f, f.others, queued[proto.Message]{req, int64(proto.Size(req))})
 	}
 }
 
-func enqueue[T any](f *Forwarder, queue chan T, item T) {
+func enqueue[T any](f *Forwarder, queue chan queued[T], q queued[T]) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed {
 		f.dropped.Add(1)
 		return
 	}
+	if f.held.Add(q.size) > f.maxBytes {
+		f.held.Add(-q.size)
+		f.dropped.Add(1)
+		return
+	}
 	select {
-	case queue <- item:
+	case queue <- q:
 	default:
+		f.held.Add(-q.size)
 		f.dropped.Add(1)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -464,5 +465,33 @@ func TestShutdownEndsRetries(t *testing.T) {
 	case <-f.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the sender still retries after Shutdown gave up")
+	}
+}
+
+// TestForwarderBoundsHeldBytes: with the backend stuck, what waits for it
+// stays within the byte bound; the rest is dropped and counted.
+func TestForwarderBoundsHeldBytes(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer srv.Close()
+	f, err := NewForwarder(srv.URL, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	export := &collectorlogs.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{SchemaUrl: strings.Repeat("x", 1000)}}}
+	size := int64(proto.Size(export))
+	f.maxBytes = 2*size + size/2
+	for range 3 {
+		f.ForwardLogs(export)
+	}
+	if f.Dropped() != 1 || f.held.Load() != 2*size {
+		t.Fatalf("dropped %d, holding %d bytes; want 1 dropped and %d held", f.Dropped(), f.held.Load(), 2*size)
+	}
+	close(release)
+	f.Shutdown(context.Background())
+	if f.held.Load() != 0 {
+		t.Fatalf("%d bytes still held after Shutdown", f.held.Load())
 	}
 }
