@@ -68,6 +68,13 @@ func otlpHeaders(signal string) map[string]string {
 	return h
 }
 
+// exportHeaders reads the headers of both signals once, as the SDKs read
+// theirs when an exporter is made, so an export does not parse the
+// environment.
+func exportHeaders() map[string]map[string]string {
+	return map[string]map[string]string{"LOGS": otlpHeaders("LOGS"), "METRICS": otlpHeaders("METRICS")}
+}
+
 // retryWait is how long to wait before the next attempt: what the
 // backend's Retry-After (seconds or an HTTP date) asks, up to
 // retryAfterMax, else the current backoff.
@@ -85,8 +92,9 @@ func retryWait(retryAfter string, backoff time.Duration) time.Duration {
 // base/v1/metrics. It retries what the specification calls retryable (429,
 // 502, 503, 504, and connection failures), after Retry-After when given.
 type httpSignals struct {
-	base   string
-	client *http.Client
+	base    string
+	client  *http.Client
+	headers map[string]map[string]string // by signal
 }
 
 func newHTTPSignals(base string) *httpSignals {
@@ -94,12 +102,12 @@ func newHTTPSignals(base string) *httpSignals {
 	if t, ok := http.DefaultTransport.(*http.Transport); ok { // another plugin may have wrapped it
 		transport = t.Clone()
 	}
-	return &httpSignals{base: base, client: &http.Client{Timeout: 10 * time.Second, Transport: transport}}
+	return &httpSignals{base: base, client: &http.Client{Timeout: 10 * time.Second, Transport: transport}, headers: exportHeaders()}
 }
 
 func (h *httpSignals) send(ctx context.Context, req proto.Message) error {
 	signal, path := signalOf(req)
-	headers := otlpHeaders(signal)
+	headers := h.headers[signal]
 	body, err := proto.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("forward %s: %w", path, err)
@@ -159,6 +167,7 @@ type grpcSignals struct {
 	conn    *grpc.ClientConn
 	logs    collectorlogs.LogsServiceClient
 	metrics collectormetrics.MetricsServiceClient
+	headers map[string]map[string]string // by signal
 }
 
 func newGRPCSignals(host string, creds credentials.TransportCredentials) (*grpcSignals, error) {
@@ -169,14 +178,15 @@ func newGRPCSignals(host string, creds credentials.TransportCredentials) (*grpcS
 	if err != nil {
 		return nil, err
 	}
-	return &grpcSignals{conn: conn, logs: collectorlogs.NewLogsServiceClient(conn), metrics: collectormetrics.NewMetricsServiceClient(conn)}, nil
+	return &grpcSignals{conn: conn, logs: collectorlogs.NewLogsServiceClient(conn), metrics: collectormetrics.NewMetricsServiceClient(conn),
+		headers: exportHeaders()}, nil
 }
 
 func (g *grpcSignals) send(ctx context.Context, req proto.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	signal, _ := signalOf(req)
-	ctx = metadata.NewOutgoingContext(ctx, metadata.New(otlpHeaders(signal)))
+	ctx = metadata.NewOutgoingContext(ctx, metadata.New(g.headers[signal]))
 	var err error
 	switch req := req.(type) {
 	case *collectorlogs.ExportLogsServiceRequest:
