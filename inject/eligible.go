@@ -34,9 +34,20 @@ func Encoding(resp http.Header) (enc string, ok bool) {
 
 // Eligible reports whether a response with this request method, status and
 // header may have the snippet inserted. It is decided from the response head
-// alone, before the body is seen.
+// alone, before the body is seen. For HEAD it reports whether the GET's
+// body would be rewritten, so that both carry the same header (RFC 9110,
+// 9.3.2); a HEAD response itself has no body to rewrite.
+//
+// Any final status with a document body is eligible: error pages are the
+// ones a developer most wants to debug. Not 1xx; not 204, 304 and 205,
+// which have no body; not 206, a part of a representation; not a redirect
+// that carries a Location, whose body the browser never shows.
 func Eligible(method string, status int, req, resp http.Header) bool {
-	if method == http.MethodHead || method == http.MethodConnect || status != http.StatusOK {
+	switch {
+	case method == http.MethodConnect, status < 200, status > 599,
+		status == http.StatusNoContent, status == http.StatusResetContent,
+		status == http.StatusPartialContent, status == http.StatusNotModified,
+		status >= 300 && status < 400 && resp.Get("Location") != "":
 		return false
 	}
 	if req.Get("Upgrade") != "" || resp.Get("Upgrade") != "" || !WantsDocument(req) {

@@ -8,7 +8,8 @@ import (
 )
 
 // scanner finds the end tags that the golang.org/x/net/html tokenizer would
-// report as </body> and </html>, and the first <head> start tag, without tokenizing every byte: it jumps
+// report as </body> and </html>, and where the head starts, without
+// tokenizing every byte: it jumps
 // from '<' to '<' and tracks only the states that can hide an end tag
 // (comments, raw text, script data and its escapes, plaintext). It is
 // resumable: Write feeds it a growing buffer, and it keeps a checkpoint
@@ -26,8 +27,13 @@ type scanner struct {
 	dashes    int
 	beginning bool
 
+	// prologue is true while only a BOM, doctypes, comments, whitespace
+	// and <html> start tags have been seen: the head is not known yet.
+	prologue    bool
+	headTagOnly bool // the head starts only at a literal <head> (XML)
+
 	body, htmlEnd int64  // offsets of the last </body> and </html>, or -1
-	head          int64  // offset just after the first <head> start tag, or -1
+	head          int64  // offset where the head snippet goes, or -1
 	metaNonce     string // script nonce of the first <meta http-equiv> CSP that has one
 	metaAt        int64  // offset of that <meta>
 }
@@ -56,7 +62,37 @@ const (
 	sDoubleEscapedDashDash
 )
 
-func newScanner() scanner { return scanner{body: -1, htmlEnd: -1, head: -1} }
+func newScanner() scanner { return scanner{body: -1, htmlEnd: -1, head: -1, prologue: true} }
+
+// bom is the UTF-8 byte order mark; a decoder drops it before tokenizing.
+const bom = "\xef\xbb\xbf"
+
+// text notes that b[i:j] is text: the head is implied at its first
+// character that is not whitespace, while in the prologue.
+func (s *scanner) text(b []byte, i, j int, base int64) {
+	if !s.prologue {
+		return
+	}
+	if base+int64(i) == 0 && bytes.HasPrefix(b[i:j], []byte(bom)) {
+		i += len(bom)
+	}
+	for k := i; k < j; k++ {
+		if class[b[k]]&cSpace == 0 {
+			s.endPrologue(base + int64(k))
+			return
+		}
+	}
+}
+
+// endPrologue puts the head at offset at, where the HTML parser implies
+// it: the first token that is not a doctype, comment, whitespace or <html>
+// start tag (WHATWG HTML, 13.2.6.4.1-3, "before html" and "before head").
+func (s *scanner) endPrologue(at int64) {
+	s.prologue = false
+	if !s.headTagOnly {
+		s.head = at
+	}
+}
 
 // scan classifies b, which holds the stream from offset base on and starts
 // at or before s.pos. eof says b ends the stream.
@@ -96,27 +132,41 @@ func (s *scanner) scan(b []byte, base int64, eof bool) {
 // that changes the mode. It returns the index after what it consumed, and
 // false when the token there is incomplete (i then points at its '<').
 func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
+	if s.prologue && base+int64(i) == 0 && !eof && len(b) < len(bom) && bytes.HasPrefix([]byte(bom), b) {
+		return 0, false // a BOM or not?
+	}
 	for {
 		j := bytes.IndexByte(b[i:], '<')
 		if j < 0 {
+			s.text(b, i, len(b), base)
 			return len(b), true
 		}
 		lt := i + j
+		s.text(b, i, lt, base)
 		if lt+1 >= len(b) {
+			if eof {
+				s.text(b, lt, lt+1, base)
+			}
 			return lt + boolInt(eof), eof
 		}
 		switch c := b[lt+1]; {
 		case isLetter(c):
 			end, nameEnd := tagEnd(b, lt+1)
-			if end < 0 {
+			if end < 0 { // at the end of the stream, an unfinished tag is no token
 				return lt + boolInt(eof)*(len(b)-lt), eof
 			}
 			i = end
+			if s.prologue {
+				s.startTagInPrologue(b[lt+1:nameEnd], base+int64(lt), base+int64(end))
+			}
 			if n := nameEnd - lt - 1; n >= 3 && n <= 9 && s.startTag(b[lt:end], n, base+int64(end)) {
 				return i, true
 			}
 		case c == '/':
 			if lt+2 >= len(b) {
+				if eof { // "</" at the end is text
+					s.text(b, lt, lt+1, base)
+				}
 				return lt + boolInt(eof)*(len(b)-lt), eof
 			}
 			switch c2 := b[lt+2]; {
@@ -126,6 +176,9 @@ func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
 				end, nameEnd := tagEnd(b, lt+2)
 				if end < 0 {
 					return lt + boolInt(eof)*(len(b)-lt), eof
+				}
+				if s.prologue {
+					s.endPrologue(base + int64(lt))
 				}
 				if nameEnd-lt-2 == 4 {
 					name := b[lt+2 : nameEnd]
@@ -155,8 +208,21 @@ func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
 			s.mode = modeBogus
 			return lt + 2, true
 		default:
+			s.text(b, lt, lt+1, base)
 			i = lt + 1 // a '<' that starts nothing is text
 		}
+	}
+}
+
+// startTagInPrologue ends the prologue at a start tag other than <html>:
+// after it when it is <head>, else before it.
+func (s *scanner) startTagInPrologue(name []byte, start, end int64) {
+	switch {
+	case equalFold(name, "html"):
+	case equalFold(name, "head"):
+		s.endPrologue(end)
+	default:
+		s.endPrologue(start)
 	}
 }
 
@@ -171,7 +237,7 @@ func (s *scanner) startTag(tag []byte, n int, end int64) bool {
 			s.mode, s.raw = modeRawText, "xmp"
 		}
 	case 4:
-		if s.head < 0 && equalFold(name, "head") {
+		if s.headTagOnly && s.head < 0 && equalFold(name, "head") {
 			s.head = end
 		} else if s.metaNonce == "" && equalFold(name, "meta") {
 			s.metaNonce, s.metaAt = metaCSPNonce(tag), end-int64(len(tag))

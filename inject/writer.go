@@ -18,9 +18,11 @@ const (
 
 // Writer streams an HTML document to an underlying writer and inserts a
 // snippet once: before the last </body> end tag, else before the last
-// </html> end tag, else at the end. An optional head snippet goes right
-// after the first <head> start tag, if the document has one before that
-// point, so a script there runs before the page's own. Tags are recognised
+// </html> end tag, else at the end. An optional head snippet goes where
+// the head starts, if that is not past the other point, so a script there
+// runs before the page's own: right after a <head> start tag, or where the
+// parser implies the head (<head> is optional in HTML): before the first
+// token that is not a doctype, comment, whitespace or <html>. Tags are recognised
 // as the golang.org/x/net/html tokenizer recognises them, so one inside a
 // comment, a script or another raw-text element does not count. All other
 // bytes pass unchanged.
@@ -49,6 +51,11 @@ type Writer struct {
 func NewWriter(dst io.Writer, snippet func(metaNonce string) []byte, head []byte) *Writer {
 	return &Writer{dst: dst, snippet: snippet, head: head, sc: newScanner()}
 }
+
+// HeadTagOnly puts the head snippet only after a literal <head> start tag,
+// for XML documents (application/xhtml+xml), where nothing may stand before
+// the root element. Call it before the first Write.
+func (w *Writer) HeadTagOnly() { w.sc.headTagOnly = true }
 
 // Write takes the next bytes of the document. Bytes that can go on at
 // once are written straight from p; only a held tail is copied.

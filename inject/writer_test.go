@@ -25,9 +25,17 @@ func fixed(s string) func(string) []byte { return func(string) []byte { return [
 
 func run(t testing.TB, in []byte, chunks []int) []byte {
 	t.Helper()
+	return runMode(t, in, chunks, false)
+}
+
+func runMode(t testing.TB, in []byte, chunks []int, headTagOnly bool) []byte {
+	t.Helper()
 	var out bytes.Buffer
 	orig := bytes.Clone(in)
 	w := NewWriter(&out, fixed(tag), []byte(headTag))
+	if headTagOnly {
+		w.HeadTagOnly()
+	}
 	rest := in
 	for _, n := range chunks {
 		if n > len(rest) {
@@ -56,35 +64,65 @@ func TestWriterInsertsBeforeLastRealBodyEndTag(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"plain", "<html><body><p>hi</p></body></html>", "<html><body><p>hi</p>" + tag + "</body></html>"},
-		{"uppercase", "<HTML><BODY>x</BODY></HTML>", "<HTML><BODY>x" + tag + "</BODY></HTML>"},
-		{"last of two", "<body>a</body>b</body>c", "<body>a</body>b" + tag + "</body>c"},
-		{"in comment", "<body>a<!-- </body> --></body>", "<body>a<!-- </body> -->" + tag + "</body>"},
-		{"in script", "<body><script>s='</body>'</script></body>", "<body><script>s='</body>'</script>" + tag + "</body>"},
-		{"only in script", "<body><script>s='</body>'</script>", "<body><script>s='</body>'</script>" + tag},
-		{"in textarea", "<body><textarea></body></textarea>x", "<body><textarea></body></textarea>x" + tag},
-		{"in title", "<title></body></title>x</html>", "<title></body></title>x" + tag + "</html>"},
-		{"html fallback", "<p>x</p></html>\n", "<p>x</p>" + tag + "</html>\n"},
-		{"end fallback", "<p>x", "<p>x" + tag},
+		{"plain", "<html><body><p>hi</p></body></html>", "<html>" + headTag + "<body><p>hi</p>" + tag + "</body></html>"},
+		{"uppercase", "<HTML><BODY>x</BODY></HTML>", "<HTML>" + headTag + "<BODY>x" + tag + "</BODY></HTML>"},
+		{"last of two", "<body>a</body>b</body>c", headTag + "<body>a</body>b" + tag + "</body>c"},
+		{"in comment", "<body>a<!-- </body> --></body>", headTag + "<body>a<!-- </body> -->" + tag + "</body>"},
+		{"in script", "<body><script>s='</body>'</script></body>", headTag + "<body><script>s='</body>'</script>" + tag + "</body>"},
+		{"only in script", "<body><script>s='</body>'</script>", headTag + "<body><script>s='</body>'</script>" + tag},
+		{"in textarea", "<body><textarea></body></textarea>x", headTag + "<body><textarea></body></textarea>x" + tag},
+		{"in title", "<title></body></title>x</html>", headTag + "<title></body></title>x" + tag + "</html>"},
+		{"html fallback", "<p>x</p></html>\n", headTag + "<p>x</p>" + tag + "</html>\n"},
+		{"end fallback", "<p>x", headTag + "<p>x" + tag},
 		{"empty", "", tag},
-		{"attributes on end tag", "<body>x</body id=1>", "<body>x" + tag + "</body id=1>"},
-		{"body after html", "<html>a</html><body>b</body>", "<html>a</html><body>b" + tag + "</body>"},
-		{"unterminated tag at end", "<body>x</body><div", "<body>x" + tag + "</body><div"},
-		{"plaintext swallows rest", "<plaintext></body>", "<plaintext></body>" + tag},
+		{"attributes on end tag", "<body>x</body id=1>", headTag + "<body>x" + tag + "</body id=1>"},
+		{"body after html", "<html>a</html><body>b</body>", "<html>" + headTag + "a</html><body>b" + tag + "</body>"},
+		{"unterminated tag at end", "<body>x</body><div", headTag + "<body>x" + tag + "</body><div"},
+		{"plaintext swallows rest", "<plaintext></body>", headTag + "<plaintext></body>" + tag},
 		{"head snippet after head", "<html><head><title>t</title></head><body>x</body>", "<html><head>" + headTag + "<title>t</title></head><body>x" + tag + "</body>"},
 		{"head with attributes", "<HEAD profile='a>b'>x", "<HEAD profile='a>b'>" + headTag + "x" + tag},
 		{"only the first head", "<head><head>x", "<head>" + headTag + "<head>x" + tag},
-		{"head in comment", "<!-- <head> --><body>x</body>", "<!-- <head> --><body>x" + tag + "</body>"},
-		{"head in title", "<title><head></title>x", "<title><head></title>x" + tag},
-		{"no head tag", "<!doctype html><meta charset=utf-8><p>x", "<!doctype html><meta charset=utf-8><p>x" + tag},
-		{"head after body end tag", "<body>x</body><head>", "<body>x" + tag + "</body><head>"},
-		{"header is not head", "<header>x</header>", "<header>x</header>" + tag},
+		{"head in comment", "<!-- <head> --><body>x</body>", "<!-- <head> -->" + headTag + "<body>x" + tag + "</body>"},
+		{"head in title", "<title><head></title>x", headTag + "<title><head></title>x" + tag},
+		{"header is not head", "<header>x</header>", headTag + "<header>x</header>" + tag},
+		// <head> is optional: the hook goes where the parser implies it.
+		{"no head tag", "<!doctype html><meta charset=utf-8><p>x", "<!doctype html>" + headTag + "<meta charset=utf-8><p>x" + tag},
+		{"head after body", "<body>x</body><head>", headTag + "<body>x" + tag + "</body><head>"},
+		{"head after title", "<!DOCTYPE html>\n<title>t</title><head>", "<!DOCTYPE html>\n" + headTag + "<title>t</title><head>" + tag},
+		{"implied before script", "<html>\n <script>page()</script>", "<html>\n " + headTag + "<script>page()</script>" + tag},
+		{"comments and whitespace first", "<!--a-->\n<?xml x?> <!DOCTYPE html><html lang=en>\n<body>", "<!--a-->\n<?xml x?> <!DOCTYPE html><html lang=en>\n" + headTag + "<body>" + tag},
+		{"text first", "  hello <b>x</b>", "  " + headTag + "hello <b>x</b>" + tag},
+		{"lone less-than first", " <3 x", " " + headTag + "<3 x" + tag},
+		{"end tag first", "\n</p><p>x", "\n" + headTag + "</p><p>x" + tag},
+		{"empty end tag is a comment", "</><p>x", "</>" + headTag + "<p>x" + tag},
+		{"byte order mark", "\xef\xbb\xbf<!doctype html><p>x", "\xef\xbb\xbf<!doctype html>" + headTag + "<p>x" + tag},
+		{"byte order mark then text", "\xef\xbb\xbfx", "\xef\xbb\xbf" + headTag + "x" + tag},
+		{"only a doctype", "<!doctype html>\n", "<!doctype html>\n" + tag},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, chunk := range []int{1, 2, 3, 7, 1 << 20} {
 				got := run(t, []byte(tt.in), repeat(chunk, len(tt.in)))
 				if string(got) != tt.want {
+					t.Fatalf("chunk %d:\n got %q\nwant %q", chunk, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestWriterXMLHeadOnlyAfterHeadTag: in XHTML nothing may precede the
+// root element, so the head snippet goes only after a literal <head>.
+func TestWriterXMLHeadOnlyAfterHeadTag(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"head", `<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title>t</title></head><body>x</body></html>`,
+			`<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head>` + headTag + `<title>t</title></head><body>x` + tag + `</body></html>`},
+		{"no head", `<html><body>x</body></html>`, `<html><body>x` + tag + `</body></html>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, chunk := range []int{1, 5, 1 << 20} {
+				if got := runMode(t, []byte(tt.in), repeat(chunk, len(tt.in)), true); string(got) != tt.want {
 					t.Fatalf("chunk %d:\n got %q\nwant %q", chunk, got, tt.want)
 				}
 			}
@@ -145,11 +183,11 @@ func TestWriterLongConstructs(t *testing.T) {
 	long := strings.Repeat("x", 3*maxToken)
 	tests := []struct{ name, in, want string }{
 		// Comments, scripts and raw text are scanned in stride, however long.
-		{"long comment", "<body><!--" + long + "--></body>", "<body><!--" + long + "-->" + tag + "</body>"},
-		{"long script", "<body><script>" + long + "</script></body>", "<body><script>" + long + "</script>" + tag + "</body>"},
-		{"long text", "<body>" + long + "</body>", "<body>" + long + tag + "</body>"},
+		{"long comment", "<body><!--" + long + "--></body>", headTag + "<body><!--" + long + "-->" + tag + "</body>"},
+		{"long script", "<body><script>" + long + "</script></body>", headTag + "<body><script>" + long + "</script>" + tag + "</body>"},
+		{"long text", "<body>" + long + "</body>", headTag + "<body>" + long + tag + "</body>"},
 		// One tag longer than maxToken ends scanning: the tag goes at the end.
-		{"tag too long", "<body><div title=\"" + long + "\"></body>", "<body><div title=\"" + long + "\"></body>" + tag},
+		{"tag too long", "<body><div title=\"" + long + "\"></body>", headTag + "<body><div title=\"" + long + "\"></body>" + tag},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,31 +249,60 @@ func TestWriterHTML5LibCorpus(t *testing.T) {
 		for _, chunks := range [][]int{nil, repeat(1, len(in)), randomChunks(rng, len(in))} {
 			checkInvariant(t, fmt.Sprintf("document %d", i), in, run(t, in, chunks))
 		}
+		checkInvariantMode(t, fmt.Sprintf("document %d as XML", i), in, runMode(t, in, randomChunks(rng, len(in)), true), true)
 	}
 }
 
 // referenceOffsets are where the snippets belong, by the x/net/html
 // tokenizer over the whole input at once: the last </body> end tag, else the
-// last </html>, else the end; the head snippet right after the first <head>
-// start tag if that is not past the other point, else -1.
-func referenceOffsets(in []byte) (at, head int) {
+// last </html>, else the end; the head snippet where the head starts (after
+// a <head> start tag that is the first token other than a doctype, comment,
+// whitespace or <html>, else before that token; for headTagOnly, after the
+// first <head> start tag) if that is not past the other point, else -1.
+func referenceOffsets(in []byte, headTagOnly bool) (at, head int) {
 	z := html.NewTokenizer(bytes.NewReader(in))
 	off, body, htmlEnd := 0, -1, -1
 	head = -1
+	prologue := true
 	for {
 		tt := z.Next()
 		if tt == html.ErrorToken {
 			break
 		}
-		off += len(z.Raw())
+		start := off
+		raw := z.Raw()
+		off += len(raw)
 		name, _ := z.TagName()
+		startTag := tt == html.StartTagToken || tt == html.SelfClosingTagToken
 		switch {
 		case tt == html.EndTagToken && string(name) == "body":
-			body = off - len(z.Raw())
+			body = start
 		case tt == html.EndTagToken && string(name) == "html":
-			htmlEnd = off - len(z.Raw())
-		case (tt == html.StartTagToken || tt == html.SelfClosingTagToken) && string(name) == "head" && head < 0:
-			head = off
+			htmlEnd = start
+		}
+		if headTagOnly {
+			if startTag && string(name) == "head" && head < 0 {
+				head = off
+			}
+			continue
+		}
+		if !prologue {
+			continue
+		}
+		switch {
+		case tt == html.DoctypeToken || tt == html.CommentToken || startTag && string(name) == "html":
+		case tt == html.TextToken:
+			text := raw
+			if start == 0 {
+				text = bytes.TrimPrefix(text, []byte("\xef\xbb\xbf"))
+			}
+			if k := bytes.IndexFunc(text, func(r rune) bool { return !strings.ContainsRune(" \t\n\f\r", r) }); k >= 0 {
+				head, prologue = start+len(raw)-len(text)+k, false
+			}
+		case startTag && string(name) == "head":
+			head, prologue = off, false
+		default:
+			head, prologue = start, false
 		}
 	}
 	switch {
@@ -256,7 +323,12 @@ func referenceOffsets(in []byte) (at, head int) {
 // the tokenizer's insertion points; removing them gives back the input.
 func checkInvariant(t testing.TB, name string, in, out []byte) {
 	t.Helper()
-	at, head := referenceOffsets(in)
+	checkInvariantMode(t, name, in, out, false)
+}
+
+func checkInvariantMode(t testing.TB, name string, in, out []byte, headTagOnly bool) {
+	t.Helper()
+	at, head := referenceOffsets(in, headTagOnly)
 	var want []byte
 	if head >= 0 {
 		want = append(append(want, in[:head]...), headTag...)
@@ -289,8 +361,9 @@ func FuzzWriter(f *testing.F) {
 		f.Add(doc, uint8(i))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
-		out := run(t, in, repeat(int(chunk)+1, len(in)))
-		checkInvariant(t, "fuzz", in, out)
+		headTagOnly := chunk&0x80 != 0
+		out := runMode(t, in, repeat(int(chunk&0x7f)+1, len(in)), headTagOnly)
+		checkInvariantMode(t, "fuzz", in, out, headTagOnly)
 	})
 }
 
@@ -314,9 +387,18 @@ func TestEligible(t *testing.T) {
 		{"xhtml", "GET", 200, h(), h("Content-Type", "application/xhtml+xml"), true},
 		{"json", "GET", 200, h(), h("Content-Type", "application/json"), false},
 		{"no type", "GET", 200, h(), h(), false},
-		{"head", "HEAD", 200, h(), h("Content-Type", "text/html"), false},
-		{"404", "GET", 404, h(), h("Content-Type", "text/html"), false},
+		{"head as its get", "HEAD", 200, h(), h("Content-Type", "text/html"), true},
+		{"404 page", "GET", 404, h(), h("Content-Type", "text/html"), true},
+		{"500 page", "GET", 500, h(), h("Content-Type", "text/html"), true},
+		{"403 page", "POST", 403, h(), h("Content-Type", "text/html"), true},
+		{"201 page", "POST", 201, h(), h("Content-Type", "text/html"), true},
+		{"300 choices without location", "GET", 300, h(), h("Content-Type", "text/html"), true},
+		{"302 with location", "GET", 302, h(), h("Content-Type", "text/html", "Location", "/next"), false},
+		{"204", "GET", 204, h(), h("Content-Type", "text/html"), false},
+		{"205", "GET", 205, h(), h("Content-Type", "text/html"), false},
 		{"206", "GET", 206, h(), h("Content-Type", "text/html"), false},
+		{"304", "GET", 304, h(), h("Content-Type", "text/html"), false},
+		{"103 early hints", "GET", 103, h(), h("Content-Type", "text/html"), false},
 		{"attachment", "GET", 200, h(), h("Content-Type", "text/html", "Content-Disposition", "attachment; filename=a.html"), false},
 		{"no-transform", "GET", 200, h(), h("Content-Type", "text/html", "Cache-Control", "public, no-transform"), false},
 		{"gzip is decodable", "GET", 200, h(), h("Content-Type", "text/html", "Content-Encoding", "gzip"), true},
