@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -244,20 +245,24 @@ func (a *App) Cleanup() error {
 	return errors.Join(errs...)
 }
 
+// listen opens a sink's listener. Not through caddy.NetworkAddress.Listen:
+// that sets SO_REUSEPORT for Caddy's graceful reloads, which lets a second
+// process bind the same port without an error while the kernel splits the
+// app's exports between the two. The sink needs no reuse: the pool keeps
+// its listener across reloads within one process.
 func listen(addr string) (net.Listener, error) {
 	na, err := caddy.ParseNetworkAddress(addr)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := na.Listen(context.Background(), 0, net.ListenConfig{})
-	if err != nil {
-		return nil, err
+	if na.PortRangeSize() != 1 {
+		return nil, fmt.Errorf("%s: a sink listens on one port", addr)
 	}
-	l, ok := ln.(net.Listener)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a stream listener", addr)
+	ln, err := net.Listen(na.Network, na.JoinHostPort(0))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("another process listens on %s (another Caddy with Tracebar? give one of them other otlp_http/otlp_grpc addresses, or off): %w", addr, err)
 	}
-	return l, nil
+	return ln, err
 }
 
 type pooledStore struct {

@@ -273,7 +273,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r.Header.Del(f)
 	}
 	h.prop.Inject(cctx, propagation.HeaderCarrier(r.Header))
-	// Let Go's transport decompress pages that may get the toolbar.
+	// Let Go's transport decompress pages that may get the toolbar (and
+	// HEAD, whose head must be the GET's).
 	if wantsHTML(r) {
 		r.Header.Del("Accept-Encoding")
 	}
@@ -290,13 +291,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if p := recover(); p != nil {
 			err := fmt.Errorf("response aborted: %v", p)
 			rw.finish(err)
-			x.end(r, rw, err)
+			x.end(r, rw, err, nil)
 			panic(p)
 		}
 	}()
 	err := next.ServeHTTP(rw, r)
-	rw.finish(err)
-	x.end(r, rw, err)
+	x.end(r, rw, err, rw.finish(err))
 	return err
 }
 
@@ -305,7 +305,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 var staleHeaders = []string{"Traceparent", "Tracestate", "B3", "X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid", "X-B3-Sampled", "X-B3-Flags"}
 
 func wantsHTML(r *http.Request) bool {
-	if r.Method == http.MethodHead || !inject.WantsDocument(r.Header) {
+	if !inject.WantsDocument(r.Header) {
 		return false
 	}
 	a := r.Header.Get("Accept")
@@ -488,8 +488,9 @@ func (x *exchange) phaseEvents() {
 	}
 }
 
-// end completes the record and the span.
-func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
+// end completes the record and the span. err is the handler chain's;
+// sendErr that of passing the body on to the client.
+func (x *exchange) end(r *http.Request, rw *responseWriter, err, sendErr error) {
 	now := time.Now()
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	x.mu.Lock()
@@ -498,6 +499,9 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 	rec.Status = rw.status
 	if rec.Status == 0 && err == nil {
 		rec.Status = http.StatusOK // nothing written: net/http answers 200
+	}
+	if err == nil && sendErr != nil {
+		rec.Error = "sending the response: " + sendErr.Error()
 	}
 	if err != nil {
 		rec.Error = err.Error()
@@ -518,6 +522,11 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err error) {
 	if x.upstreamCalled {
 		rec.UpstreamRequest = x.h.redact.Fields(x.upstream)
 		x.phaseEvents()
+	} else if repl != nil {
+		if _, ok := repl.Get("http.reverse_proxy.upstream.hostport"); ok {
+			// A transport without httptrace: php_fastcgi's.
+			rec.UpstreamRequest, rec.UpstreamParams = x.fastCGIRequest(r, repl)
+		}
 	}
 	if repl != nil {
 		if d, ok := repl.Get("http.reverse_proxy.upstream.latency"); ok {

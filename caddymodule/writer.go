@@ -2,11 +2,14 @@ package caddymodule
 
 import (
 	"bytes"
+	"errors"
 	"html"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tracebar/tracebar/assets"
@@ -17,6 +20,9 @@ import (
 // maxEncoded bounds an encoded HTML body held for decoding; a larger one
 // passes through untouched, without the toolbar.
 const maxEncoded = 8 << 20
+
+// maxFirst bounds the first write of an injected body (see responseWriter.first).
+const maxFirst = 8 << 10
 
 // responseWriter records the response head, adds the trace headers and,
 // for an eligible HTML body, streams it through the injector. It does not
@@ -34,8 +40,22 @@ type responseWriter struct {
 	status      int
 	inj         *inject.Writer
 	encoded     *bytes.Buffer // the held encoded body, while undecided
-	bodyBytes   int64         // as the handler chain wrote them
-	clientBytes int64         // as passed on
+
+	// Caddy's encode, outside Tracebar, decides on its first Write when
+	// the response has no Content-Length: at most minimum_length (512
+	// bytes by default) and it never compresses. The injector's own first
+	// write is the few bytes up to <head>, so the injected body's first
+	// bytes are held until there are as many as the upstream's
+	// Content-Length or first write (at most maxFirst), or a flush or the
+	// end of the body comes; then that many go first, alone, and encode
+	// decides as it would have without Tracebar.
+	first    *[]byte
+	firstLen int
+
+	encoding    string // Content-Encoding as Tracebar wrote the head
+	sent        bool   // a body byte passed on: the client's headers are final
+	bodyBytes   int64  // as the handler chain wrote them
+	clientBytes int64  // as passed on, before any encoding outside Tracebar
 }
 
 // WriteHeader decides injection from the response head. 1xx responses
@@ -58,31 +78,45 @@ func (rw *responseWriter) WriteHeader(code int) {
 
 	inj := inject.Eligible(rw.req.Method, code, rw.req.Header, h)
 	if enc, _ := inject.Encoding(h); inj && enc != "" {
-		rw.encoded = new(bytes.Buffer)
-		return // decided when the whole body is in
+		if rw.req.Method == http.MethodHead {
+			h.Del("Content-Encoding") // as the GET's body is decoded
+		} else {
+			rw.encoded = new(bytes.Buffer)
+			return // decided when the whole body is in
+		}
 	}
 	rw.commit(inj)
 }
 
 // commit writes the response head: the trace headers and, when injecting,
-// without the headers that described the original body.
+// without the headers that described the original body. A HEAD response
+// gets the head its GET would have.
 func (rw *responseWriter) commit(inj bool) {
 	x := rw.x
 	h := rw.Header()
 	if inj {
+		rw.firstLen, _ = strconv.Atoi(h.Get("Content-Length"))
 		// The body is no longer the one these describe, and a revalidated
 		// cached copy would carry a stale toolbar.
 		for _, k := range []string{"Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
 			h.Del(k)
 		}
 		nonce := inject.AllowInCSP(h, x.h.sources(rw.req))
-		tail := func(metaNonce string) []byte {
-			if nonce == "" { // the headers need none; a <meta> policy may
-				return x.snippet("toolbar.js", metaNonce, ` async="async"`)
+		if rw.req.Method == http.MethodHead {
+			inj = false // the head is the GET's; there is no body
+		} else {
+			tail := func(metaNonce string) []byte {
+				if nonce == "" { // the headers need none; a <meta> policy may
+					return x.snippet("toolbar.js", metaNonce, ` async="async"`)
+				}
+				return x.snippet("toolbar.js", nonce, ` async="async"`)
 			}
-			return x.snippet("toolbar.js", nonce, ` async="async"`)
+			rw.inj = inject.NewWriter(firstWriter{rw}, tail, x.snippet("hook.js", nonce, ""))
+			if t, _, _ := mime.ParseMediaType(h.Get("Content-Type")); t == "application/xhtml+xml" {
+				rw.inj.HeadTagOnly()
+			}
+			rw.first = getFirst()
 		}
-		rw.inj = inject.NewWriter(countingWriter{rw}, tail, x.snippet("hook.js", nonce, ""))
 	}
 	sc := x.span.SpanContext()
 	tp := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
@@ -90,13 +124,12 @@ func (rw *responseWriter) commit(inj bool) {
 	h.Add("Server-Timing", `traceparent;desc="`+tp+`", tracebar;desc="proxy";dur=`+strconv.FormatFloat(toolbar.Millis(time.Since(x.start)), 'f', 3, 64))
 	h.Set("X-Tracebar-Request", x.h.Prefix+"/api/requests/"+x.rec.ID)
 	h.Set("X-Tracebar-Link", x.h.Prefix+"/requests/"+x.rec.ID)
+	rw.encoding = h.Get("Content-Encoding")
 
-	client := x.h.redact.Header(h)
 	x.mu.Lock()
 	x.rec.Status = rw.status
 	x.rec.ContentType = h.Get("Content-Type")
 	x.rec.Injected = inj
-	x.rec.ClientResponse = client
 	x.rec.Timing.HeadersMs = x.since(time.Now())
 	x.mu.Unlock()
 	rw.ResponseWriter.WriteHeader(rw.status)
@@ -115,11 +148,71 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if rw.inj != nil {
+		if rw.firstLen <= 0 && len(p) > 0 {
+			rw.firstLen = len(p)
+		}
 		return rw.inj.Write(p)
 	}
+	return rw.send(p)
+}
+
+// send is the one way body bytes leave Tracebar. The first non-empty one
+// has passed through the writers outside (encode), so the header map now
+// holds what the client got.
+func (rw *responseWriter) send(p []byte) (int, error) {
 	n, err := rw.ResponseWriter.Write(p)
 	rw.clientBytes += int64(n)
+	if n > 0 && !rw.sent {
+		rw.sent = true
+		rw.recordClientHeaders()
+	}
 	return n, err
+}
+
+// recordClientHeaders notes the response head as it went out, after the
+// handlers outside Tracebar changed it: encode adds Content-Encoding and
+// Vary and drops Content-Length.
+func (rw *responseWriter) recordClientHeaders() {
+	h := rw.Header()
+	client := rw.x.h.redact.Header(h)
+	encoding := ""
+	if ce := h.Get("Content-Encoding"); ce != rw.encoding {
+		encoding = ce
+	}
+	rw.x.mu.Lock()
+	rw.x.rec.ClientResponse = client
+	rw.x.rec.ClientEncoding = encoding
+	rw.x.mu.Unlock()
+}
+
+// release passes the held first bytes on, the first write exactly as long
+// as the upstream's (see responseWriter.first) when there is enough. With
+// nothing held yet, it keeps holding: a flush before the first byte (as
+// reverse_proxy does for streamed bodies) has nothing to release.
+func (rw *responseWriter) release() error {
+	if rw.first == nil || len(*rw.first) == 0 {
+		return nil
+	}
+	b := *rw.first
+	defer func() { putFirst(rw.first); rw.first = nil }()
+	return rw.sendFirst(b)
+}
+
+// sendFirst sends b, whose first rw.firstLen bytes (at most maxFirst) in
+// a write of their own: encode decides on that length as it would have on
+// the upstream's.
+func (rw *responseWriter) sendFirst(b []byte) error {
+	if n := min(rw.firstLen, maxFirst); n > 0 && len(b) > n {
+		if _, err := rw.send(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := rw.send(b)
+	return err
 }
 
 // passEncoded sends the held encoded body on as it came, without the toolbar.
@@ -127,8 +220,7 @@ func (rw *responseWriter) passEncoded() error {
 	b := rw.encoded.Bytes()
 	rw.encoded = nil
 	rw.commit(false)
-	n, err := rw.ResponseWriter.Write(b)
-	rw.clientBytes += int64(n)
+	_, err := rw.send(b)
 	return err
 }
 
@@ -145,6 +237,9 @@ func (rw *responseWriter) FlushError() error {
 		if err := rw.inj.Flush(); err != nil {
 			return err
 		}
+		if err := rw.release(); err != nil {
+			return err
+		}
 	}
 	return http.NewResponseController(rw.ResponseWriter).Flush()
 }
@@ -155,47 +250,88 @@ func (rw *responseWriter) Flush() { _ = rw.FlushError() }
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
-// finish ends the injected body. When the handler failed, the body is
-// ended as received, without the toolbar, as it would be without Tracebar.
-func (rw *responseWriter) finish(err error) {
+// finish ends the body and returns the error of passing it on. When the
+// handler failed (err), the body is ended as received, without the
+// toolbar, as it would be without Tracebar.
+func (rw *responseWriter) finish(err error) error {
+	var werr error
 	if rw.encoded != nil {
-		if err != nil {
-			rw.passEncoded()
-			return
-		}
 		enc, _ := inject.Encoding(rw.Header())
-		decoded, derr := inject.Decode(enc, rw.encoded.Bytes())
-		if derr != nil {
-			rw.passEncoded()
-			return
+		if decoded, derr := inject.Decode(enc, rw.encoded.Bytes()); err != nil || derr != nil {
+			werr = rw.passEncoded()
+		} else {
+			rw.encoded = nil
+			rw.Header().Del("Content-Encoding")
+			rw.commit(true)
+			rw.firstLen = len(decoded)
+			_, werr = rw.inj.Write(decoded)
 		}
-		rw.encoded = nil
-		rw.Header().Del("Content-Encoding")
-		rw.commit(true)
-		rw.inj.Write(decoded)
 	}
-	if rw.inj == nil {
-		return
+	if rw.inj != nil {
+		var ierr error
+		if err != nil {
+			ierr = rw.inj.Abort()
+		} else {
+			ierr = rw.inj.Close()
+		}
+		werr = errors.Join(werr, ierr, rw.release())
+		if rw.first != nil { // nothing was held
+			putFirst(rw.first)
+			rw.first = nil
+		}
+		rw.x.mu.Lock()
+		rw.x.rec.Injected = err == nil && werr == nil
+		rw.x.mu.Unlock()
 	}
-	if err != nil {
-		rw.inj.Abort()
-	} else {
-		rw.inj.Close()
+	if !rw.sent && rw.wroteHeader {
+		rw.recordClientHeaders() // no body: the head as it is now
 	}
-	rw.x.mu.Lock()
-	rw.x.rec.Injected = err == nil
-	rw.x.mu.Unlock()
+	return werr
 }
 
-type countingWriter struct{ rw *responseWriter }
+// firstWriter is the injector's output: it holds the body's first bytes
+// (see responseWriter.first), then sends.
+type firstWriter struct{ rw *responseWriter }
 
-func (c countingWriter) Write(p []byte) (int, error) {
-	n, err := c.rw.ResponseWriter.Write(p)
-	c.rw.clientBytes += int64(n)
-	return n, err
+func (f firstWriter) Write(p []byte) (int, error) {
+	rw := f.rw
+	if rw.first == nil {
+		return rw.send(p)
+	}
+	enough := min(rw.firstLen, maxFirst)
+	if len(*rw.first) == 0 && len(p) >= enough {
+		putFirst(rw.first) // nothing held: no copy
+		rw.first = nil
+		if err := rw.sendFirst(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	*rw.first = append(*rw.first, p...)
+	if len(*rw.first) >= enough {
+		if err := rw.release(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
 }
 
-var _ io.Writer = countingWriter{}
+var _ io.Writer = firstWriter{}
+
+// firsts recycles the buffers of held first bytes.
+var firsts = sync.Pool{New: func() any { b := make([]byte, 0, maxFirst+4<<10); return &b }}
+
+func getFirst() *[]byte {
+	b := firsts.Get().(*[]byte)
+	*b = (*b)[:0]
+	return b
+}
+
+func putFirst(b *[]byte) {
+	if cap(*b) <= 4*maxFirst {
+		firsts.Put(b)
+	}
+}
 
 // snippet is a tag inserted into the page: an external script of the
 // toolbar's, with the nonce the page's Content-Security-Policy needs, if any.

@@ -25,19 +25,29 @@ type Record struct {
 
 	// RequestBytes counts the request body read by the handler chain;
 	// ResponseBytes the body as the upstream produced it; ClientBytes the
-	// body as sent on (ResponseBytes plus the toolbar's tag, if injected).
+	// body as sent on (ResponseBytes plus the toolbar's tags, if injected),
+	// before the compression named by ClientEncoding, if any.
 	RequestBytes  int64 `json:"requestBytes"`
 	ResponseBytes int64 `json:"responseBytes"`
 	ClientBytes   int64 `json:"clientBytes"`
+	// ClientEncoding is the Content-Encoding that handlers outside
+	// Tracebar (Caddy's encode) applied to the body after it.
+	ClientEncoding string `json:"clientEncoding,omitempty"`
 
 	Timing Timing `json:"timing"`
 
-	// Headers at the four crossings of the proxy. Upstream ones are empty
-	// when the handler chain never called an upstream (file_server, respond).
+	// Headers at the four crossings of the proxy. UpstreamRequest is empty
+	// when the handler chain called no upstream (file_server, respond);
+	// UpstreamResponse is the head the handler chain wrote, whether from an
+	// upstream or not; ClientResponse the head as it left Caddy, after the
+	// handlers outside Tracebar (encode) changed it.
 	ClientRequest    Headers `json:"clientRequestHeaders"`
 	UpstreamRequest  Headers `json:"upstreamRequestHeaders"`
 	UpstreamResponse Headers `json:"upstreamResponseHeaders"`
 	ClientResponse   Headers `json:"clientResponseHeaders"`
+	// UpstreamParams are the CGI parameters a FastCGI upstream
+	// (php_fastcgi) was sent, redacted like headers; empty otherwise.
+	UpstreamParams Headers `json:"upstreamParams"`
 }
 
 // Timing holds what the proxy measured, in milliseconds from the start of
