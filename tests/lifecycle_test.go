@@ -1,10 +1,12 @@
 package tests
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -131,6 +133,72 @@ func TestForwardToBackend(t *testing.T) {
 		case <-arrived:
 		case <-deadline:
 			t.Fatal("backend got no log records of the orders page's trace")
+		}
+	}
+}
+
+// TestSecondCaddyOnTheSinkPortIsAnError: a second Caddy configured with
+// the same sink address does not share the port (SO_REUSEPORT would let
+// the kernel split the app's exports between the two): it says so at
+// start and keeps proxying, and every export reaches the first one.
+func TestSecondCaddyOnTheSinkPortIsAnError(t *testing.T) {
+	first := newEnv(t)
+	app := startDemoApp(t, first.otlpHTTP)
+	first.startCaddy(t, basicCaddyfile, app)
+
+	second := newEnv(t)
+	second.otlpHTTP, second.otlpGRPC = first.otlpHTTP, first.otlpGRPC
+	cf := second.writeCaddyfile(t, basicCaddyfile, app)
+	cmd := exec.Command(caddyBin, "run", "--config", cf)
+	cmd.Env = append(os.Environ(), "HOME="+second.dir, "XDG_DATA_HOME="+second.dir, "XDG_CONFIG_HOME="+second.dir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	refused := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			t.Log("second caddy: " + line)
+			if strings.Contains(line, "OTLP sink not started") && strings.Contains(line, "another process listens on "+first.otlpHTTP) {
+				select {
+				case refused <- line:
+				default:
+				}
+			}
+		}
+	}()
+	waitListening(t, second.site, cmd)
+	select {
+	case <-refused:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second Caddy did not report the sink address as taken")
+	}
+	if resp, _ := get(t, second.base+"/api/products"); resp.StatusCode != 200 {
+		t.Fatalf("the second Caddy does not proxy: status %d", resp.StatusCode)
+	}
+
+	// Twenty exports on new connections: all land in the first Caddy.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := range 20 {
+		traceID := fmt.Sprintf("%032x", 0xabc000+i)
+		body := fmt.Sprintf(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"app"}}]},"scopeSpans":[{"spans":[{"traceId":%q,"spanId":"00000000000000cc","name":"export %d","startTimeUnixNano":"%d","endTimeUnixNano":"%d"}]}]}]}`,
+			traceID, i, time.Now().UnixNano(), time.Now().UnixNano())
+		r, err := client.Post("http://"+first.otlpHTTP+"/v1/traces", "application/json", strings.NewReader(body))
+		if err != nil || r.StatusCode != 200 {
+			t.Fatalf("export %d: %v %v", i, err, r)
+		}
+		r.Body.Close()
+		for _, e := range []*env{first, second} {
+			_, got := get(t, e.base+"/__tracebar/api/traces/"+traceID)
+			if in := bytes.Contains(got, []byte("export ")); in != (e == first) {
+				t.Fatalf("export %d: in the first Caddy's store: %v, in the second's: %v", i, e == first && in, e == second && in)
+			}
 		}
 	}
 }
