@@ -31,13 +31,22 @@ const THEMES = ['auto', 'light', 'dark'], CORNERS = ['br', 'bl', 'tl', 'tr'];
 const CORNER = { br: 'bottom right', bl: 'bottom left', tl: 'top left', tr: 'top right' };
 const DOT = ' \u00b7 ', ELL = '\u2026', DASH = '\u2014', ARR = ' \u2192 ', WARN = '\u26a0 ', HOOK = '\u2197';
 const RH = 24; // waterfall row height (px), as in the CSS
+const SELF = 'github.com/tracebar/tracebar'; // the proxy's instrumentation scope
+// The proxy's upstream phases: timing, events of its CLIENT span, not log lines.
+const PHASES = new Set(['dns.start', 'dns.done', 'connect.start', 'connect.done', 'tls.start', 'tls.done', 'response.first_byte', 'next_round_trip']);
 
 /* ---- helpers ---- */
+// The one place children are added: null, undefined and false are skipped
+// (DOM append(null) would print "null"), arrays are flattened, strings
+// become text nodes. put appends, fill replaces; both return the element.
 const add = (e, k) => {
-	if (k == null || k === false) return;
+	if (k == null || k === false) return e;
 	if (Array.isArray(k)) k.forEach(c => add(e, c));
-	else e.append(k.nodeType ? k : String(k)); // strings become text nodes
+	else e.append(k.nodeType ? k : String(k));
+	return e;
 };
+const put = (e, ...k) => add(e, k);
+const fill = (e, ...k) => { e.replaceChildren(); return add(e, k); };
 const h = (tag, cls, kids) => {
 	const e = D.createElement(tag);
 	if (cls) e.className = cls;
@@ -76,7 +85,6 @@ const attrOf = (list, k) => { const a = (list || []).find(x => x && x.key === k)
 const PALETTE = ['#3b82f6', '#14b8a6', '#8b5cf6', '#f59e0b', '#22c55e', '#f97316', '#64748b', '#d946ef'];
 const hex = n => Array.from(crypto.getRandomValues(new Uint8Array(n)), x => (x < 16 ? '0' : '') + x.toString(16)).join('');
 const clock = t => { const d = new Date(t); return isNaN(d) ? '' : d.toTimeString().slice(0, 8) + '.' + String(d.getMilliseconds()).padStart(3, '0'); };
-const absURL = (u, base) => { try { return new URL(u, new URL(base || '/', location.href)).href; } catch (e) { return ''; } };
 const SECRET = /token|secret|passw|session|auth|api.?key|^code$|^sig|credential/i;
 function clean(u) { // a URL as reported in span attributes: secret-looking query values redacted
 	try {
@@ -127,17 +135,17 @@ const panel = attrs(h('div', 'tb-panel'), PAGE ? { role: 'main' } : { role: 'dia
 badge.setAttribute('aria-controls', 'tb-panel');
 const tabsEl = attrs(h('div', 'tb-tabs'), { role: 'tablist', 'aria-label': 'Tracebar panels' });
 const tabBtn = {};
-for (const t of TABS) tabsEl.append(tabBtn[t] = attrs(btn('tb-tab', NAMES[t]), { role: 'tab', 'data-tab': t, id: 'tb-tab-' + t, 'aria-controls': 'tb-body' }));
+for (const t of TABS) put(tabsEl, tabBtn[t] = attrs(btn('tb-tab', NAMES[t]), { role: 'tab', 'data-tab': t, id: 'tb-tab-' + t, 'aria-controls': 'tb-body' }));
 const themeBtn = act('tb-ic', '\u25d0', 'theme'), posBtn = act('tb-ic', '\u21f2', 'pos');
 const closeBtn = act('tb-x', '\u00d7', 'close', 'Close panel (Esc)');
 const live = attrs(h('span', 'tb-live'), { role: 'status' });
 const brand = PAGE ? attrs(h('a', 'tb-brand', 'Tracebar'), { href: ppath + '/', title: 'Recent requests' }) : h('span', 'tb-brand', 'Tracebar');
 const sum = h('div', 'tb-sum');
 const body = attrs(h('div', 'tb-body'), { role: 'tabpanel', id: 'tb-body' });
-panel.append(h('div', 'tb-head', [brand, tabsEl, h('span', 'tb-sp'), live, themeBtn, PAGE ? null : posBtn, PAGE ? null : closeBtn]), sum, body);
-wrap.append(panel);
-if (!PAGE) wrap.append(badge);
-root.append(link, wrap);
+put(panel, h('div', 'tb-head', [brand, tabsEl, h('span', 'tb-sp'), live, themeBtn, PAGE ? null : posBtn, PAGE ? null : closeBtn]), sum, body);
+put(wrap, panel);
+if (!PAGE) put(wrap, badge);
+put(root, link, wrap);
 if (PAGE) D.body.style.margin = '0';
 
 // Turbo, htmx boost and the like replace <body>: put the toolbar back.
@@ -243,14 +251,23 @@ function sevLevel(n, text) {
 	const t = String(text || '');
 	return /err|fatal|crit|emerg|alert/i.test(t) ? 'error' : /warn/i.test(t) ? 'warn' : /debug|trace/i.test(t) ? 'debug' : 'info';
 }
+// The proxy's span: by its instrumentation scope, or, for a span that came
+// without one, the CLIENT child of a record's span in the same service.
+function proxySpan(s) {
+	if (s.scope.name) return s.scope.name === SELF;
+	const p = s.kind === 3 && S.spans.get(s.p), rid = r => r && (r.spanId || r.id);
+	return !!p && p.svc === s.svc && (p.id === rid(S.rec) || [...S.others.values()].some(r => p.id === rid(r)));
+}
 // Logs: the spans' events (exceptions as errors) and the trace's OTLP log
-// records, by time. The browser's documentLoad marks are timing, shown in
-// Timing, not log lines.
+// records, by time. The browser's documentLoad marks and the proxy's
+// upstream phases are timing, shown in Timing and the span's detail, not
+// log lines.
 function logItems() {
 	const d = derive();
 	if (d.logs && d.logsN === S.logs.length) return d.logs;
 	const out = [];
 	for (const s of d.order) if (s.scope.name !== 'tracebar/browser') for (const ev of s.events) {
+		if (PHASES.has(ev.name) && proxySpan(s)) continue;
 		const at = ev.attributes || [], ex = ev.name === 'exception';
 		const lv = attrOf(at, 'level') || attrOf(at, 'log.level') || attrOf(at, 'severity');
 		out.push({ t: ns(ev.timeUnixNano), lvl: ex ? 'error' : lv ? sevLevel(0, lv) : 'info', kind: ex ? 'exception' : 'event', text: (ex && excText(at)) || ev.name || '(event)', at, s, svc: s.svc });
@@ -293,12 +310,12 @@ function render() {
 	const fa = root.activeElement, fk = fa && body.contains(fa) && fa.getAttribute('data-f');
 	if (tab === 'trace') {
 		body.classList.add('tb-fill');
-		if (body.firstChild !== traceEl() || body.childNodes.length !== 1) { body.replaceChildren(T.el); T.sc.scrollTop = T.top || 0; }
+		if (body.firstChild !== traceEl() || body.childNodes.length !== 1) { fill(body, T.el); T.sc.scrollTop = T.top || 0; }
 		updateTrace();
 	} else {
 		if (shown === 'trace' && T.el) T.top = T.sc.scrollTop;
 		body.classList.remove('tb-fill');
-		body.replaceChildren(tab === 'timing' ? timingView() : tab === 'headers' ? headersView() : tab === 'sql' ? sqlView() : tab === 'logs' ? logsView() : requestsView());
+		fill(body, tab === 'timing' ? timingView() : tab === 'headers' ? headersView() : tab === 'sql' ? sqlView() : tab === 'logs' ? logsView() : requestsView());
 		body.scrollTop = top;
 	}
 	shown = tab;
@@ -321,10 +338,10 @@ function renderBadge() {
 		if (errs) k.push(attrs(h('span', 'tb-errn', WARN + errs), { title: plural(errs, 'span') + ' with error status' }));
 	}
 	badge.setAttribute('aria-label', 'Tracebar: ' + (r ? (code || 'in flight') + ', ' + ms(total(r)) + ', ' + plural(S.spans.size, 'span') + (errs ? ', ' + plural(errs, 'error') : '') : 'loading') + '. Toggle panel (Alt+T)');
-	badge.replaceChildren(...k);
+	fill(badge, k);
 }
 
-function count(t, n, cls) { const b = tabBtn[t]; b.replaceChildren(NAMES[t]); if (n) b.append(h('span', 'tb-n' + (cls ? ' tb-' + cls : ''), n)); }
+function count(t, n, cls) { const b = tabBtn[t]; fill(b, NAMES[t]); if (n) put(b, h('span', 'tb-n' + (cls ? ' tb-' + cls : ''), n)); }
 function renderHead() {
 	for (const t of TABS) { const on = t === tab; tabBtn[t].setAttribute('aria-selected', on); tabBtn[t].tabIndex = on ? 0 : -1; }
 	body.setAttribute('aria-labelledby', 'tb-tab-' + tab);
@@ -353,7 +370,7 @@ function renderHead() {
 	if (!PAGE && S.id) k.push(attrs(h('a', 'tb-a', 'full page ' + HOOK), { href: ppath + '/requests/' + encodeURIComponent(S.id), target: '_blank', rel: 'noopener', title: 'This request in a page of its own' }));
 	if (S.evicted) k.push(h('span', 'tb-chip tb-warn', 'evicted'));
 	const fa = root.activeElement, fk = fa && sum.contains(fa) && fa.getAttribute('data-act');
-	sum.replaceChildren(...k);
+	fill(sum, k);
 	const f = fk && sum.querySelector('[data-act="' + fk + '"]');
 	if (f) f.focus({ preventScroll: true });
 	if (PAGE) D.title = (LIST ? 'Recent requests' : r ? r.method + ' ' + r.url : 'Request ' + S.id) + ' \u2014 Tracebar';
@@ -366,7 +383,7 @@ const empty = t => h('div', 'tb-empty', t);
 // A timing table row: label, value, and a mini bar from a to b (ms) on a 0..end scale.
 function trow(label, value, a, b, end, kind) {
 	const c = h('td', 'tb-mini');
-	if (end > 0 && b > a) c.append(h('div', 'tb-mt', place(h('i', 'tb-mb tb-k-' + kind), a / end, (b - a) / end)));
+	if (end > 0 && b > a) put(c, h('div', 'tb-mt', place(h('i', 'tb-mb tb-k-' + kind), a / end, (b - a) / end)));
 	return h('tr', null, [h('th', null, label), h('td', 'tb-num', value), c]);
 }
 
@@ -388,9 +405,9 @@ function timingView() {
 	if (t.upstreamLatencyMs) row('Upstream latency', t.upstreamLatencyMs, us, us + t.upstreamLatencyMs, 'up');
 	if (t.upstreamDurationMs) row('Upstream duration', t.upstreamDurationMs, us, us + t.upstreamDurationMs, 'up');
 	if (t.upstreamDurationMs && end > t.upstreamDurationMs) rows.push(trow('Proxy overhead', ms(end - t.upstreamDurationMs), 0, 0, end, 'off'));
-	const up = hasHdr(r.upstreamRequestHeaders) || t.upstreamDurationMs || t.upstreamLatencyMs;
-	if (r.error) out.append(h('div', 'tb-note tb-bad', ['Proxy error: ', r.error]));
-	out.append(h('div', 'tb-cols', [section('Proxy', h('table', 'tb-kv tb-tt', rows), up ? null : 'no upstream'), isHome() ? browser() : null]),
+	const up = hasHdr(r.upstreamRequestHeaders) || hasHdr(r.upstreamParams) || t.upstreamDurationMs || t.upstreamLatencyMs;
+	if (r.error) put(out, h('div', 'tb-note tb-bad', ['Proxy error: ', r.error]));
+	put(out, h('div', 'tb-cols', [section('Proxy', h('table', 'tb-kv tb-tt', rows), up ? null : 'no upstream'), isHome() ? browser() : null]),
 		section('Request', kv([
 			['Request', [r.method, r.url].join(' ')],
 			['Status', (r.status || DASH) + (r.done ? '' : ' (in flight)')],
@@ -401,10 +418,13 @@ function timingView() {
 			up && ['Upstream conn.', t.connReused ? 'reused' : 'new'],
 			['Request body', bytes(r.requestBytes || 0)],
 			['Response body', bytes(r.responseBytes || 0) + (up ? ' from upstream' : '')],
-			['Sent to client', bytes(r.clientBytes || 0) + (r.injected ? ' (toolbar injected)' : '')],
+			['Sent to client', bytes(r.clientBytes || 0) + (r.injected ? ' (toolbar injected)' : '') + encoded(r)],
 			r.startTime && ['Started', r.startTime]])));
 	return out;
 }
+
+// Caddy's encode, outside Tracebar, compressed the body after it was counted.
+const encoded = r => r.clientEncoding ? ' (before ' + r.clientEncoding + ' by Caddy\u2019s encode)' : '';
 
 const nav = () => performance.getEntriesByType && performance.getEntriesByType('navigation')[0];
 function browser() {
@@ -418,9 +438,9 @@ function browser() {
 		['Load', n.domContentLoadedEventEnd, n.loadEventEnd, 7]
 	].forEach(([l, a, b, c]) => {
 		if (!(b - a > 0 && end > 0)) return;
-		bar.append(attrs(h('i', 'tb-p' + c), { title: l + ': ' + ms(b - a) }));
+		put(bar, attrs(h('i', 'tb-p' + c), { title: l + ': ' + ms(b - a) }));
 		bar.lastChild.style.width = pct((b - a) / end);
-		legend.append(h('span', null, [h('i', 'tb-p' + c), l + ' ' + ms(b - a)]));
+		put(legend, h('span', null, [h('i', 'tb-p' + c), l + ' ' + ms(b - a)]));
 	});
 	const rows = [['DNS', n.domainLookupStart, n.domainLookupEnd, 'p1'], ['Connect', n.connectStart, n.connectEnd, 'p2'],
 		n.secureConnectionStart > 0 && ['TLS', n.secureConnectionStart, n.connectEnd, 'p2'],
@@ -443,6 +463,10 @@ function hmap(m) { // lower-cased name -> {name, vals}
 // A header table; with base, rows are tagged added/changed/removed relative to it.
 function hdrTable(title, m, base, none) {
 	if (none && !hasHdr(m)) return section(title, empty(none));
+	const x = hdrRows(m, base);
+	return section(title, x.el, x.info);
+}
+function hdrRows(m, base) { // the table and its summary (how many, how many tagged)
 	const cur = hmap(m), prev = base && hmap(base), rows = [], n = { added: 0, changed: 0, removed: 0 };
 	cur.forEach((v, k) => {
 		const p = prev && prev.get(k);
@@ -459,17 +483,21 @@ function hdrTable(title, m, base, none) {
 	}));
 	const info = [plural(cur.size, 'header')];
 	for (const k in n) if (n[k]) info.push(n[k] + ' ' + k);
-	return section(title, rows.length ? t : empty('no headers'), info.join(DOT));
+	return { el: rows.length ? t : empty('no headers'), info: info.join(DOT) };
 }
 function headersView() {
 	const r = S.rec, out = h('div', 'tb-pad');
 	if (!r) return add(out, empty(S.failed ? 'No request record.' : 'Loading request' + ELL)), out;
-	const up = hasHdr(r.upstreamRequestHeaders), upRes = hasHdr(r.upstreamResponseHeaders);
-	out.append(h('div', 'tb-note', 'Tags compare proxy' + ARR + 'upstream with client' + ARR + 'proxy, and proxy' + ARR + 'client with upstream' + ARR + 'proxy.'),
+	const up = hasHdr(r.upstreamRequestHeaders), fcgi = hasHdr(r.upstreamParams), upRes = hasHdr(r.upstreamResponseHeaders);
+	// Upstream: the HTTP request headers, and php_fastcgi's params, each when there.
+	const uh = up && hdrRows(r.upstreamRequestHeaders, r.clientRequestHeaders), up2 = fcgi && hdrRows(r.upstreamParams);
+	put(out, h('div', 'tb-note', 'Tags compare proxy' + ARR + 'upstream with client' + ARR + 'proxy, and proxy' + ARR + 'client with upstream' + ARR + 'proxy.'),
 		hdrTable('Client' + ARR + 'proxy', r.clientRequestHeaders),
-		hdrTable('Proxy' + ARR + 'upstream', r.upstreamRequestHeaders, r.clientRequestHeaders, 'no upstream request'),
-		hdrTable('Upstream' + ARR + 'proxy', r.upstreamResponseHeaders, null, up ? 'no upstream response' : 'no upstream request'),
-		hdrTable('Proxy' + ARR + 'client', r.clientResponseHeaders, upRes && r.upstreamResponseHeaders, !r.done && 'response not sent yet'));
+		section('Proxy' + ARR + 'upstream', [uh && uh.el, up2 && h('h4', null, ['FastCGI params', h('span', 'tb-sub', up2.info.replace(/header/g, 'param'))]), up2 && up2.el,
+			!up && !fcgi && empty('no upstream request')], uh && uh.info),
+		hdrTable('Upstream' + ARR + 'proxy', r.upstreamResponseHeaders, null, up || fcgi ? 'no upstream response' : 'no upstream request'),
+		hdrTable('Proxy' + ARR + 'client', r.clientResponseHeaders, upRes && r.upstreamResponseHeaders, !r.done && 'response not sent yet'),
+		r.clientEncoding && h('div', 'tb-note tb-sm', 'Body: ' + bytes(r.clientBytes || 0) + ' sent' + encoded(r) + '; the client got it with Content-Encoding: ' + r.clientEncoding + '.'));
 	return out;
 }
 
@@ -527,10 +555,10 @@ function updateTrace() {
 	if (!S.spans.size) {
 		T.list = [];
 		T.index = new Map();
-		T.rows.replaceChildren();
+		fill(T.rows);
 		T.rows.style.height = '';
-		T.axis.replaceChildren(empty(S.traceId ? S.evicted ? 'The trace was evicted from the store.' : 'Waiting for spans' + ELL : S.rec || S.failed ? 'No trace for this request.' : 'Loading' + ELL));
-		T.det.replaceChildren();
+		fill(T.axis, empty(S.traceId ? S.evicted ? 'The trace was evicted from the store.' : 'Waiting for spans' + ELL : S.rec || S.failed ? 'No trace for this request.' : 'Loading' + ELL));
+		fill(T.det);
 		T.det.hidden = true;
 		T.hits.textContent = '';
 		return;
@@ -543,18 +571,18 @@ function updateTrace() {
 	const step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p, ticks = h('div', 'tb-lane tb-ticks');
 	T.t0 = d.t0;
 	T.el.style.setProperty('--tick', step / dur * 100 + '%');
-	for (let v = 0; v / dur < 0.93; v += step) ticks.append(place(h('span', 'tb-tk', v ? ms(v) : '0'), v / dur)); // no label crammed at the end
+	for (let v = 0; v / dur < 0.93; v += step) put(ticks, place(h('span', 'tb-tk', v ? ms(v) : '0'), v / dur)); // no label crammed at the end
 	T.list = visible(d);
 	T.index = new Map(T.list.map((r, i) => [r.s.id, i]));
-	T.axis.replaceChildren(h('div', 'tb-nm', plural(S.spans.size, 'span') + DOT + plural(d.svcs.size, 'service') + DOT + ms(dur) + (d.maxDepth ? DOT + 'depth ' + (d.maxDepth + 1) : '')), ticks);
+	fill(T.axis, h('div', 'tb-nm', plural(S.spans.size, 'span') + DOT + plural(d.svcs.size, 'service') + DOT + ms(dur) + (d.maxDepth ? DOT + 'depth ' + (d.maxDepth + 1) : '')), ticks);
 	T.hits.textContent = T.hit ? plural(T.hit.size, 'match') : '';
 	const key = [...d.svcs.keys()].join('\n');
 	if (T.svcKey !== key) {
 		T.svcKey = key;
-		T.svcs.replaceChildren(...[...d.svcs.keys()].sort().map(s => { const i = h('i'); i.style.background = d.color.get(s); return h('span', 'tb-sv', [i, s]); }));
+		fill(T.svcs, [...d.svcs.keys()].sort().map(s => { const i = h('i'); i.style.background = d.color.get(s); return h('span', 'tb-sv', [i, s]); }));
 	}
 	if (T.depth.options.length !== d.maxDepth + 2) {
-		T.depth.replaceChildren(h('option', null, DASH), ...Array.from({ length: d.maxDepth + 1 }, (_, i) => attrs(h('option', null, String(i + 1)), { value: i + 1 })));
+		fill(T.depth, h('option', null, DASH), Array.from({ length: d.maxDepth + 1 }, (_, i) => attrs(h('option', null, String(i + 1)), { value: i + 1 })));
 		T.depth.options[0].value = '';
 	}
 	const now = anchor && T.index.get(anchor.s.id);
@@ -563,7 +591,7 @@ function updateTrace() {
 	if (T.detS !== s || T.detT0 !== d.t0) {
 		T.detS = s;
 		T.detT0 = d.t0;
-		T.det.replaceChildren(s ? detail(s, d.t0) : '');
+		fill(T.det, s && detail(s, d.t0));
 		T.det.hidden = !s;
 	}
 	paint(true);
@@ -579,7 +607,7 @@ function paint(force) {
 	const fa = root.activeElement, fr = fa && fa.closest && fa.closest('.tb-span'), fid = fr && fr.dataset.spanId, ftog = fa && fa.classList.contains('tb-tog');
 	const tabbable = T.index.has(focusId) ? focusId : T.index.has(selected) ? selected : n ? T.list[0].s.id : '', out = [];
 	for (let i = a; i < b; i++) out.push(row(T.list[i], i, tabbable));
-	T.rows.replaceChildren(...out);
+	fill(T.rows, out);
 	const r = fid && T.rows.querySelector(rowSel(fid)), f = r && (ftog ? r.querySelector('.tb-tog') : r);
 	if (f) f.focus({ preventScroll: true });
 }
@@ -599,14 +627,14 @@ function row({ s, d, n }, i, tabbable) {
 	const a = dt(T.t0, s.s) / T.dur, w = dt(s.s, s.e) / T.dur;
 	const bar = place(h('div', 'tb-bar'), a, w), lane = h('div', 'tb-lane', bar);
 	if (!s.err) bar.style.background = color;
-	for (const ev of s.events.length > 50 ? [] : s.events) lane.append(attrs(place(h('i', 'tb-ev' + (ev.name === 'exception' ? ' tb-exv' : '')), dt(T.t0, ns(ev.timeUnixNano)) / T.dur), { title: ev.name || 'event' }));
+	for (const ev of s.events.length > 50 ? [] : s.events) put(lane, attrs(place(h('i', 'tb-ev' + (ev.name === 'exception' ? ' tb-exv' : '')), dt(T.t0, ns(ev.timeUnixNano)) / T.dur), { title: ev.name || 'event' }));
 	// duration label: after the bar, before it, or inside it when the bar spans the lane
 	const lab = h('span', 'tb-dur', ms(dt(s.s, s.e)));
 	if (a + w <= 0.82) lab.style.left = pct(a + w);
 	else if (a >= 0.18) lab.style.right = pct(1 - a);
 	else { lab.className += ' tb-in'; lab.style.right = pct(1 - a - w); }
-	lane.append(lab);
-	r.append(nm, lane);
+	put(lane, lab);
+	put(r, nm, lane);
 	return r;
 }
 
@@ -647,7 +675,7 @@ function sqlView() {
 	const q = sqlData(), out = h('div', 'tb-pad');
 	if (!q.n) return add(out, empty(S.spans.size ? 'No spans with db.* attributes in this trace.' : 'Waiting for spans' + ELL)), out;
 	const d = derive(), t0 = d.t0;
-	out.append(h('div', 'tb-note', [plural(q.n, 'query') + ' in ' + plural(q.list.length, 'group') + DOT + ms(q.total) + ' in total',
+	put(out, h('div', 'tb-note', [plural(q.n, 'query') + ' in ' + plural(q.list.length, 'group') + DOT + ms(q.total) + ' in total',
 		q.flagged ? [DOT, h('strong', 'tb-errs', plural(q.flagged, 'group') + ' repeated under one parent')] : null,
 		' \u2014 N+1: the same statement 3 or more times under one parent; duplicate: twice.']));
 	for (const g of q.list) {
@@ -655,7 +683,7 @@ function sqlView() {
 		const max = Math.max(...g.items.map(s => dt(s.s, s.e)), 0.001);
 		const items = g.items.map(s => {
 			const len = dt(s.s, s.e), m = h('div', 'tb-mt');
-			m.append(place(h('i', 'tb-mb tb-k-up'), 0, len / max));
+			put(m, place(h('i', 'tb-mb tb-k-up'), 0, len / max));
 			return h('tr', null, [h('td', 'tb-num', ms(len)), h('td', 'tb-mini', m), h('td', 'tb-num tb-mu', '+' + ms(dt(t0, s.s))),
 				h('td', null, [goto(s.id, s.name || s.id), h('span', 'tb-mu', ' ' + s.svc), s.db.stmt !== g.norm ? h('code', 'tb-raw', s.db.stmt) : null])]);
 		});
@@ -663,12 +691,12 @@ function sqlView() {
 		const det = attrs(h('details', 'tb-qg' + (g.flag === 'N+1' ? ' tb-nplus' : g.flag ? ' tb-dup' : '')), { 'data-sql': g.flag || 'single' });
 		det.open = isOpen;
 		det.addEventListener('toggle', () => sqlOpen.set(g.key, det.open));
-		det.append(attrs(h('summary', null, [h('span', 'tb-cnt2', '\u00d7' + g.items.length), g.flag && h('span', 'tb-tag tb-t-' + (g.flag === 'N+1' ? 'removed' : 'changed'), g.flag),
+		put(det, attrs(h('summary', null, [h('span', 'tb-cnt2', '\u00d7' + g.items.length), g.flag && h('span', 'tb-tag tb-t-' + (g.flag === 'N+1' ? 'removed' : 'changed'), g.flag),
 			h('span', 'tb-num', ms(g.total)), h('span', 'tb-mu', 'avg ' + ms(g.total / g.items.length)), g.sys && h('span', 'tb-kind', g.sys),
 			h('code', 'tb-stmt', g.norm || '(no statement)')]), { 'data-f': 'q:' + g.key }),
 		g.max > 1 ? h('div', 'tb-note tb-sm', [g.max + '\u00d7 under ', ps ? goto(ps.id, ps.name) : 'one parent', g.ident > 1 ? DOT + g.ident + ' with identical text' : '']) : null,
 		h('table', 'tb-kv tb-tt tb-qi', items));
-		out.append(det);
+		put(out, det);
 	}
 	return out;
 }
@@ -678,11 +706,11 @@ function logsView() {
 	const all = logItems(), out = h('div', 'tb-pad'), d = derive(), n = {};
 	for (const l of LEVELS) n[l] = 0;
 	for (const x of all) n[x.lvl]++;
-	out.append(h('div', 'tb-bar2', [h('span', 'tb-mu', 'Level'), ...LEVELS.map(l => attrs(act('tb-tb tb-lv tb-lv-' + l, [l, h('span', 'tb-n', n[l])], 'lvl', null,
+	put(out, h('div', 'tb-bar2', [h('span', 'tb-mu', 'Level'), ...LEVELS.map(l => attrs(act('tb-tb tb-lv tb-lv-' + l, [l, h('span', 'tb-n', n[l])], 'lvl', null,
 		{ 'data-lvl': l, 'data-f': 'l:' + l }), { 'aria-pressed': !lvlOff.has(l) })), h('span', 'tb-mu', plural(all.length, 'entry') + ': span events, exceptions and OTLP log records')]));
 	const rows = all.filter(x => !lvlOff.has(x.lvl));
 	if (!rows.length) return add(out, empty(all.length ? 'Nothing at the selected levels.' : S.traceId ? 'No events or log records in this trace.' : 'Loading' + ELL)), out;
-	out.append(h('div', 'tb-logs', rows.slice(0, 2000).map(x => {
+	put(out, h('div', 'tb-logs', rows.slice(0, 2000).map(x => {
 		const sp = x.s || null;
 		return h('div', 'tb-log tb-log-' + x.lvl, [
 			h('div', 'tb-lh', [h('span', 'tb-num tb-mu', d.t0 != null && x.t ? '+' + ms(dt(d.t0, x.t)) : DASH), h('span', 'tb-lvl tb-lv-' + x.lvl, x.sev || x.lvl), h('span', 'tb-kind', x.kind),
@@ -708,20 +736,39 @@ function pageRequests() { // this page's later requests: the trace's other recor
 	});
 	return out.sort((a, b) => a.t - b.t);
 }
-function redirects() { // records just before this one, 3xx, whose location resolves to its URL
-	const out = [], seen = new Set(), list = [...hist.values()];
-	for (let cur = S.rec; cur && out.length < 10;) {
-		const want = absURL(cur.url), t = Date.parse(cur.startTime);
-		const prev = list.filter(r => r.status >= 300 && r.status < 400 && r.location && !seen.has(r.id) && r.id !== cur.id &&
-			Date.parse(r.startTime) <= t && t - Date.parse(r.startTime) < 60000 && absURL(r.location, r.url) === want)
-			.sort((a, b) => Date.parse(b.startTime) - Date.parse(a.startTime))[0];
+/* The redirects that led to rec, newest first; pure (no DOM, no state).
+   From rec back: the newest earlier record of list, of the same client
+   when both name it, that is a redirect whose Location resolves to the
+   current URL and whose follow-up has the current method (303, and 301/302
+   after a POST, turn into GET); then the same from that record. At most
+   max steps when max is known (the navigation's redirectCount; 0: none),
+   else 10; a step spans at most a minute. base: the URL that records'
+   paths resolve against. */
+function redirectChain(rec, list, max, base) {
+	const out = [], seen = new Set(), lim = Math.min(max == null ? 10 : +max || 0, 10);
+	const at = (u, b) => { try { return new URL(u, b).href; } catch (e) { return ''; } };
+	const peer = r => String(r.remoteAddr || '').replace(/:\d+$/, '');
+	const via = r => r.status === 303 && r.method !== 'HEAD' || (r.status === 301 || r.status === 302) && r.method === 'POST' ? 'GET' : r.method;
+	for (let cur = rec; cur && out.length < lim;) {
+		seen.add(cur.id);
+		const want = at(cur.url, base), t = Date.parse(cur.startTime), who = peer(cur);
+		let prev = null, pt = 0;
+		for (const r of list) {
+			const rt = r && Date.parse(r.startTime);
+			if (!r || seen.has(r.id) || ![301, 302, 303, 307, 308].includes(r.status) || !r.location || !(rt <= t) || t - rt > 6e4 ||
+				who && peer(r) && peer(r) !== who || via(r) !== cur.method || at(r.location, at(r.url, base)) !== want || prev && rt < pt) continue;
+			prev = r;
+			pt = rt;
+		}
 		if (!prev) break;
 		out.push(prev);
-		seen.add(prev.id);
 		cur = prev;
 	}
 	return out;
 }
+// This request's redirects, as far as the history knows them; the browser
+// tells how many it followed for the page the toolbar is on.
+const redirects = n => S.rec ? redirectChain(S.rec, [...hist.values()], n ? n.redirectCount : null, location.href) : [];
 function reqRow(r, extra) { // one request: a link in the page, else a button that shows its panels here
 	const me = r.id === S.id, k = [h('span', 'tb-num tb-mu', extra && extra.t || clock(r.startTime)), extra && extra.kind ? h('span', 'tb-kind', extra.kind) : null,
 		h('span', 'tb-meth', r.method), h('span', 'tb-url', r.url), status(r), h('span', 'tb-num', r.done === false ? 'in flight' : ms(r.durationMs)),
@@ -737,18 +784,18 @@ function requestsView() {
 		empty(histState === 'ok' || histEs ? 'No requests yet.' : histState && histState !== 'loading' ? histState : 'Loading' + ELL), histEs ? 'live' : histState === 'ok' ? '' : null);
 	if (LIST) return add(out, histSec), out;
 	const pr = pageRequests(), base = performance.timeOrigin;
-	out.append(section(isHome() ? 'Requests from this page' : 'Other requests of this trace', pr.length ? h('div', 'tb-reqs', pr.map(x => {
+	put(out, section(isHome() ? 'Requests from this page' : 'Other requests of this trace', pr.length ? h('div', 'tb-reqs', pr.map(x => {
 		const e = x.e, r = x.r || { id: '', method: e.method, url: e.url.replace(location.origin, ''), status: e.status, done: !!e.end, durationMs: e.end - e.start };
 		const el = reqRow(r, { t: e ? '+' + ms(e.start - base) : clock(r.startTime), kind: e ? e.kind : 'server' });
-		if (e && e.end) el.append(h('span', 'tb-mu', 'browser ' + ms(e.end - e.start)));
+		if (e && e.end) put(el, h('span', 'tb-mu', 'browser ' + ms(e.end - e.start)));
 		if (!x.r) el.disabled = true;
 		if (e) attrs(el, { 'data-hook-span': e.spanId, title: e.method + ' ' + e.url + (e.end ? ' ' + ms(e.end - e.start) + ' in the browser' : ' (in flight)') });
 		return el;
 	})) : empty(isHome() ? HK ? 'No fetch or XHR requests yet.' : 'No later requests (the fetch hook is not on this page).' : 'None.'), pr.length || null));
-	const n = isHome() && nav(), rd = redirects();
-	if (rd.length || n && n.redirectCount) out.append(section('Redirects that led here', [n && n.redirectCount ? h('div', 'tb-note tb-sm', 'The browser followed ' + plural(n.redirectCount, 'redirect') + ' to load this page.') : null,
+	const n = isHome() && nav(), rd = redirects(n);
+	if (rd.length || n && n.redirectCount) put(out, section('Redirects that led here', [n && n.redirectCount ? h('div', 'tb-note tb-sm', 'The browser followed ' + plural(n.redirectCount, 'redirect') + ' to load this page.') : null,
 		rd.length ? h('div', 'tb-reqs', rd.map(r => reqRow(r))) : hist.size ? null : empty('Loading history' + ELL)]));
-	out.append(histSec);
+	put(out, histSec);
 	return out;
 }
 
@@ -976,7 +1023,7 @@ function download() {
 		.then(r => r.ok ? r.blob() : Promise.reject(new Error('HTTP ' + r.status)))
 		.then(b => {
 			const url = URL.createObjectURL(new Blob([b], { type: 'application/json' })), a = attrs(h('a'), { href: url, download: 'trace-' + id + '.json' });
-			root.append(a);
+			put(root, a);
 			a.click();
 			a.remove();
 			setTimeout(() => URL.revokeObjectURL(url), 4e4);

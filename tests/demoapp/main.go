@@ -227,6 +227,12 @@ var page = template.Must(template.New("index").Parse(`<!doctype html>
 {{range .}}<tr><td>{{.Name}}</td><td>{{.Price}}</td><td>{{.InStock}}</td></tr>
 {{end}}</table>
 <p><button id="reload" type="button">Fetch /api/products</button> <span id="out"></span></p>
+<h2>More pages</h2>
+<ul>
+<li><a href="/orders">Orders</a>: an N+1 query, an exception, a log record and requests made after load (SQL, Logs and Requests panels)</li>
+<li><a href="/old-orders">Old orders link</a>: a redirect to the orders page (Requests: the redirects that led here)</li>
+<li><a href="/api/products">/api/products</a>: JSON, which gets no toolbar (see it in the toolbar&rsquo;s history)</li>
+</ul>
 <script>
 document.getElementById('reload').onclick = async () => {
   const r = await fetch('/api/products');
