@@ -581,8 +581,12 @@ func tagEnd(b []byte, i int) (end, nameEnd int) {
 
 // metaCSPNonce returns the script nonce of a <meta http-equiv=
 // "Content-Security-Policy" content="..."> tag, or "". Such tags are few,
-// so the tokenizer itself reads their attributes.
+// so the tokenizer itself reads their attributes, but only of a tag that
+// names http-equiv at all: pages carry dozens of other <meta> tags.
 func metaCSPNonce(tag []byte) string {
+	if !containsHTTPEquiv(tag) {
+		return ""
+	}
 	z := html.NewTokenizer(bytes.NewReader(tag))
 	z.Next()
 	var equiv, content string
@@ -604,6 +608,22 @@ func metaCSPNonce(tag []byte) string {
 		return nonceOf(p[i].sources)
 	}
 	return ""
+}
+
+// containsHTTPEquiv reports whether tag holds "http-equiv" in any case,
+// looking only around its '-' bytes.
+func containsHTTPEquiv(tag []byte) bool {
+	const name = "http-equiv"
+	for i := 0; ; {
+		j := bytes.IndexByte(tag[i:], '-')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		if at := i - 5; at >= 0 && at+len(name) <= len(tag) && equalFold(tag[at:at+len(name)], name) {
+			return true
+		}
+	}
 }
 
 func isDelim(c byte) bool { return class[c]&cNameEnd != 0 }

@@ -360,6 +360,9 @@ func FuzzWriter(f *testing.F) {
 	for i, doc := range html5libCorpus(f) {
 		f.Add(doc, uint8(i))
 	}
+	for i, p := range realPages(f) {
+		f.Add(p.body, uint8(i*37))
+	}
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
 		headTagOnly := chunk&0x80 != 0
 		out := runMode(t, in, repeat(int(chunk&0x7f)+1, len(in)), headTagOnly)
@@ -464,5 +467,25 @@ func TestWriterTakesNonceFromMetaCSP(t *testing.T) {
 				t.Fatalf("nonce %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestContainsHTTPEquiv(t *testing.T) {
+	tests := []struct {
+		tag  string
+		want bool
+	}{
+		{`<meta http-equiv="Content-Security-Policy">`, true},
+		{`<META HTTP-EQUIV=refresh>`, true},
+		{`<meta content="x" Http-Equiv>`, true},
+		{`<meta name="viewport" content="width=device-width">`, false},
+		{`<meta http-equi>`, false},
+		{`<meta http- equiv>`, false},
+		{`-equiv`, false},
+	}
+	for _, tt := range tests {
+		if got := containsHTTPEquiv([]byte(tt.tag)); got != tt.want {
+			t.Errorf("containsHTTPEquiv(%q) = %v, want %v", tt.tag, got, tt.want)
+		}
 	}
 }
