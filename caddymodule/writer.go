@@ -102,16 +102,24 @@ func (rw *responseWriter) commit(inj bool) {
 			h.Del(k)
 		}
 		nonce := inject.AllowInCSP(h, x.h.sources(rw.req))
-		if rw.req.Method == http.MethodHead {
-			inj = false // the head is the GET's; there is no body
-		} else {
-			tail := func(metaNonce string) []byte {
-				if nonce == "" { // the headers need none; a <meta> policy may
-					return x.snippet("toolbar.js", metaNonce, ` async="async"`)
-				}
-				return x.snippet("toolbar.js", nonce, ` async="async"`)
+		tail := func(metaNonce string) []byte {
+			if nonce == "" { // the headers need none; a <meta> policy may
+				return x.snippet("toolbar.js", metaNonce, ` async="async"`)
 			}
-			rw.inj = inject.NewWriter(firstWriter{rw}, tail, x.snippet("hook.js", nonce, ""))
+			return x.snippet("toolbar.js", nonce, ` async="async"`)
+		}
+		hook := x.snippet("hook.js", nonce, "")
+		if rw.req.Method == http.MethodHead {
+			// The head is the GET's; there is no body. Its length is the
+			// GET's body length, the upstream's plus both tags (RFC 9110,
+			// 8.6: a HEAD's Content-Length is the GET's), which is also what
+			// encode, outside, judges a HEAD on.
+			if rw.firstLen > 0 {
+				h.Set("Content-Length", strconv.Itoa(rw.firstLen+len(hook)+len(tail(""))))
+			}
+			inj = false
+		} else {
+			rw.inj = inject.NewWriter(firstWriter{rw}, tail, hook)
 			if t, _, _ := mime.ParseMediaType(h.Get("Content-Type")); t == "application/xhtml+xml" {
 				rw.inj.HeadTagOnly()
 			}
