@@ -4,14 +4,18 @@
 # headless Chromium, a Jaeger built from tests/jaeger), then bounded fuzzing
 # of every parser.
 #
-# Installs what it needs when missing: Chromium and php-fpm from Debian (as
-# root) and the Node.js test app's pinned packages (npm ci).
+# Installs what it needs when missing: Chromium, php-fpm, Django (for
+# tests/django) and python3-doc (real Sphinx pages for the injector's
+# tests) from Debian (as root) and the Node.js test app's pinned packages
+# (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
+/usr/bin/python3 -c 'import django' 2>/dev/null || missing+=(python3-django)
+[ -e /usr/share/doc/python3-doc/html/library/stdtypes.html ] || missing+=(python3-doc)
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		echo "--- installing ${missing[*]}" >&2
