@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -245,11 +246,14 @@ func (a *App) Cleanup() error {
 	return errors.Join(errs...)
 }
 
-// listen opens a sink's listener. Not through caddy.NetworkAddress.Listen:
-// that sets SO_REUSEPORT for Caddy's graceful reloads, which lets a second
-// process bind the same port without an error while the kernel splits the
-// app's exports between the two. The sink needs no reuse: the pool keeps
-// its listener across reloads within one process.
+// listen opens a sink's listener. Caddy's listeners set SO_REUSEPORT (for
+// graceful reloads), which lets a second process bind the same port without
+// an error while the kernel splits the app's exports between the two. So a
+// plain bind goes first: if the port is taken and not by a sink of this
+// process (a reload that spells the address anew, 127.0.0.1:4318 then
+// :4318), the address belongs to another process, a clear error. Then the
+// listener is opened as Caddy does, so this process's old and new sinks
+// can share the port while a reload hands over.
 func listen(addr string) (net.Listener, error) {
 	na, err := caddy.ParseNetworkAddress(addr)
 	if err != nil {
@@ -258,11 +262,61 @@ func listen(addr string) (net.Listener, error) {
 	if na.PortRangeSize() != 1 {
 		return nil, fmt.Errorf("%s: a sink listens on one port", addr)
 	}
-	ln, err := net.Listen(na.Network, na.JoinHostPort(0))
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("another process listens on %s (another Caddy with Tracebar? give one of them other otlp_http/otlp_grpc addresses, or off): %w", addr, err)
+	if !na.IsUnixNetwork() {
+		probe, err := net.Listen(na.Network, na.JoinHostPort(0))
+		switch {
+		case err == nil:
+			probe.Close()
+		case !errors.Is(err, syscall.EADDRINUSE):
+			return nil, err
+		case !sinkPorts.holds(na.StartPort):
+			return nil, fmt.Errorf("another process listens on %s (another Caddy with Tracebar? give one of them other otlp_http/otlp_grpc addresses, or off): %w", addr, err)
+		}
 	}
-	return ln, err
+	ln, err := na.Listen(context.Background(), 0, net.ListenConfig{})
+	if err != nil {
+		return nil, err
+	}
+	l, ok := ln.(net.Listener)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a stream listener", addr)
+	}
+	sinkPorts.add(na.StartPort, 1)
+	return &portListener{Listener: l, port: na.StartPort}, nil
+}
+
+// sinkPorts counts the sink listeners of this process by port.
+var sinkPorts = &ports{n: map[uint]int{}}
+
+type ports struct {
+	mu sync.Mutex
+	n  map[uint]int
+}
+
+func (p *ports) add(port uint, d int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[port] += d; p.n[port] <= 0 {
+		delete(p.n, port)
+	}
+}
+
+func (p *ports) holds(port uint) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[port] > 0
+}
+
+// portListener gives its port back to sinkPorts when first closed.
+type portListener struct {
+	net.Listener
+	port uint
+	once sync.Once
+}
+
+func (l *portListener) Close() error {
+	l.once.Do(func() { sinkPorts.add(l.port, -1) })
+	return l.Listener.Close()
 }
 
 type pooledStore struct {

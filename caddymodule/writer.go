@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"errors"
 	"html"
 	"io"
 	"mime"
@@ -49,8 +48,9 @@ type responseWriter struct {
 	// Content-Length or first write (at most maxFirst), or a flush or the
 	// end of the body comes; then that many go first, alone, and encode
 	// decides as it would have without Tracebar.
-	first    *[]byte
-	firstLen int
+	first      *[]byte
+	firstLen   int
+	firstIsLen bool // firstLen is the upstream's Content-Length
 
 	encoding    string // Content-Encoding as Tracebar wrote the head
 	sent        bool   // a body byte passed on: the client's headers are final
@@ -96,6 +96,7 @@ func (rw *responseWriter) commit(inj bool) {
 	h := rw.Header()
 	if inj {
 		rw.firstLen, _ = strconv.Atoi(h.Get("Content-Length"))
+		rw.firstIsLen = rw.firstLen > 0
 		// The body is no longer the one these describe, and a revalidated
 		// cached copy would carry a stale toolbar.
 		for _, k := range []string{"Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
@@ -121,7 +122,7 @@ func (rw *responseWriter) commit(inj bool) {
 		} else {
 			rw.inj = inject.NewWriter(firstWriter{rw}, tail, hook)
 			if t, _, _ := mime.ParseMediaType(h.Get("Content-Type")); t == "application/xhtml+xml" {
-				rw.inj.HeadTagOnly()
+				rw.inj.XML()
 			}
 			rw.first = getFirst()
 		}
@@ -245,6 +246,11 @@ func (rw *responseWriter) FlushError() error {
 		if err := rw.inj.Flush(); err != nil {
 			return err
 		}
+		// Without Tracebar, encode would judge such a body on its
+		// Content-Length, whatever was flushed: hold until that much.
+		if rw.first != nil && rw.firstIsLen && len(*rw.first) < min(rw.firstLen, maxFirst) {
+			return nil
+		}
 		if err := rw.release(); err != nil {
 			return err
 		}
@@ -265,13 +271,18 @@ func (rw *responseWriter) finish(err error) error {
 	var werr error
 	if rw.encoded != nil {
 		enc, _ := inject.Encoding(rw.Header())
-		if decoded, derr := inject.Decode(enc, rw.encoded.Bytes()); err != nil || derr != nil {
+		var decoded []byte
+		derr := err
+		if derr == nil {
+			decoded, derr = inject.Decode(enc, rw.encoded.Bytes())
+		}
+		if derr != nil {
 			werr = rw.passEncoded()
 		} else {
 			rw.encoded = nil
 			rw.Header().Del("Content-Encoding")
 			rw.commit(true)
-			rw.firstLen = len(decoded)
+			rw.firstLen, rw.firstIsLen = len(decoded), true
 			_, werr = rw.inj.Write(decoded)
 		}
 	}
@@ -282,7 +293,12 @@ func (rw *responseWriter) finish(err error) error {
 		} else {
 			ierr = rw.inj.Close()
 		}
-		werr = errors.Join(werr, ierr, rw.release())
+		if werr == nil { // else the injector's error is the same, sticky
+			werr = ierr
+		}
+		if rerr := rw.release(); werr == nil {
+			werr = rerr
+		}
 		if rw.first != nil { // nothing was held
 			putFirst(rw.first)
 			rw.first = nil

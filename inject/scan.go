@@ -29,8 +29,11 @@ type scanner struct {
 
 	// prologue is true while only a BOM, doctypes, comments, whitespace
 	// and <html> start tags have been seen: the head is not known yet.
-	prologue    bool
-	headTagOnly bool // the head starts only at a literal <head> (XML)
+	prologue bool
+	// xml is set for XML documents (XHTML): the head starts only at a
+	// literal <head>, and a self-closing tag (<script src="a.js"/>) is
+	// empty, not the start of raw text.
+	xml bool
 
 	body, htmlEnd int64  // offsets of the last </body> and </html>, or -1
 	head          int64  // offset where the head snippet goes, or -1
@@ -89,7 +92,7 @@ func (s *scanner) text(b []byte, i, j int, base int64) {
 // start tag (WHATWG HTML, 13.2.6.4.1-3, "before html" and "before head").
 func (s *scanner) endPrologue(at int64) {
 	s.prologue = false
-	if !s.headTagOnly {
+	if !s.xml {
 		s.head = at
 	}
 }
@@ -231,13 +234,19 @@ func (s *scanner) startTagInPrologue(name []byte, start, end int64) {
 // whose content is raw text. It reports whether the mode changed.
 func (s *scanner) startTag(tag []byte, n int, end int64) bool {
 	name := tag[1 : 1+n]
+	if s.xml && tag[len(tag)-2] == '/' { // self-closing, as the tokenizer tells
+		if n == 4 && s.head < 0 && equalFold(name, "head") {
+			s.head = end
+		}
+		return false
+	}
 	switch n {
 	case 3:
 		if equalFold(name, "xmp") {
 			s.mode, s.raw = modeRawText, "xmp"
 		}
 	case 4:
-		if s.headTagOnly && s.head < 0 && equalFold(name, "head") {
+		if s.xml && s.head < 0 && equalFold(name, "head") {
 			s.head = end
 		} else if s.metaNonce == "" && equalFold(name, "meta") {
 			s.metaNonce, s.metaAt = metaCSPNonce(tag), end-int64(len(tag))

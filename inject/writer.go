@@ -52,10 +52,12 @@ func NewWriter(dst io.Writer, snippet func(metaNonce string) []byte, head []byte
 	return &Writer{dst: dst, snippet: snippet, head: head, sc: newScanner()}
 }
 
-// HeadTagOnly puts the head snippet only after a literal <head> start tag,
-// for XML documents (application/xhtml+xml), where nothing may stand before
-// the root element. Call it before the first Write.
-func (w *Writer) HeadTagOnly() { w.sc.headTagOnly = true }
+// XML reads the document as XML (application/xhtml+xml): the head snippet
+// goes only after a literal <head> start tag, as nothing may stand before
+// the root element; a self-closing tag is empty; and without </body> or
+// </html> no snippet goes in, as nothing may follow the root element.
+// Call it before the first Write.
+func (w *Writer) XML() { w.sc.xml = true }
 
 // Write takes the next bytes of the document. Bytes that can go on at
 // once are written straight from p; only a held tail is copied.
@@ -131,6 +133,8 @@ func (w *Writer) forward(final bool) error {
 		}
 	}
 	switch {
+	case final && hold < 0 && w.sc.xml:
+		return w.Abort()
 	case final:
 		if hold < 0 {
 			hold = end

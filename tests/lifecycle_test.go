@@ -83,6 +83,21 @@ func TestReloadKeepsStoreAndSink(t *testing.T) {
 		t.Fatalf("sink after reload: %v %v", err, r)
 	}
 	waitSpans(t, e.base, before, has("late", "after reload"))
+
+	// A reload that spells the sink's address anew keeps it listening:
+	// the new config's listener shares the port with the old one's
+	// until that stops.
+	_, port, _ := strings.Cut(e.otlpHTTP, ":")
+	cf = e.writeCaddyfile(t, strings.Replace(basicCaddyfile, "otlp_http {otlp_http}", "otlp_http localhost:"+port, 1), app)
+	if out, err := exec.Command(caddyBin, "reload", "--config", cf, "--address", e.admin).CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	body = strings.NewReplacer("after reload", "after respelled reload", "00000000000000bb", "00000000000000bc").Replace(body)
+	r, err = http.Post("http://"+e.otlpHTTP+"/v1/traces", "application/json", strings.NewReader(body))
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("sink after a reload that respelled its address: %v %v", err, r)
+	}
+	waitSpans(t, e.base, before, has("late", "after respelled reload"))
 }
 
 // TestForwardToBackend: with `forward`, the proxy's span and the app's

@@ -34,7 +34,7 @@ func adminPage(size int) string {
 }
 
 // pageUpstream serves HTML pages as apps do: with a Content-Length
-// (/length/<size>) or streamed in two flushed writes (/stream/<size>;
+// (/length/<size>), that and an early flush (/flushed/<size>), or streamed in two flushed writes (/stream/<size>;
 // the proxy may read them as one, so both halves are on the same side of
 // encode's minimum_length as the whole).
 func pageUpstream(t *testing.T) string {
@@ -44,9 +44,16 @@ func pageUpstream(t *testing.T) string {
 		fmt.Sscanf(strings.ReplaceAll(r.URL.Path, "/", " "), "%s %d", &how, &size)
 		page := adminPage(size)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if how == "length" {
+		switch how {
+		case "length":
 			w.Header().Set("Content-Length", fmt.Sprint(len(page)))
 			io.WriteString(w, page)
+			return
+		case "flushed": // a Content-Length, and the head flushed early
+			w.Header().Set("Content-Length", fmt.Sprint(len(page)))
+			io.WriteString(w, page[:300])
+			w.(http.Flusher).Flush()
+			io.WriteString(w, page[300:])
 			return
 		}
 		half := len(page) / 2
@@ -61,7 +68,8 @@ func pageUpstream(t *testing.T) string {
 // TestEncodeCompressesInjectedPagesAsWithoutTracebar: with encode in front
 // (the README's Caddyfile), a page leaves Caddy exactly as encoded as it
 // does without Tracebar, at encode's default minimum_length, for pages
-// with a Content-Length and streamed ones, large and small; and the
+// with a Content-Length, flushed early or not, and streamed ones, large
+// and small, with reverse_proxy flushing every write; and the
 // record's client headers are the ones the client got (after encode).
 func TestEncodeCompressesInjectedPagesAsWithoutTracebar(t *testing.T) {
 	up := pageUpstream(t)
@@ -78,11 +86,15 @@ func TestEncodeCompressesInjectedPagesAsWithoutTracebar(t *testing.T) {
 http://{site} {
 	encode %[1]s
 	tracebar
-	reverse_proxy {upstream}
+	reverse_proxy {upstream} {
+		flush_interval -1
+	}
 }
 http://127.0.0.1:%[2]d {
 	encode %[1]s
-	reverse_proxy {upstream}
+	reverse_proxy {upstream} {
+		flush_interval -1
+	}
 }
 `, enc, plain)
 		e.startCaddy(t, cf, up)
@@ -103,7 +115,7 @@ http://127.0.0.1:%[2]d {
 			}
 			return resp, decode(t, resp.Header.Get("Content-Encoding"), body)
 		}
-		for _, path := range []string{"/length/24192", "/stream/24192", "/length/400", "/stream/400", "/stream/1400", "/length/513", "/length/512"} {
+		for _, path := range []string{"/length/24192", "/stream/24192", "/flushed/1970", "/length/400", "/stream/400", "/stream/1400", "/length/513", "/length/512"} {
 			t.Run(enc+path, func(t *testing.T) {
 				want, wantBody := fetch(fmt.Sprintf("http://127.0.0.1:%d%s", plain, path))
 				got, gotBody := fetch(e.base + path)
