@@ -299,6 +299,12 @@ func (rw *responseWriter) finish(err error) error {
 		if rerr := rw.release(); werr == nil {
 			werr = rerr
 		}
+		if err != nil && rw.sent {
+			// A failed body ends the response (reverse_proxy aborts the
+			// connection): what was received goes out first, as it would
+			// have without Tracebar, where the upstream's flushes passed.
+			http.NewResponseController(rw.ResponseWriter).Flush()
+		}
 		if rw.first != nil { // nothing was held
 			putFirst(rw.first)
 			rw.first = nil
