@@ -142,14 +142,7 @@ func TestBrowserShowsFastCGIParamsAndTheEncodingAfterTracebar(t *testing.T) {
 		`<?php for ($i = 0; $i < 60; $i++) echo "<p>row $i of a page long enough to compress</p>\n"; ?></body></html>`), 0o644)
 	php := startPHPFPM(t, dir)
 	e := newEnv(t)
-	e.startCaddy(t, strings.NewReplacer("{dir}", dir, "{php}", php).Replace(`{
-	admin {admin}
-	tracebar {
-		otlp_http {otlp_http}
-		otlp_grpc {otlp_grpc}
-	}
-}
-http://{site} {
+	e.startCaddy(t, strings.NewReplacer("{dir}", dir, "{php}", php).Replace(globalOptions+`http://{site} {
 	encode gzip zstd
 	tracebar
 	root * {dir}

@@ -26,14 +26,7 @@ import (
 // sideBySideCaddyfile serves the same upstream on two ports: {site}
 // through Tracebar, {plain} without, so a fault's client-visible result
 // can be compared with the result without Tracebar.
-const sideBySideCaddyfile = `{
-	admin {admin}
-	tracebar {
-		otlp_http {otlp_http}
-		otlp_grpc {otlp_grpc}
-	}
-}
-http://{site} {
+const sideBySideCaddyfile = globalOptions + `http://{site} {
 	tracebar
 	reverse_proxy {upstream} {
 		transport http {

@@ -185,14 +185,17 @@ func (e *env) writeCaddyfile(t testing.TB, tmpl, upstream string) string {
 	return cf
 }
 
-const basicCaddyfile = `{
+// globalOptions are every test Caddyfile's: the admin and sink addresses.
+const globalOptions = `{
 	admin {admin}
 	tracebar {
 		otlp_http {otlp_http}
 		otlp_grpc {otlp_grpc}
 	}
 }
-http://{site} {
+`
+
+const basicCaddyfile = globalOptions + `http://{site} {
 	tracebar
 	reverse_proxy {upstream}
 }

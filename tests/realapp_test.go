@@ -76,14 +76,7 @@ func TestEncodeCompressesInjectedPagesAsWithoutTracebar(t *testing.T) {
 	for _, enc := range []string{"gzip", "zstd gzip"} {
 		e := newEnv(t)
 		plain := freePort(t)
-		cf := fmt.Sprintf(`{
-	admin {admin}
-	tracebar {
-		otlp_http {otlp_http}
-		otlp_grpc {otlp_grpc}
-	}
-}
-http://{site} {
+		cf := fmt.Sprintf(globalOptions+`http://{site} {
 	encode %[1]s
 	tracebar
 	reverse_proxy {upstream} {
@@ -277,14 +270,7 @@ func TestFastCGIRecordIsWhatPHPGot(t *testing.T) {
 		'x_app' => $_SERVER['HTTP_X_APP'] ?? '']);`), 0o644)
 	php := startPHPFPM(t, dir)
 	e := newEnv(t)
-	e.startCaddy(t, strings.NewReplacer("{dir}", dir, "{php}", php).Replace(`{
-	admin {admin}
-	tracebar {
-		otlp_http {otlp_http}
-		otlp_grpc {otlp_grpc}
-	}
-}
-http://{site} {
+	e.startCaddy(t, strings.NewReplacer("{dir}", dir, "{php}", php).Replace(globalOptions+`http://{site} {
 	tracebar
 	root * {dir}
 	php_fastcgi {php}

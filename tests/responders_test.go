@@ -58,14 +58,7 @@ func TestEveryResponder(t *testing.T) {
 	defer up.Close()
 
 	e := newEnv(t)
-	caddyfile := strings.NewReplacer("{dir}", dir, "{php}", php).Replace(`{
-	admin {admin}
-	tracebar {
-		otlp_http {otlp_http}
-		otlp_grpc {otlp_grpc}
-	}
-}
-http://{site} {
+	caddyfile := strings.NewReplacer("{dir}", dir, "{php}", php).Replace(globalOptions + `http://{site} {
 	encode gzip zstd
 	tracebar
 	handle /static/* {
