@@ -97,3 +97,22 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		})
 	}
 }
+
+func TestHandlerValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		h    Handler
+		ok   bool
+	}{
+		{"default prefix", Handler{Prefix: "/__tracebar"}, true},
+		{"root prefix hides the site", Handler{Prefix: "/"}, false},
+		{"prefix with a quote", Handler{Prefix: `/a"b`}, false},
+		{"trace link not http", Handler{Prefix: "/__tracebar", TraceLink: "javascript:alert(1)"}, false},
+		{"trace link", Handler{Prefix: "/__tracebar", TraceLink: "http://localhost:16686/trace/{trace_id}"}, true},
+	}
+	for _, tt := range tests {
+		if err := tt.h.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: Validate() = %v, want ok: %v", tt.name, err, tt.ok)
+		}
+	}
+}
