@@ -93,23 +93,23 @@ func badLogIDs(lr *logspb.LogRecord) bool {
 	return len(tid) != 16 || toolbar.TraceID(tid) == toolbar.TraceID{} || (len(sid) != 0 && len(sid) != 8)
 }
 
+// badSpanIDs reports whether a span's ids make it one the store rejects:
+// a trace id of 16 bytes and a span id of 8, neither all zero, and a
+// parent id of 8 bytes or none.
+func badSpanIDs(sp *tracepb.Span) bool {
+	tid, sid, pid := sp.GetTraceId(), sp.GetSpanId(), sp.GetParentSpanId()
+	return len(tid) != 16 || len(sid) != 8 || (len(pid) != 0 && len(pid) != 8) ||
+		toolbar.TraceID(tid) == toolbar.TraceID{} || toolbar.SpanID(sid) == toolbar.SpanID{}
+}
+
 func spanFromProto(sp *tracepb.Span) (toolbar.Span, bool) {
 	var s toolbar.Span
-	if len(sp.GetTraceId()) != 16 || len(sp.GetSpanId()) != 8 {
+	if badSpanIDs(sp) {
 		return s, false
 	}
 	copy(s.TraceID[:], sp.GetTraceId())
 	copy(s.SpanID[:], sp.GetSpanId())
-	if !s.TraceID.IsValid() || !s.SpanID.IsValid() {
-		return s, false
-	}
-	switch p := sp.GetParentSpanId(); len(p) {
-	case 0:
-	case 8:
-		copy(s.ParentSpanID[:], p)
-	default:
-		return s, false
-	}
+	copy(s.ParentSpanID[:], sp.GetParentSpanId())
 	s.TraceState = sp.GetTraceState()
 	s.Flags = sp.GetFlags()
 	s.Name = sp.GetName()

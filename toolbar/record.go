@@ -1,3 +1,10 @@
+// Package toolbar is Tracebar's domain, with no Caddy or OpenTelemetry SDK
+// in it: the record of each proxied exchange (Record, Headers), the spans
+// and log records of a trace (Span, LogRecord), the bounded Store that
+// indexes them by trace id and tells subscribers what is new, the
+// redaction every header, URL and attribute goes through before it is
+// stored (Redactor), and the toolbar's JSON and Server-Sent Events API
+// (API), whose trace JSON is OTLP/JSON.
 package toolbar
 
 import "time"
