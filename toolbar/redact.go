@@ -89,7 +89,7 @@ func (r *Redactor) isSecret(name string) bool {
 			return true
 		}
 	}
-	return n == "code" || n == "key" // OAuth codes, bare keys
+	return n == "code" || n == "key" || n == "sig" // OAuth codes, bare keys, Azure SAS signatures
 }
 
 // Header returns the fields of h with secret values replaced, and secret

@@ -13,6 +13,7 @@ func TestRedactURL(t *testing.T) {
 		{"/a?access_token=T&Api_Key=K&flag", "/a?access_token=%5Bredacted%5D&Api_Key=%5Bredacted%5D&flag"},
 		{"/a?pass%77ord=p", "/a?pass%77ord=%5Bredacted%5D"},
 		{"http://h/a?sid=1&tenant=t", "http://h/a?sid=1&tenant=%5Bredacted%5D"}, // "tenant" configured
+		{"https://acct.blob.core.windows.net/c/b?sv=2022&sig=S1G&design=d", "https://acct.blob.core.windows.net/c/b?sv=2022&sig=%5Bredacted%5D&design=d"},
 	}
 	r := NewRedactor("Tenant")
 	for _, tt := range tests {
