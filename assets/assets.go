@@ -1,5 +1,13 @@
-// Package assets holds the toolbar's user interface: plain JavaScript and
-// CSS, embedded in the binary.
+// Package assets holds the toolbar's user interface: plain JavaScript (ES
+// modules, joined into classic scripts at start-up: bundle.go) and CSS,
+// embedded in the binary.
+//
+// Where things are: toolbar.js and hook.js are the two entry modules
+// (hook.js: the fetch/XHR hook every page's head gets; toolbar.js: the
+// toolbar); lib/ holds what both share, model/ the toolbar's pure data
+// code (tested by node --test assets/test/ on traces in testdata/), ui/
+// the DOM side, one module per panel in ui/panels/. page.html is the
+// standalone page at <prefix>/.
 package assets
 
 import (
@@ -8,30 +16,67 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"io/fs"
 	"net/http"
+	"path"
+	"strings"
+	"time"
 )
 
-//go:embed *.js *.css *.html
+//go:embed *.js *.css *.html lib model ui
 var files embed.FS
+
+// scripts are the served scripts, each an entry module joined with its
+// imports (bundle.go), by file name.
+var scripts = func() map[string][]byte {
+	out, err := joinScripts(files)
+	if err != nil {
+		panic("assets: " + err.Error()) // the embedded sources are broken: fail at start, not in pages
+	}
+	return out
+}()
+
+// joinScripts builds the served scripts from the sources in fsys.
+func joinScripts(fsys fs.FS) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, entry := range []string{"toolbar.js", "hook.js"} {
+		b, err := join(fsys, entry)
+		if err != nil {
+			return nil, fmt.Errorf("joining %s: %w", entry, err)
+		}
+		out[entry] = b
+	}
+	return out, nil
+}
 
 // Version names this build's files. Tags that load them with ?v=Version
 // may be cached for good: hook.js, a blocking script in every page's head,
-// then costs no request at all.
+// then costs no request at all. It hashes the scripts as served too, so a
+// change in how they are joined is a new version.
 var Version = func() string {
 	sum := sha256.New()
-	entries, _ := files.ReadDir(".")
-	for _, e := range entries {
-		b, _ := files.ReadFile(e.Name())
-		sum.Write([]byte(e.Name()))
-		sum.Write(b)
+	for _, name := range []string{"toolbar.js", "hook.js"} {
+		sum.Write([]byte("served " + name))
+		sum.Write(scripts[name])
 	}
+	fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := files.ReadFile(name)
+		sum.Write([]byte(name))
+		sum.Write(b)
+		return nil
+	})
 	return hex.EncodeToString(sum.Sum(nil))[:12]
 }()
 
 // Handler serves the embedded files: for good when asked for this build's
-// Version, else to be revalidated, so a stale toolbar is never used.
+// Version, else to be revalidated, so a stale toolbar is never used. The
+// scripts are served joined; the module sources behind them are not served.
 func Handler() http.Handler {
-	fs := http.FileServerFS(files)
+	fsrv := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("v") == Version {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
@@ -39,7 +84,17 @@ func Handler() http.Handler {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		fs.ServeHTTP(w, r)
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if b, ok := scripts[name]; ok {
+			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+			http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+			return
+		}
+		if st, err := fs.Stat(files, name); strings.Contains(name, "/") || err == nil && st.IsDir() && name != "." {
+			http.NotFound(w, r)
+			return
+		}
+		fsrv.ServeHTTP(w, r)
 	})
 }
 

@@ -4,97 +4,103 @@
    toolbar's prefix get a traceparent whose span is the browser's CLIENT span
    for the call (a child of the page span); cross-origin ones are left alone,
    a new header there would cost a CORS preflight. toolbar.js reports the
-   spans. */
-(() => {
-'use strict';
-const W = window;
-if (W.__tracebarHook) return;
-const me = document.currentScript, at = n => (me && me.getAttribute(n)) || '';
-const traceId = /^[0-9a-f]{32}$/.test(at('data-tracebar-trace')) && !/^0+$/.test(at('data-tracebar-trace')) ? at('data-tracebar-trace') : '';
-const src = (me && me.src) || '', cut = src.lastIndexOf('/static/hook.js');
-let prefix = '/__tracebar';
-try { if (cut >= 0) prefix = new URL(src.slice(0, cut)).pathname; } catch (e) { /* keep the default */ }
-const hex = n => {
-	const b = new Uint8Array(n);
-	do crypto.getRandomValues(b); while (b.every(x => !x));
-	return Array.from(b, x => (x < 16 ? '0' : '') + x.toString(16)).join('');
-};
-const now = () => performance.timeOrigin + performance.now(); // epoch ms, sub-ms precision
-const list = [], subs = [];
-const H = W.__tracebarHook = {
-	traceId, requestId: at('data-tracebar-request'), prefix, pageSpanId: hex(8), list, fetch: W.fetch,
-	on: f => { subs.push(f); }
-};
-const emit = e => { for (const f of subs) try { f(e); } catch (x) { /* a listener's bug is not the page's */ } };
-// Only same-origin requests outside the toolbar's own prefix are traced.
-function traced(u) {
-	try {
-		const url = new URL(u, location.href);
-		return traceId && url.origin === location.origin && url.pathname !== prefix && url.pathname.indexOf(prefix + '/') !== 0 ? url : null;
-	} catch (e) { return null; }
-}
-function begin(kind, method, url, own) {
-	const e = { kind, method: String(method || 'GET').toUpperCase(), url: url.href, spanId: hex(8), own, start: now(), end: 0, status: 0, requestId: '', error: '' };
-	list.push(e);
-	if (list.length > 500) list.shift();
-	emit(e);
-	return e;
-}
-function end(e, status, rid, err) {
-	e.end = now();
-	e.status = status | 0;
-	e.requestId = String(rid || '').split('/').pop(); // X-Tracebar-Request: <prefix>/api/requests/<id>
-	e.error = err ? String(err.message || err) : '';
-	emit(e);
-}
-const parent = id => '00-' + traceId + '-' + id + '-01';
+   spans. The source is an ES module; the server joins it with lib/tag.js
+   into one classic script (assets/bundle.go).
 
-const of = W.fetch;
-if (of) W.fetch = function (input, init) {
-	let url, req;
-	try {
-		req = typeof Request === 'function' && input instanceof Request;
-		url = traced(req ? input.url : String(input));
-	} catch (x) { url = null; }
-	if (!url) return of.apply(this, arguments);
-	let args = arguments, hs, own = false;
-	try {
-		hs = new Headers((init && init.headers) || (req ? input.headers : undefined));
-		own = !hs.has('traceparent');
-	} catch (x) { hs = null; }
-	const e = begin('fetch', (init && init.method) || (req && input.method), url, own);
-	if (own && hs) {
-		hs.set('traceparent', parent(e.spanId));
-		args = [input, Object.assign({}, init, { headers: hs })];
+   window.__tracebarHook: { traceId, requestId, prefix, pageSpanId,
+   list (the calls, newest last, at most 500), fetch (the page's own),
+   on(listener) (called with a call when it starts and when it ends) };
+   a call: { kind ('fetch' or 'xhr'), method, url, spanId, own (we set its
+   traceparent), start, end (epoch ms; 0 in flight), status, requestId
+   (X-Tracebar-Request's record id), error }. */
+
+import { randomHex, tagIds, tagPrefix } from './lib/tag.js';
+
+if (!window.__tracebarHook) installHook(document.currentScript);
+
+function installHook(tag) {
+	const { traceId, requestId } = tagIds(tag);
+	const prefix = tagPrefix(tag && tag.src, 'hook.js', location.href).path;
+	const now = () => performance.timeOrigin + performance.now(); // epoch ms, sub-ms precision
+	const calls = [], listeners = [];
+	window.__tracebarHook = {
+		traceId, requestId, prefix, pageSpanId: randomHex(8), list: calls, fetch: window.fetch,
+		on: f => { listeners.push(f); }
+	};
+	const emit = call => { for (const f of listeners) try { f(call); } catch (x) { /* a listener's bug is not the page's */ } };
+
+	// Only same-origin requests outside the toolbar's own prefix are traced.
+	function traced(u) {
+		try {
+			const url = new URL(u, location.href);
+			const ours = url.pathname === prefix || url.pathname.indexOf(prefix + '/') === 0;
+			return traceId && url.origin === location.origin && !ours ? url : null;
+		} catch (e) { return null; }
 	}
-	return of.apply(this, args).then(res => { end(e, res.status, res.headers.get('X-Tracebar-Request')); return res; },
-		err => { end(e, 0, '', err || 'failed'); throw err; });
-};
+	function begin(kind, method, url, own) {
+		const call = {
+			kind, method: String(method || 'GET').toUpperCase(), url: url.href, spanId: randomHex(8), own,
+			start: now(), end: 0, status: 0, requestId: '', error: ''
+		};
+		calls.push(call);
+		if (calls.length > 500) calls.shift();
+		emit(call);
+		return call;
+	}
+	function end(call, status, recordHeader, error) {
+		call.end = now();
+		call.status = status | 0;
+		call.requestId = String(recordHeader || '').split('/').pop(); // X-Tracebar-Request: <prefix>/api/requests/<id>
+		call.error = error ? String(error.message || error) : '';
+		emit(call);
+	}
+	const traceparent = spanId => '00-' + traceId + '-' + spanId + '-01';
 
-const X = W.XMLHttpRequest && XMLHttpRequest.prototype;
-if (X) {
-	const open = X.open, send = X.send, set = X.setRequestHeader;
-	X.open = function (method, u) {
+	const pageFetch = window.fetch;
+	if (pageFetch) window.fetch = function (input, init) {
+		let url, isRequest;
+		try {
+			isRequest = typeof Request === 'function' && input instanceof Request;
+			url = traced(isRequest ? input.url : String(input));
+		} catch (x) { url = null; }
+		if (!url) return pageFetch.apply(this, arguments);
+		let args = arguments, headers, own = false;
+		try {
+			headers = new Headers((init && init.headers) || (isRequest ? input.headers : undefined));
+			own = !headers.has('traceparent');
+		} catch (x) { headers = null; }
+		const call = begin('fetch', (init && init.method) || (isRequest && input.method), url, own);
+		if (own && headers) {
+			headers.set('traceparent', traceparent(call.spanId));
+			args = [input, Object.assign({}, init, { headers })];
+		}
+		return pageFetch.apply(this, args).then(res => { end(call, res.status, res.headers.get('X-Tracebar-Request')); return res; },
+			err => { end(call, 0, '', err || 'failed'); throw err; });
+	};
+
+	const xhr = window.XMLHttpRequest && XMLHttpRequest.prototype;
+	if (!xhr) return;
+	const open = xhr.open, send = xhr.send, setHeader = xhr.setRequestHeader;
+	xhr.open = function (method, u) {
 		const url = traced(u);
-		this.__tb = url ? { method, url, own: true } : null;
+		this.__tracebarCall = url ? { method, url, own: true, call: null } : null;
 		return open.apply(this, arguments);
 	};
-	X.setRequestHeader = function (name) {
-		if (this.__tb && String(name).toLowerCase() === 'traceparent') this.__tb.own = false;
-		return set.apply(this, arguments);
+	xhr.setRequestHeader = function (name) {
+		if (this.__tracebarCall && String(name).toLowerCase() === 'traceparent') this.__tracebarCall.own = false;
+		return setHeader.apply(this, arguments);
 	};
-	X.send = function () {
-		const t = this.__tb;
-		if (t && !t.e) {
-			const e = t.e = begin('xhr', t.method, t.url, t.own);
-			if (t.own) try { set.call(this, 'traceparent', parent(e.spanId)); } catch (x) { e.own = false; }
+	xhr.send = function () {
+		const pending = this.__tracebarCall;
+		if (pending && !pending.call) {
+			const call = pending.call = begin('xhr', pending.method, pending.url, pending.own);
+			if (pending.own) try { setHeader.call(this, 'traceparent', traceparent(call.spanId)); } catch (x) { call.own = false; }
 			this.addEventListener('loadend', () => {
-				let rid = '';
-				try { rid = this.getResponseHeader('X-Tracebar-Request'); } catch (x) { /* none */ }
-				end(e, this.status, rid, this.status ? '' : 'network error or aborted');
+				let record = '';
+				try { record = this.getResponseHeader('X-Tracebar-Request'); } catch (x) { /* none */ }
+				end(call, this.status, record, this.status ? '' : 'network error or aborted');
 			});
 		}
 		return send.apply(this, arguments);
 	};
 }
-})();

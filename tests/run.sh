@@ -31,6 +31,7 @@ echo "--- npm ci (tests/node)" >&2
 
 echo "--- go vet" >&2
 go vet ./...
+node --test --test-reporter=spec assets/test/*.test.js # the toolbar's model (assets/model) on traces captured from the test apps
 
 echo "--- xcaddy build" >&2
 ./xcaddy.sh >/dev/null

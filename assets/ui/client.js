@@ -1,0 +1,132 @@
+/* The API and SSE client: the record of the request on show (retried
+   while the proxy stores it), its trace and log records, the trace's live
+   stream (spans, logs, the trace's other records), and the history of
+   recent requests, live. Everything lands in app.state, the request on
+   show; answers for a request no longer shown are dropped. */
+
+import { addLogs, addSpans } from './state.js';
+
+const parseEvent = e => { try { return JSON.parse(e.data); } catch (x) { return null; } };
+
+export function createClient(app, onRecord) {
+	const options = { credentials: 'same-origin', cache: 'no-store' };
+	const fetchPath = (path, more) => fetch(app.prefix + path, Object.assign({}, options, more));
+	// JSON from the API; null on 404.
+	const getJSON = path => fetchPath(path, { headers: { Accept: 'application/json' } })
+		.then(res => res.status === 404 ? null : res.ok ? res.json() : Promise.reject(new Error('HTTP ' + res.status)));
+	const traceURL = id => '/api/traces/' + encodeURIComponent(id);
+	const shown = state => state === app.state;
+
+	function mergeSpans(state, doc) {
+		if (!shown(state) || !addSpans(state, doc)) return;
+		app.shell.host.setAttribute('data-span-count', state.spans.size);
+		app.schedule();
+	}
+	function mergeLogs(state, records) {
+		if (!shown(state)) return;
+		addLogs(state, records);
+		app.schedule();
+	}
+	function setRecord(state, record) {
+		if (!shown(state) || !record || typeof record !== 'object') return;
+		if (state.record && state.record.done && !record.done) return; // a stale copy from before it finished
+		state.record = record;
+		state.version++;
+		if (record.traceId) startTrace(state, record.traceId);
+		onRecord(state);
+		app.schedule();
+	}
+	function ready(state) {
+		if (!shown(state)) return;
+		app.setLoadState('ready');
+		app.schedule();
+	}
+	function retry(state, why) { // the record may not be stored yet: back off a little
+		if (++state.tries < 7) return setTimeout(() => loadRecord(state), 250 * state.tries);
+		state.failed = why;
+		app.setLoadState('error');
+		app.schedule();
+	}
+	function loadRecord(state) {
+		if (!shown(state)) return;
+		if (!state.id) {
+			state.failed = 'no request id';
+			app.setLoadState(app.list ? 'ready' : 'error');
+			return app.schedule();
+		}
+		getJSON('/api/requests/' + encodeURIComponent(state.id)).then(record => {
+			if (!shown(state)) return;
+			if (!record) return retry(state, 'not found');
+			setRecord(state, record);
+			if (!record.traceId) ready(state);
+		}, e => shown(state) && retry(state, e.message || 'failed'));
+	}
+	function startTrace(state, id) {
+		if (state.traceId) return;
+		state.traceId = id;
+		openStream(state);
+		fetchPath(traceURL(id)).then(res => res.ok ? res.text() : '').then(text => { // 404: no spans yet
+			const t = performance.now();
+			if (text) mergeSpans(state, JSON.parse(text));
+			app.debug.perf.load = performance.now() - t; // parse and index the trace
+		}).catch(() => {}).then(() => ready(state));
+		getJSON(traceURL(id) + '/logs').then(records => mergeLogs(state, records), () => {});
+	}
+	// The trace's live stream; the server ends quiet ones ("idle"), and it
+	// is opened again when the page is looked at (openStream on focus).
+	function openStream(state = app.state) {
+		if (!shown(state) || state.stream || state.evicted || !state.traceId || !window.EventSource) return;
+		const es = state.stream = new EventSource(app.prefix + traceURL(state.traceId) + '/stream');
+		es.addEventListener('request', e => {
+			const record = parseEvent(e);
+			if (record && record.id === state.id) setRecord(state, record);
+			else if (record && record.id && shown(state)) {
+				state.others.set(record.id, record);
+				app.schedule();
+			}
+		});
+		es.addEventListener('spans', e => mergeSpans(state, parseEvent(e)));
+		es.addEventListener('logs', e => mergeLogs(state, parseEvent(e)));
+		es.addEventListener('evicted', () => { state.evicted = true; closeStream(state); app.schedule(); });
+		es.addEventListener('idle', () => closeStream(state));
+		es.onerror = () => { if (es.readyState === 2 && state.stream === es) state.stream = null; };
+	}
+	function closeStream(state = app.state) {
+		if (state.stream) state.stream.close();
+		state.stream = null;
+	}
+
+	// The history: recent requests, then live, only while it is shown.
+	const history = app.history;
+	function addHistory(record) {
+		if (!record || !record.id) return;
+		const old = history.records.get(record.id);
+		if (old && old.done && !record.done) return; // the list and the stream race: keep the finished one
+		history.records.set(record.id, record);
+		if (history.records.size > 300) history.records.delete(history.records.keys().next().value);
+	}
+	function startHistory() {
+		if (history.stream || history.dead || !window.EventSource) return;
+		history.status = 'loading';
+		const es = history.stream = new EventSource(app.prefix + '/api/requests/stream');
+		const end = () => { if (history.stream === es) history.stream = null; history.dead = true; app.schedule(); };
+		es.addEventListener('request', e => { addHistory(parseEvent(e)); app.schedule(); });
+		es.addEventListener('idle', () => { es.close(); end(); });
+		es.onerror = () => { if (es.readyState === 2 && history.stream === es) end(); };
+		getJSON('/api/requests?limit=50').then(list => {
+			if (Array.isArray(list)) list.forEach(addHistory);
+			history.status = 'ok';
+			app.schedule();
+		}, e => { history.status = 'Could not load the history: ' + e.message; app.schedule(); });
+	}
+	function stopHistory() { // the standalone list stays live
+		if (history.stream && !app.list) {
+			history.stream.close();
+			history.stream = null;
+		}
+	}
+	// The trace as the API serves it (OTLP/JSON), for a download.
+	const traceBlob = id => fetchPath(traceURL(id)).then(res => res.ok ? res.blob() : Promise.reject(new Error('HTTP ' + res.status)));
+
+	return { loadRecord, openStream, closeStream, startHistory, stopHistory, traceBlob };
+}
