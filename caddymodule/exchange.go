@@ -224,7 +224,6 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err, sendErr error) 
 		}
 	}
 	rec.DurationMs = toolbar.Millis(now.Sub(x.start))
-	rec.Timing.TotalMs = rec.DurationMs
 	rec.RequestBytes = x.reqBytes.Load()
 	rec.ResponseBytes = rw.bodyBytes
 	rec.ClientBytes = rw.clientBytes

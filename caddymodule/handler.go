@@ -238,8 +238,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		attrs: requestAttributes(r, h.redact),
 		rec: toolbar.Record{
 			ID:            id,
-			TraceID:       traceID,
-			SpanID:        id,
+			TraceID:       toolbar.TraceID(sc.TraceID()),
 			Method:        r.Method,
 			URL:           h.redact.URL(r.URL.RequestURI()),
 			Host:          r.Host,

@@ -81,8 +81,7 @@ func TestUpstreamPhases(t *testing.T) {
 			if got := rec.UpstreamRequest.Get("Authorization"); got != toolbar.Redacted {
 				t.Errorf("upstream Authorization %q", got)
 			}
-			tid, _ := toolbar.ParseTraceID(rec.TraceID)
-			spans, _ := h.store.Spans(tid, 0)
+			spans, _ := h.store.Spans(rec.TraceID, 0)
 			var client *toolbar.Span
 			for i := range spans {
 				if spans[i].Kind == toolbar.KindClient {
@@ -92,7 +91,7 @@ func TestUpstreamPhases(t *testing.T) {
 			if client == nil {
 				t.Fatalf("no CLIENT span in %d spans", len(spans))
 			}
-			if got := rec.UpstreamRequest.Get("Traceparent"); got != "00-"+rec.TraceID+"-"+client.SpanID.String()+"-01" {
+			if got := rec.UpstreamRequest.Get("Traceparent"); got != "00-"+rec.TraceID.String()+"-"+client.SpanID.String()+"-01" {
 				t.Errorf("upstream traceparent %q does not name the CLIENT span %s", got, client.SpanID)
 			}
 			var names []string

@@ -372,7 +372,7 @@ func (x *exchange) snippet(file, nonce, attrs string) []byte {
 		attrs += ` nonce="` + html.EscapeString(nonce) + `"`
 	}
 	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/` + file + `?v=` + assets.Version + `" data-tracebar-request="` + x.rec.ID +
-		`" data-tracebar-trace="` + x.rec.TraceID + `"` + attrs + `></script>`)
+		`" data-tracebar-trace="` + x.rec.TraceID.String() + `"` + attrs + `></script>`)
 }
 
 // sources are the URLs the toolbar loads from the page's origin, for CSP.

@@ -62,7 +62,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // summary is a record as the history list shows it.
 type summary struct {
 	ID          string    `json:"id"`
-	TraceID     string    `json:"traceId"`
+	TraceID     TraceID   `json:"traceId"`
 	Method      string    `json:"method"`
 	URL         string    `json:"url"`
 	Status      int       `json:"status"`

@@ -12,9 +12,8 @@ import "time"
 // Record is one HTTP exchange seen by the proxy. A Record handed to the
 // Store is never modified again: the handler publishes a new one instead.
 type Record struct {
-	ID         string    `json:"id"` // the proxy's server span id
-	TraceID    string    `json:"traceId"`
-	SpanID     string    `json:"spanId"`
+	ID         string    `json:"id"`      // the proxy's SERVER span id, hex
+	TraceID    TraceID   `json:"traceId"` // parsed once; hex in JSON
 	Method     string    `json:"method"`
 	URL        string    `json:"url"`
 	Host       string    `json:"host"`
@@ -60,7 +59,6 @@ type Record struct {
 // Timing holds what the proxy measured, in milliseconds from the start of
 // the exchange (offsets) or as lengths (durations); zero when not observed.
 type Timing struct {
-	TotalMs         float64 `json:"totalMs"`
 	HeadersMs       float64 `json:"headersMs"`                 // until the response head was written
 	UpstreamLatency float64 `json:"upstreamLatencyMs"`         // reverse_proxy: until upstream headers
 	UpstreamTotal   float64 `json:"upstreamDurationMs"`        // reverse_proxy: until upstream body ended

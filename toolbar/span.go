@@ -51,6 +51,16 @@ func decodeID(dst []byte, s string) error {
 
 func (t TraceID) String() string { return hex.EncodeToString(t[:]) }
 
+// MarshalText encodes t as 32 hex digits, as the API writes trace ids.
+func (t TraceID) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText decodes 32 hex digits.
+func (t *TraceID) UnmarshalText(b []byte) error {
+	id, err := ParseTraceID(string(b))
+	*t = id
+	return err
+}
+
 // IsValid reports whether t is not all zero.
 func (t TraceID) IsValid() bool { return t != TraceID{} }
 

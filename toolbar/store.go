@@ -38,7 +38,8 @@ type Store struct {
 	mu        sync.Mutex
 	traces    map[TraceID]*list.Element // of *trace, oldest at Front
 	order     *list.List
-	spanCount int
+	spanCount int // spans and log records: the Spans limit counts both
+	logCount  int
 	bytes     int    // estimated size of all spans and log records
 	evicted   uint64 // traces evicted whole
 	dropped   uint64 // spans refused because their trace was full
@@ -147,6 +148,7 @@ func (s *Store) AddLogs(logs []LogRecord) (stored int) {
 			continue
 		}
 		t.logs = append(t.logs, l)
+		s.logCount++
 		s.addedLocked(t, size)
 		stored++
 	}
@@ -214,6 +216,7 @@ func (s *Store) evictOldestLocked() {
 	t := s.order.Remove(e).(*trace)
 	delete(s.traces, t.id)
 	s.spanCount -= len(t.spans) + len(t.logs)
+	s.logCount -= len(t.logs)
 	s.bytes -= t.bytes
 	s.evicted++
 	for ch := range t.subs {
@@ -286,16 +289,16 @@ func (s *Store) PutRequest(r *Record) {
 			delete(s.records, old.ID)
 		}
 		s.records[r.ID] = s.recOrder.PushBack(r)
-		if id, err := ParseTraceID(r.TraceID); err == nil {
-			t := s.traceLocked(id)
+		if r.TraceID.IsValid() {
+			t := s.traceLocked(r.TraceID)
 			if len(t.recs) >= s.limits.Requests {
 				t.recs = t.recs[1:]
 			}
 			t.recs = append(t.recs, r.ID)
 		}
 	}
-	if id, err := ParseTraceID(r.TraceID); err == nil {
-		if e, ok := s.traces[id]; ok {
+	if r.TraceID.IsValid() {
+		if e, ok := s.traces[r.TraceID]; ok {
 			notify(e.Value.(*trace).subs)
 		}
 	}
@@ -346,7 +349,8 @@ func (s *Store) TraceRequests(id TraceID) []*Record {
 // Stats describes the Store's fill level.
 type Stats struct {
 	Traces  int    `json:"traces"`
-	Spans   int    `json:"spans"` // spans and log records
+	Spans   int    `json:"spans"`
+	Logs    int    `json:"logs"`  // log records; with the spans, held to Limits.Spans
 	Bytes   int    `json:"bytes"` // their estimated size
 	Records int    `json:"requests"`
 	Evicted uint64 `json:"evictedTraces"`
@@ -358,5 +362,5 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Traces: s.order.Len(), Spans: s.spanCount, Bytes: s.bytes, Records: s.recOrder.Len(), Evicted: s.evicted, Dropped: s.dropped, Limits: s.limits}
+	return Stats{Traces: s.order.Len(), Spans: s.spanCount - s.logCount, Logs: s.logCount, Bytes: s.bytes, Records: s.recOrder.Len(), Evicted: s.evicted, Dropped: s.dropped, Limits: s.limits}
 }

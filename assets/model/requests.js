@@ -1,12 +1,11 @@
 /* Request records (the API's /api/requests): their spans, durations, the
    redirects that led to one, and a page's later requests. Pure. */
 
-// The id of the proxy's span for a record. Records name it spanId; older
-// ones only id, the same value.
-export const recordSpanId = record => (record && (record.spanId || record.id)) || '';
+// The id of the proxy's SERVER span for a record: the record's own id.
+export const recordSpanId = record => (record && record.id) || '';
 
 // A record's total time at the proxy, in ms (0 while unknown).
-export const recordMs = record => record ? (record.timing && record.timing.totalMs) || record.durationMs || 0 : 0;
+export const recordMs = record => (record && record.durationMs) || 0;
 
 const REDIRECTS = [301, 302, 303, 307, 308];
 
