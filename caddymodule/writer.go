@@ -2,12 +2,10 @@ package caddymodule
 
 import (
 	"bytes"
-	"html"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -102,14 +100,14 @@ func (rw *responseWriter) commit(inj bool) {
 		for _, k := range []string{"Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
 			h.Del(k)
 		}
-		nonce := inject.AllowInCSP(h, x.h.sources(rw.req))
+		nonce := inject.AllowInCSP(h, inject.SourcesAt(rw.req.Host, rw.req.TLS != nil, x.h.Prefix))
 		tail := func(metaNonce string) []byte {
 			if nonce == "" { // the headers need none; a <meta> policy may
-				return x.snippet("toolbar.js", metaNonce, ` async="async"`)
+				return x.snippet("toolbar.js", metaNonce, true)
 			}
-			return x.snippet("toolbar.js", nonce, ` async="async"`)
+			return x.snippet("toolbar.js", nonce, true)
 		}
-		hook := x.snippet("hook.js", nonce, "")
+		hook := x.snippet("hook.js", nonce, false)
 		if rw.req.Method == http.MethodHead {
 			// The head is the GET's; there is no body. Its length is the
 			// GET's body length, the upstream's plus both tags (RFC 9110,
@@ -364,27 +362,10 @@ func putFirst(b *[]byte) {
 }
 
 // snippet is a tag inserted into the page: an external script of the
-// toolbar's, with the nonce the page's Content-Security-Policy needs, if any.
-// toolbar.js goes before </body>; hook.js, which must run before the page's
-// own scripts to see their fetches, right after <head>.
-func (x *exchange) snippet(file, nonce, attrs string) []byte {
-	if nonce != "" {
-		attrs += ` nonce="` + html.EscapeString(nonce) + `"`
-	}
-	return []byte(`<script src="` + html.EscapeString(x.h.Prefix) + `/static/` + file + `?v=` + assets.Version + `" data-tracebar-request="` + x.rec.ID +
-		`" data-tracebar-trace="` + x.rec.TraceID.String() + `"` + attrs + `></script>`)
-}
-
-// sources are the URLs the toolbar loads from the page's origin, for CSP.
-// A Host that is not a plain host[:port] yields none (no CSP rewrite).
-func (h *Handler) sources(r *http.Request) inject.Sources {
-	if strings.Trim(r.Host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != "" {
-		return inject.Sources{}
-	}
-	origin := "http://" + r.Host
-	if r.TLS != nil {
-		origin = "https://" + r.Host
-	}
-	base := origin + h.Prefix
-	return inject.Sources{Script: base + "/static/", Style: base + "/static/toolbar.css", API: base + "/"}
+// toolbar's, naming this request and trace. toolbar.js goes before </body>
+// (async); hook.js, which must run before the page's own scripts to see
+// their fetches, where the head starts.
+func (x *exchange) snippet(file, nonce string, async bool) []byte {
+	return inject.ScriptTag(x.h.Prefix+"/static/"+file+"?v="+assets.Version, nonce, async,
+		"tracebar-request", x.rec.ID, "tracebar-trace", x.rec.TraceID.String())
 }
