@@ -95,9 +95,9 @@ func TestGoAppEndToEnd(t *testing.T) {
 	}
 	_, full := get(t, e.base+"/__tracebar/api/requests/"+spanID)
 	var rec struct {
-		Injected bool
-		Timing   struct {
-			TotalMs         float64 `json:"totalMs"`
+		Injected   bool
+		DurationMs float64 `json:"durationMs"`
+		Timing     struct {
 			UpstreamLatency float64 `json:"upstreamLatencyMs"`
 		}
 		ClientRequest    map[string][]string `json:"clientRequestHeaders"`
@@ -108,7 +108,7 @@ func TestGoAppEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(full, &rec); err != nil {
 		t.Fatal(err)
 	}
-	if !rec.Injected || rec.Timing.UpstreamLatency <= 0 || rec.Timing.TotalMs < rec.Timing.UpstreamLatency {
+	if !rec.Injected || rec.Timing.UpstreamLatency <= 0 || rec.DurationMs < rec.Timing.UpstreamLatency {
 		t.Fatalf("record timing/injection wrong: %s", full)
 	}
 	if got := rec.ClientRequest["Traceparent"]; len(got) != 1 || got[0] != incoming {
