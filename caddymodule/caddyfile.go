@@ -1,7 +1,9 @@
 package caddymodule
 
 import (
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -36,7 +38,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    allow        <cidr...>
 //	    propagators  <tracecontext|baggage|b3|b3multi|none...>
 //	    service_name <name>
-//	    trace_link   <url with {trace_id}>
+//	    trace_link   <url with {trace_id}> | <jaeger|zipkin|tempo> [<base URL>]
 //	    hosts        <name...>
 //	    secret       <secret>
 //	}
@@ -67,10 +69,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 		case "trace_link":
-			if !d.NextArg() {
+			args := d.RemainingArgs()
+			if len(args) == 0 || len(args) > 2 {
 				return d.ArgErr()
 			}
-			h.TraceLink = d.Val()
+			link, preset := traceLinkPreset(args[0], args[1:]...)
+			if !preset && len(args) == 2 {
+				return d.Errf("trace_link %q is neither a URL nor one of jaeger, zipkin, tempo", args[0])
+			}
+			h.TraceLink = link
 		case "allow":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -187,4 +194,27 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// traceLinkPresets are the trace pages of the backends a team runs, at
+// their default addresses: Jaeger's UI, Zipkin's UI, and Grafana's Explore
+// on a Tempo data source named "tempo".
+var traceLinkPresets = map[string]struct{ base, path string }{
+	"jaeger": {"http://localhost:16686", "/trace/{trace_id}"},
+	"zipkin": {"http://localhost:9411", "/zipkin/traces/{trace_id}"},
+	"tempo": {"http://localhost:3000", "/explore?left=" + url.QueryEscape(`{"datasource":"tempo","queries":[{"refId":"A","queryType":"traceql","query":"`) +
+		"{trace_id}" + url.QueryEscape(`"}],"range":{"from":"now-1h","to":"now"}}`)},
+}
+
+// traceLinkPreset returns the link template a trace_link argument names:
+// a preset, on its default or the given base URL, or the argument itself.
+func traceLinkPreset(arg string, base ...string) (link string, preset bool) {
+	p, ok := traceLinkPresets[arg]
+	if !ok {
+		return arg, false
+	}
+	if len(base) > 0 {
+		p.base = strings.TrimSuffix(base[0], "/")
+	}
+	return p.base + p.path, true
 }

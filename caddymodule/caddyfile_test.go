@@ -25,6 +25,10 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 			secret {env.TRACEBAR_SECRET}
 		}`, Handler{Prefix: "/_tb", Allow: []string{"10.0.0.0/8", "192.168.1.1"}, Propagators: []string{"b3", "tracecontext"}, ServiceName: "edge",
 			TraceLink: "http://localhost:16686/trace/{trace_id}", Hosts: []string{"shop.test", "*.shop.test"}, Secret: "{env.TRACEBAR_SECRET}"}, ""},
+		{"jaeger preset", "tracebar {\n trace_link jaeger\n}", Handler{TraceLink: "http://localhost:16686/trace/{trace_id}"}, ""},
+		{"zipkin preset on a base", "tracebar {\n trace_link zipkin https://zipkin.internal/\n}", Handler{TraceLink: "https://zipkin.internal/zipkin/traces/{trace_id}"}, ""},
+		{"tempo preset", "tracebar {\n trace_link tempo\n}", Handler{TraceLink: "http://localhost:3000/explore?left=%7B%22datasource%22%3A%22tempo%22%2C%22queries%22%3A%5B%7B%22refId%22%3A%22A%22%2C%22queryType%22%3A%22traceql%22%2C%22query%22%3A%22{trace_id}%22%7D%5D%2C%22range%22%3A%7B%22from%22%3A%22now-1h%22%2C%22to%22%3A%22now%22%7D%7D"}, ""},
+		{"unknown preset with a base", "tracebar {\n trace_link honeycomb https://ui.honeycomb.io\n}", Handler{}, "neither a URL nor"},
 		{"hosts without names", "tracebar {\n hosts\n}", Handler{}, "wrong argument count"},
 		{"bad cidr", "tracebar {\n allow 10.0.0.0/99\n}", Handler{}, "allow"},
 		{"unknown option", "tracebar {\n colour red\n}", Handler{}, `unknown tracebar option "colour"`},
