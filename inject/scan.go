@@ -145,7 +145,9 @@ func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
 			return len(b), true
 		}
 		lt := i + j
-		s.text(b, i, lt, base)
+		if s.prologue {
+			s.text(b, i, lt, base)
+		}
 		if lt+1 >= len(b) {
 			if eof {
 				s.text(b, lt, lt+1, base)
