@@ -25,10 +25,11 @@ func init() {
 	caddy.RegisterModule(App{})
 }
 
-// Default sink addresses: the OTLP ports, on loopback only.
+// Default sink addresses: the OTLP ports and Zipkin's, on loopback only.
 const (
 	DefaultOTLPHTTP = "127.0.0.1:4318"
 	DefaultOTLPGRPC = "127.0.0.1:4317"
+	DefaultZipkin   = "127.0.0.1:9411"
 )
 
 // App owns what outlives one request and one config: the span store and
@@ -39,6 +40,9 @@ type App struct {
 	OTLPHTTP string `json:"otlp_http,omitempty"`
 	// OTLPGRPC is the OTLP/gRPC listen address ("off" disables).
 	OTLPGRPC string `json:"otlp_grpc,omitempty"`
+	// Zipkin is the Zipkin v2 receiver's listen address (POST
+	// /api/v2/spans, JSON or proto3; "off" disables).
+	Zipkin string `json:"zipkin,omitempty"`
 	// MaxTraces, MaxSpans, MaxRequests and MaxBytes bound the store. They take effect
 	// when the store is first created (a restart, not a reload, changes them).
 	MaxTraces   int `json:"max_traces,omitempty"`
@@ -99,6 +103,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.OTLPGRPC == "" {
 		a.OTLPGRPC = DefaultOTLPGRPC
 	}
+	if a.Zipkin == "" {
+		a.Zipkin = DefaultZipkin
+	}
 	if a.MaxBodyBytes <= 0 {
 		a.MaxBodyBytes = otelbridge.DefaultMaxBodyBytes
 	}
@@ -145,7 +152,7 @@ func (a *App) Forwarder() *otelbridge.Forwarder { return a.forwarder }
 
 // Validate checks the listen addresses.
 func (a *App) Validate() error {
-	for _, addr := range []string{a.OTLPHTTP, a.OTLPGRPC} {
+	for _, addr := range []string{a.OTLPHTTP, a.OTLPGRPC, a.Zipkin} {
 		if addr == "off" {
 			continue
 		}
@@ -170,20 +177,24 @@ func (a *App) Start() error {
 	sink := a.sink
 	a.sinkCfg = &otelbridge.SinkConfig{MaxBodyBytes: a.MaxBodyBytes, Forwarder: a.forwarder, CORSOrigins: a.CORSOrigins, Redactor: a.redactor}
 	a.prevCfg = sink.Configure(a.sinkCfg)
-	for _, s := range []struct {
-		proto, addr string
-		serve       func(net.Listener) (caddy.Destructor, error)
-	}{
-		{"http", a.OTLPHTTP, func(ln net.Listener) (caddy.Destructor, error) {
-			srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	serveHTTP := func(h http.Handler) func(net.Listener) (caddy.Destructor, error) {
+		return func(ln net.Listener) (caddy.Destructor, error) {
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 			go srv.Serve(ln)
 			return httpServer{srv}, nil
-		}},
-		{"grpc", a.OTLPGRPC, func(ln net.Listener) (caddy.Destructor, error) {
+		}
+	}
+	for _, s := range []struct {
+		what, proto, addr string
+		serve             func(net.Listener) (caddy.Destructor, error)
+	}{
+		{"OTLP sink", "http", a.OTLPHTTP, serveHTTP(sink)},
+		{"OTLP sink", "grpc", a.OTLPGRPC, func(ln net.Listener) (caddy.Destructor, error) {
 			srv := sink.NewGRPCServer()
 			go srv.Serve(ln)
 			return grpcServer{srv}, nil
 		}},
+		{"Zipkin receiver", "zipkin", a.Zipkin, serveHTTP(sink.ZipkinHandler())},
 	} {
 		if s.addr == "off" {
 			continue
@@ -197,15 +208,15 @@ func (a *App) Start() error {
 			return s.serve(ln)
 		})
 		if err != nil {
-			a.logger.Error("OTLP sink not started; apps cannot send spans to it", zap.String("protocol", s.proto), zap.String("address", s.addr), zap.Error(err))
+			a.logger.Error(s.what+" not started; apps cannot send spans to it", zap.String("protocol", s.proto), zap.String("address", s.addr), zap.Error(err))
 			continue
 		}
 		a.servers = append(a.servers, key)
-		a.logger.Info("OTLP sink listening", zap.String("protocol", s.proto), zap.String("address", s.addr))
+		a.logger.Info(s.what+" listening", zap.String("protocol", s.proto), zap.String("address", s.addr))
 		if host, _, err := net.SplitHostPort(s.addr); err == nil {
 			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 				if host != "localhost" {
-					a.logger.Warn("OTLP sink is reachable beyond loopback: anyone who can connect can add spans", zap.String("address", s.addr))
+					a.logger.Warn(s.what+" is reachable beyond loopback: anyone who can connect can add spans", zap.String("address", s.addr))
 				}
 			}
 		}
@@ -270,7 +281,7 @@ func listen(addr string) (net.Listener, error) {
 		case !errors.Is(err, syscall.EADDRINUSE):
 			return nil, err
 		case !sinkPorts.holds(na.StartPort):
-			return nil, fmt.Errorf("another process listens on %s (another Caddy with Tracebar? give one of them other otlp_http/otlp_grpc addresses, or off): %w", addr, err)
+			return nil, fmt.Errorf("another process listens on %s (another Caddy with Tracebar? give one of them other otlp_http/otlp_grpc/zipkin addresses, or off): %w", addr, err)
 		}
 	}
 	ln, err := na.Listen(context.Background(), 0, net.ListenConfig{})

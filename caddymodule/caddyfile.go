@@ -122,6 +122,7 @@ func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
 //	    tracebar {
 //	        otlp_http      <addr|off>
 //	        otlp_grpc      <addr|off>
+//	        zipkin         <addr|off>
 //	        max_traces     <n>
 //	        max_spans      <n>
 //	        max_requests   <n>
@@ -161,16 +162,19 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		switch opt {
 		case "forward":
 			a.Forward = val
-		case "otlp_http", "otlp_grpc":
+		case "otlp_http", "otlp_grpc", "zipkin":
 			if val != "off" {
 				if _, err := caddy.ParseNetworkAddress(val); err != nil {
 					return d.Errf("%s: %v", opt, err)
 				}
 			}
-			if opt == "otlp_http" {
+			switch opt {
+			case "otlp_http":
 				a.OTLPHTTP = val
-			} else {
+			case "otlp_grpc":
 				a.OTLPGRPC = val
+			default:
+				a.Zipkin = val
 			}
 		case "max_traces", "max_spans", "max_requests", "max_bytes", "max_body_bytes":
 			n, err := strconv.ParseInt(val, 10, 64)

@@ -68,6 +68,7 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{"all options", `tracebar {
 			otlp_http 127.0.0.1:5318
 			otlp_grpc off
+			zipkin 127.0.0.1:19411
 			max_traces 10
 			max_spans 100
 			max_requests 20
@@ -76,10 +77,13 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 			forward grpc://collector:4317
 			cors_origins https://app.test http://localhost:5173
 			redact tenant x-customer
-		}`, App{OTLPHTTP: "127.0.0.1:5318", OTLPGRPC: "off", MaxTraces: 10, MaxSpans: 100, MaxRequests: 20, MaxBytes: 1000000, MaxBodyBytes: 4096, Forward: "grpc://collector:4317",
+		}`, App{OTLPHTTP: "127.0.0.1:5318", OTLPGRPC: "off", Zipkin: "127.0.0.1:19411", MaxTraces: 10, MaxSpans: 100, MaxRequests: 20, MaxBytes: 1000000, MaxBodyBytes: 4096, Forward: "grpc://collector:4317",
 			CORSOrigins: []string{"https://app.test", "http://localhost:5173"}, Redact: []string{"tenant", "x-customer"}}, ""},
 		{"bad number", "tracebar {\n max_spans lots\n}", App{}, "positive integer"},
 		{"bad address", "tracebar {\n otlp_http 127.0.0.1:99999\n}", App{}, "otlp_http"},
+		{"zipkin off", "tracebar {\n zipkin off\n}", App{Zipkin: "off"}, ""},
+		{"bad zipkin address", "tracebar {\n zipkin 127.0.0.1:94110\n}", App{}, "zipkin"},
+		{"zipkin without an address", "tracebar {\n zipkin\n}", App{}, "wrong argument count"},
 		{"unknown", "tracebar {\n forward_to x\n}", App{}, "unknown tracebar global option"},
 	}
 	for _, tt := range tests {

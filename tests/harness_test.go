@@ -149,23 +149,25 @@ func (l *logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// env is one Caddy with Tracebar: the site, the sink and the admin ports.
+// env is one Caddy with Tracebar: the site, the sinks (OTLP and Zipkin)
+// and the admin ports.
 type env struct {
-	site, otlpHTTP, otlpGRPC, admin string // host:port
-	base                            string // http://<site>
-	dir                             string
+	site, otlpHTTP, otlpGRPC, zipkin, admin string // host:port
+	base                                    string // http://<site>
+	dir                                     string
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	addr := func() string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
-	e := &env{site: addr(), otlpHTTP: addr(), otlpGRPC: addr(), admin: addr(), dir: t.TempDir()}
+	e := &env{site: addr(), otlpHTTP: addr(), otlpGRPC: addr(), zipkin: addr(), admin: addr(), dir: t.TempDir()}
 	e.base = "http://" + e.site
 	return e
 }
 
 // startCaddy writes a Caddyfile from tmpl (with {site}, {otlp_http},
-// {otlp_grpc}, {admin} and {upstream} filled in) and runs Caddy with it.
+// {otlp_grpc}, {zipkin}, {admin} and {upstream} filled in) and runs Caddy
+// with it.
 func (e *env) startCaddy(t testing.TB, tmpl, upstream string, extraEnv ...string) {
 	t.Helper()
 	cf := e.writeCaddyfile(t, tmpl, upstream)
@@ -177,7 +179,7 @@ func (e *env) startCaddy(t testing.TB, tmpl, upstream string, extraEnv ...string
 func (e *env) writeCaddyfile(t testing.TB, tmpl, upstream string) string {
 	t.Helper()
 	r := strings.NewReplacer("{site}", e.site, "{otlp_http}", e.otlpHTTP,
-		"{otlp_grpc}", e.otlpGRPC, "{admin}", e.admin, "{upstream}", upstream)
+		"{otlp_grpc}", e.otlpGRPC, "{zipkin}", e.zipkin, "{admin}", e.admin, "{upstream}", upstream)
 	cf := filepath.Join(e.dir, "Caddyfile")
 	if err := os.WriteFile(cf, []byte(r.Replace(tmpl)), 0o644); err != nil {
 		t.Fatal(err)
@@ -185,12 +187,15 @@ func (e *env) writeCaddyfile(t testing.TB, tmpl, upstream string) string {
 	return cf
 }
 
-// globalOptions are every test Caddyfile's: the admin and sink addresses.
+// globalOptions are every test Caddyfile's: the admin and sink addresses
+// (each Caddy its own Zipkin port too, so tests in parallel do not meet on
+// Zipkin's default 9411).
 const globalOptions = `{
 	admin {admin}
 	tracebar {
 		otlp_http {otlp_http}
 		otlp_grpc {otlp_grpc}
+		zipkin {zipkin}
 	}
 }
 `

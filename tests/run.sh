@@ -53,3 +53,5 @@ fuzz() { go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" -fuzzminimiz
 fuzz ./inject FuzzWriter
 fuzz ./otelbridge FuzzSinkProtobuf
 fuzz ./otelbridge FuzzSinkJSON
+fuzz ./otelbridge FuzzZipkinJSON
+fuzz ./otelbridge FuzzZipkinProto

@@ -7,6 +7,9 @@
 //   "grpc"                    -> @opentelemetry/exporter-trace-otlp-grpc
 // The exporters read OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 // themselves (defaults: http://localhost:4318 for HTTP, http://localhost:4317 for gRPC).
+// With OTEL_TRACES_EXPORTER=zipkin it exports Zipkin v2 JSON instead, with
+// @opentelemetry/exporter-zipkin, to OTEL_EXPORTER_ZIPKIN_ENDPOINT (default
+// http://localhost:9411/api/v2/spans); other values of that variable are ignored.
 // Spans go through a BatchSpanProcessor with a 200 ms delay so tests see them fast.
 // Propagation is the SDK default: W3C tracecontext + baggage.
 // On SIGTERM/SIGINT the SDK is shut down (flushing pending spans) and the process exits 0
@@ -23,6 +26,10 @@ if (!globalThis.__tracebarTestTracing) {
   globalThis.__tracebarTestTracing = true;
 
   function createTraceExporter() {
+    if ((process.env.OTEL_TRACES_EXPORTER || '').trim() === 'zipkin') {
+      const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin');
+      return new ZipkinExporter();
+    }
     const protocol = (
       process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ||
       process.env.OTEL_EXPORTER_OTLP_PROTOCOL ||
