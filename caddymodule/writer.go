@@ -308,7 +308,7 @@ func (rw *responseWriter) finish(err error) error {
 			rw.first = nil
 		}
 		rw.x.mu.Lock()
-		rw.x.rec.Injected = err == nil && werr == nil
+		rw.x.rec.Injected = err == nil && werr == nil && rw.inj.Inserted()
 		rw.x.mu.Unlock()
 	}
 	if !rw.sent && rw.wroteHeader {

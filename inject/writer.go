@@ -35,13 +35,14 @@ type Writer struct {
 	snippet func(metaNonce string) []byte
 	head    []byte // head snippet not yet inserted
 
-	buf      []byte // received, not yet written; buf[0] is at stream offset base
-	own      []byte // storage for buf between writes
-	base     int64
-	sc       scanner
-	gaveUp   bool // a tag longer than maxToken: no more scanning
-	inserted bool
-	err      error // sticky write error of dst
+	buf       []byte // received, not yet written; buf[0] is at stream offset base
+	own       []byte // storage for buf between writes
+	base      int64
+	sc        scanner
+	gaveUp    bool // a tag longer than maxToken: no more scanning
+	inserted  bool // the snippet went in, or Abort passed the rest on
+	snippetIn bool
+	err       error // sticky write error of dst
 }
 
 // NewWriter returns a Writer that writes to dst, inserting the snippet and,
@@ -87,6 +88,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Inserted reports whether the snippet went in (after Close): not after
+// Abort, nor for an XML document without </body> or </html>.
+func (w *Writer) Inserted() bool { return w.snippetIn }
 
 // Flush writes out every byte that cannot follow the insertion point.
 // The caller flushes the underlying writer.
@@ -175,7 +180,7 @@ func (w *Writer) insertAt(at int64) error {
 	if _, err := w.writeBuf(at); err != nil {
 		return err
 	}
-	w.inserted = true
+	w.inserted, w.snippetIn = true, true
 	nonce := w.sc.metaNonce
 	if w.sc.metaAt > at { // a policy after the snippet does not govern it
 		nonce = ""

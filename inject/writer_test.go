@@ -133,6 +133,39 @@ func TestWriterXMLHeadOnlyAfterHeadTag(t *testing.T) {
 	}
 }
 
+// TestWriterInsertedSaysWhetherTheSnippetWentIn: Inserted is true after
+// Close put the snippet in, false after Abort or for XML without a root end.
+func TestWriterInsertedSaysWhetherTheSnippetWentIn(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		xml   bool
+		abort bool
+		want  bool
+	}{
+		{"html", "<p>x", false, false, true},
+		{"aborted", "<body>x</body>", false, true, false},
+		{"xml with a root end", "<html><body>x</body></html>", true, false, true},
+		{"xml without one", "<svg><g/></svg>", true, false, false},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		w := NewWriter(&out, fixed(tag), nil)
+		if tt.xml {
+			w.XML()
+		}
+		io.WriteString(w, tt.in)
+		if tt.abort {
+			w.Abort()
+		} else {
+			w.Close()
+		}
+		if w.Inserted() != tt.want {
+			t.Errorf("%s: Inserted() = %v, want %v", tt.name, w.Inserted(), tt.want)
+		}
+	}
+}
+
 func repeat(n, total int) []int {
 	var c []int
 	for i := 0; i < total; i += n {
