@@ -35,10 +35,14 @@ const (
 // Collector, Jaeger, Tempo): the proxy's own spans through the SDK's batch
 // span processor, and what the sink receives (spans, logs, metrics) as it
 // came, without re-encoding (nested attribute values survive). The app can
-// keep Tracebar as its only OTLP endpoint.
+// keep Tracebar as its only OTLP endpoint. To a Zipkin server
+// (NewZipkinForwarder) only spans go, translated to Zipkin v2 JSON.
 type Forwarder struct {
 	// Endpoint is where spans go, for logs.
 	Endpoint string
+	// Protocol is what the backend speaks: "otlp", or "zipkin" (spans
+	// only, as Zipkin v2 JSON).
+	Protocol string
 
 	client  otlptrace.Client
 	signals signalSender // logs and metrics; nil when only a traces URL is known
@@ -86,12 +90,16 @@ func ForwardEndpointFromEnv() (endpoint string, exact bool) {
 // OTEL_EXPORTER_OTLP_ENDPOINT (exact: to the URL as given), or
 // "grpc://host:port" for OTLP/gRPC without TLS. With OTEL_EXPORTER_OTLP_PROTOCOL
 // (or its TRACES variant) set to grpc, an http:// endpoint means gRPC too,
-// as the SDKs read it. self lists the sink's own addresses: forwarding to
-// them would loop, and is refused.
+// as the SDKs read it. "zipkin://host:port" forwards spans to a Zipkin
+// server instead (NewZipkinForwarder). self lists the sink's own
+// addresses: forwarding to them would loop, and is refused.
 func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("forward: endpoint %q is not a URL like http://localhost:4318 or grpc://localhost:4317", endpoint)
+	}
+	if u.Scheme == "zipkin" {
+		return NewZipkinForwarder(endpoint, self...)
 	}
 	if isSelf(u.Host, self) {
 		return nil, fmt.Errorf("forward: %s is this sink; forwarding there would loop", endpoint)
@@ -124,7 +132,7 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 			signals = newHTTPSignals(b.String())
 		}
 	default:
-		return nil, fmt.Errorf("forward: unsupported scheme %q (want http, https or grpc)", u.Scheme)
+		return nil, fmt.Errorf("forward: unsupported scheme %q (want http, https, grpc or zipkin)", u.Scheme)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
@@ -135,7 +143,13 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 		}
 		return nil, fmt.Errorf("forward: %w", err)
 	}
-	f := &Forwarder{Endpoint: endpoint, client: client, signals: signals, done: make(chan struct{}), maxBytes: forwardBytes,
+	return startForwarder(endpoint, "otlp", client, signals), nil
+}
+
+// startForwarder starts the senders of a Forwarder whose clients are
+// ready; signals may be nil (spans only).
+func startForwarder(endpoint, protocol string, client otlptrace.Client, signals signalSender) *Forwarder {
+	f := &Forwarder{Endpoint: endpoint, Protocol: protocol, client: client, signals: signals, done: make(chan struct{}), maxBytes: forwardBytes,
 		spans: make(chan queued[[]*tracepb.ResourceSpans], forwardQueue), others: make(chan queued[proto.Message], forwardQueue)}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.refs.Store(1)
@@ -160,7 +174,7 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 		wg.Wait()
 		close(f.done)
 	}()
-	return f, nil
+	return f
 }
 
 func isSelf(host string, self []string) bool {
@@ -206,7 +220,7 @@ func (f *Forwarder) ForwardMetrics(req *collectormetrics.ExportMetricsServiceReq
 
 // forwardOther queues a logs or metrics export, unless the endpoint was
 // given as a traces URL only (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT not
-// ending in /v1/traces): then there is nowhere to send it.
+// ending in /v1/traces) or is Zipkin: then there is nowhere to send it.
 func (f *Forwarder) forwardOther(req proto.Message) {
 	if f.signals != nil {
 		enqueue(f, f.others, queued[proto.Message]{req, int64(proto.Size(req))})
@@ -235,7 +249,7 @@ func enqueue[T any](f *Forwarder, queue chan queued[T], q queued[T]) {
 
 // ForwardsLogsAndMetrics reports whether logs and metrics exports have
 // somewhere to go: not when the endpoint is a traces URL not ending in
-// /v1/traces.
+// /v1/traces, nor to Zipkin, which has no API for them.
 func (f *Forwarder) ForwardsLogsAndMetrics() bool { return f.signals != nil }
 
 // OnLost sets a function told of each export the backend did not take,

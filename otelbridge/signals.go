@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
@@ -98,43 +99,47 @@ type httpSignals struct {
 }
 
 func newHTTPSignals(base string) *httpSignals {
-	transport := &http.Transport{Proxy: http.ProxyFromEnvironment}
-	if t, ok := http.DefaultTransport.(*http.Transport); ok { // another plugin may have wrapped it
-		transport = t.Clone()
-	}
-	return &httpSignals{base: base, client: &http.Client{Timeout: 10 * time.Second, Transport: transport}, headers: exportHeaders()}
+	return &httpSignals{base: base, client: forwardHTTPClient(), headers: exportHeaders()}
 }
 
 func (h *httpSignals) send(ctx context.Context, req proto.Message) error {
 	signal, path := signalOf(req)
-	headers := h.headers[signal]
 	body, err := proto.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("forward %s: %w", path, err)
 	}
+	return postRetrying(ctx, h.client, h.base+path, "application/x-protobuf", body, h.headers[signal], path)
+}
+
+// postRetrying posts body to url, and again after a wait (Retry-After, up
+// to retryAfterMax, else backing off) while the answer is what the OTLP
+// specification calls retryable (429, 502, 503, 504, or no answer), up to
+// retryAttempts times. what names the export in errors; a refusal's
+// error carries the start of the backend's message.
+func postRetrying(ctx context.Context, client *http.Client, url, contentType string, body []byte, headers map[string]string, what string) error {
 	wait := retryFirst
 	for attempt := 1; ; attempt++ {
-		r, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+path, bytes.NewReader(body))
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
-			return fmt.Errorf("forward %s: %w", path, err)
+			return fmt.Errorf("forward %s: %w", what, err)
 		}
 		for k, v := range headers {
 			r.Header.Set(k, v)
 		}
-		r.Header.Set("Content-Type", "application/x-protobuf")
-		resp, err := h.client.Do(r)
+		r.Header.Set("Content-Type", contentType)
+		resp, err := client.Do(r)
 		if err == nil {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 			switch resp.StatusCode {
 			case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-				err = fmt.Errorf("forward %s: %s", path, resp.Status)
+				err = fmt.Errorf("forward %s: %s", what, resp.Status)
 				wait = retryWait(resp.Header.Get("Retry-After"), wait)
 			default:
 				if resp.StatusCode/100 == 2 {
 					return nil
 				}
-				return fmt.Errorf("forward %s: %s", path, resp.Status)
+				return fmt.Errorf("forward %s: %s%s", what, resp.Status, backendSays(msg))
 			}
 		}
 		if attempt == retryAttempts {
@@ -147,6 +152,25 @@ func (h *httpSignals) send(ctx context.Context, req proto.Message) error {
 		}
 		wait = min(2*max(wait, retryFirst), retryMax)
 	}
+}
+
+// backendSays is the first line of a refusal's body, short and printable,
+// for the log: Zipkin and the Collector say there what they did not like.
+func backendSays(body []byte) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
+	line = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, line)
+	if r := []rune(line); len(r) > 200 {
+		line = string(r[:200]) + "..."
+	}
+	if line == "" {
+		return ""
+	}
+	return ": " + line
 }
 
 func (h *httpSignals) close() error {

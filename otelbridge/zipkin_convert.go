@@ -5,9 +5,13 @@ package otelbridge
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"hash/fnv"
+	"maps"
+	"math"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,7 +111,7 @@ func zipkinToOTLP(spans []*model.SpanModel) []*tracepb.ResourceSpans {
 		}
 		sp.Attributes = zipkinEndpointAttrs(sp.Attributes, zs, tags)
 		for _, a := range zs.Annotations {
-			sp.Events = append(sp.Events, &tracepb.Span_Event{TimeUnixNano: unixNanos(a.Timestamp), Name: a.Value})
+			sp.Events = append(sp.Events, zipkinEvent(a))
 		}
 
 		rs := byService[service]
@@ -313,4 +317,49 @@ func endpointIP(e *model.Endpoint) string {
 
 func strKV(k, v string) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+// zipkinEvent reads an annotation as an event. OpenTelemetry's Zipkin
+// exporters (the Collector's, Tracebar's forwarding) write an event with
+// attributes as "name|{attributes as JSON}|dropped count"; the Collector's
+// receiver reads it back so, and so does this one. Any other value is the
+// event's name.
+func zipkinEvent(a model.Annotation) *tracepb.Span_Event {
+	ev := &tracepb.Span_Event{TimeUnixNano: unixNanos(a.Timestamp), Name: a.Value}
+	parts := strings.Split(a.Value, "|")
+	if len(parts) != 3 || !strings.HasPrefix(parts[1], "{") {
+		return ev
+	}
+	dropped, err := strconv.ParseUint(parts[2], 10, 32)
+	if err != nil {
+		return ev
+	}
+	var attrs map[string]any
+	if json.Unmarshal([]byte(parts[1]), &attrs) != nil {
+		return ev
+	}
+	keys := slices.Sorted(maps.Keys(attrs))
+	ev.Name, ev.DroppedAttributesCount = parts[0], uint32(dropped)
+	for _, k := range keys {
+		ev.Attributes = append(ev.Attributes, &commonpb.KeyValue{Key: k, Value: jsonAnyValue(attrs[k])})
+	}
+	return ev
+}
+
+// jsonAnyValue is a JSON value as an OTLP AnyValue: strings, booleans and
+// numbers (integral ones as integers) as such, anything else as its JSON.
+func jsonAnyValue(v any) *commonpb.AnyValue {
+	switch v := v.(type) {
+	case string:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}
+	case bool:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}}
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: int64(v)}}
+		}
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v}}
+	}
+	b, _ := json.Marshal(v)
+	return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: string(b)}}
 }
