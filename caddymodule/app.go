@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -53,10 +55,17 @@ type App struct {
 	// MaxBodyBytes bounds one OTLP request after decompression.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// Forward sends the proxy's spans and every span the sink receives on
-	// to an OTLP backend: http(s)://host:port (OTLP/HTTP) or grpc://host:port.
-	// Default: the OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variable if set;
+	// to an OTLP backend: http(s)://host:port (OTLP/HTTP) or grpc://host:port;
+	// or to a Zipkin server: zipkin://host:port (posting to
+	// /api/v2/spans), or an http(s) URL with ForwardProtocol "zipkin".
+	// Default: the OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variable if set
+	// (with ForwardProtocol "zipkin": OTEL_EXPORTER_ZIPKIN_ENDPOINT);
 	// "off" disables.
 	Forward string `json:"forward,omitempty"`
+	// ForwardProtocol is what Forward speaks: "otlp" (the default) or
+	// "zipkin" (spans only, as Zipkin v2 JSON: Zipkin has no logs or
+	// metrics API).
+	ForwardProtocol string `json:"forward_protocol,omitempty"`
 	// CORSOrigins are the page origins whose browser OTLP exporters may
 	// post to the sink. Default: loopback origins (localhost, 127.0.0.0/8, ::1).
 	CORSOrigins []string `json:"cors_origins,omitempty"`
@@ -119,12 +128,31 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.store, a.sink = v.(pooledStore).store, v.(pooledStore).sink
 	a.redactor = toolbar.NewRedactor(a.Redact...)
 
+	zipkin := a.ForwardProtocol == "zipkin"
+	switch {
+	case a.ForwardProtocol != "" && a.ForwardProtocol != "otlp" && !zipkin:
+		return fmt.Errorf("tracebar: forward_protocol %q: want otlp or zipkin", a.ForwardProtocol)
+	case a.ForwardProtocol == "otlp" && strings.HasPrefix(strings.ToLower(a.Forward), "zipkin:"):
+		return fmt.Errorf("tracebar: forward %s is Zipkin, but forward_protocol says otlp", a.Forward)
+	}
 	endpoint, exact := a.Forward, false
 	if endpoint == "" {
-		endpoint, exact = otelbridge.ForwardEndpointFromEnv()
+		if zipkin {
+			endpoint = strings.TrimSpace(os.Getenv("OTEL_EXPORTER_ZIPKIN_ENDPOINT"))
+		} else {
+			endpoint, exact = otelbridge.ForwardEndpointFromEnv()
+		}
 	}
 	if endpoint != "" && endpoint != "off" {
-		f, err := otelbridge.NewForwarder(endpoint, exact, a.OTLPHTTP, a.OTLPGRPC)
+		// Forwarding to this process's own sinks or Zipkin receiver would loop.
+		self := []string{a.OTLPHTTP, a.OTLPGRPC, a.Zipkin}
+		var f *otelbridge.Forwarder
+		var err error
+		if zipkin {
+			f, err = otelbridge.NewZipkinForwarder(endpoint, self...)
+		} else {
+			f, err = otelbridge.NewForwarder(endpoint, exact, self...)
+		}
 		if err != nil {
 			if a.Forward == "" { // from the environment: not this config's fault
 				a.logger.Warn("not forwarding telemetry", zap.Error(err))
@@ -139,7 +167,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 				a.logger.Warn("telemetry not forwarded (counted in /api/stats forwardDroppedBatches)", zap.Error(err))
 			}
 		})
-		a.logger.Info("forwarding telemetry", zap.String("endpoint", endpoint), zap.Bool("logs_and_metrics", f.ForwardsLogsAndMetrics()))
+		if f.Protocol == "zipkin" {
+			a.logger.Info("forwarding spans to Zipkin as v2 JSON; logs and metrics are not forwarded (Zipkin has no API for them)",
+				zap.String("endpoint", f.Endpoint), zap.String("protocol", f.Protocol), zap.Bool("logs_and_metrics", false))
+		} else {
+			a.logger.Info("forwarding telemetry", zap.String("endpoint", endpoint), zap.String("protocol", f.Protocol), zap.Bool("logs_and_metrics", f.ForwardsLogsAndMetrics()))
+		}
 	}
 	return nil
 }

@@ -128,7 +128,8 @@ func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
 //	        max_requests   <n>
 //	        max_bytes      <n>
 //	        max_body_bytes <n>
-//	        forward        <http://host:port|grpc://host:port|off>
+//	        forward        <http://host:port|grpc://host:port|zipkin://host:port|off>
+//	        forward_protocol <otlp|zipkin>
 //	        cors_origins   <origin...>
 //	        redact         <name...>
 //	    }
@@ -162,6 +163,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		switch opt {
 		case "forward":
 			a.Forward = val
+		case "forward_protocol":
+			if val != "otlp" && val != "zipkin" {
+				return d.Errf("forward_protocol: want otlp or zipkin, got %q", val)
+			}
+			a.ForwardProtocol = val
 		case "otlp_http", "otlp_grpc", "zipkin":
 			if val != "off" {
 				if _, err := caddy.ParseNetworkAddress(val); err != nil {

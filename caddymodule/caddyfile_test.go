@@ -1,10 +1,12 @@
 package caddymodule
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -85,6 +87,12 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{"bad zipkin address", "tracebar {\n zipkin 127.0.0.1:94110\n}", App{}, "zipkin"},
 		{"zipkin without an address", "tracebar {\n zipkin\n}", App{}, "wrong argument count"},
 		{"unknown", "tracebar {\n forward_to x\n}", App{}, "unknown tracebar global option"},
+		{"forward to zipkin", "tracebar {\n forward zipkin://zipkin:9411\n}", App{Forward: "zipkin://zipkin:9411"}, ""},
+		{"forward_protocol zipkin", "tracebar {\n forward https://zipkin.test/api/v2/spans\n forward_protocol zipkin\n}",
+			App{Forward: "https://zipkin.test/api/v2/spans", ForwardProtocol: "zipkin"}, ""},
+		{"forward_protocol otlp", "tracebar {\n forward_protocol otlp\n}", App{ForwardProtocol: "otlp"}, ""},
+		{"unknown forward_protocol", "tracebar {\n forward_protocol jaeger\n}", App{}, "want otlp or zipkin"},
+		{"forward_protocol without a value", "tracebar {\n forward_protocol\n}", App{}, "wrong argument count"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,5 +130,65 @@ func TestHandlerValidate(t *testing.T) {
 		if err := tt.h.Validate(); (err == nil) != tt.ok {
 			t.Errorf("%s: Validate() = %v, want ok: %v", tt.name, err, tt.ok)
 		}
+	}
+}
+
+// TestAppForwardProtocol: Provision picks the forwarder forward and
+// forward_protocol name, and refuses this process's own Zipkin receiver
+// (a loop) and contradictions.
+func TestAppForwardProtocol(t *testing.T) {
+	tests := []struct {
+		name          string
+		app           App
+		protocol      string // of the forwarder; "" for an error
+		endpoint, err string
+	}{
+		{"zipkin scheme", App{Forward: "zipkin://127.0.0.1:19411"}, "zipkin", "http://127.0.0.1:19411/api/v2/spans", ""},
+		{"http with forward_protocol zipkin", App{Forward: "http://127.0.0.1:19411/api/v2/spans", ForwardProtocol: "zipkin"}, "zipkin", "http://127.0.0.1:19411/api/v2/spans", ""},
+		{"otlp", App{Forward: "http://127.0.0.1:14318", ForwardProtocol: "otlp"}, "otlp", "http://127.0.0.1:14318", ""},
+		{"own zipkin receiver", App{Forward: "zipkin://localhost:19412", Zipkin: "127.0.0.1:19412"}, "", "", "loop"},
+		{"own zipkin receiver, default address", App{Forward: "http://127.0.0.1:9411/api/v2/spans", ForwardProtocol: "zipkin"}, "", "", "loop"},
+		{"own OTLP sink as Zipkin", App{Forward: "zipkin://127.0.0.1:4318"}, "", "", "loop"},
+		{"zipkin scheme, otlp protocol", App{Forward: "zipkin://127.0.0.1:19411", ForwardProtocol: "otlp"}, "", "", "forward_protocol says otlp"},
+		{"grpc with forward_protocol zipkin", App{Forward: "grpc://127.0.0.1:14317", ForwardProtocol: "zipkin"}, "", "", "unsupported scheme"},
+		{"unknown protocol", App{Forward: "http://127.0.0.1:14318", ForwardProtocol: "jaeger"}, "", "", "want otlp or zipkin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			a := tt.app
+			err := a.Provision(ctx)
+			defer a.Cleanup()
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := a.Forwarder()
+			if f == nil || f.Protocol != tt.protocol || f.Endpoint != tt.endpoint {
+				t.Fatalf("forwarder %+v, want %s to %s", f, tt.protocol, tt.endpoint)
+			}
+			if tt.protocol == "zipkin" && f.ForwardsLogsAndMetrics() {
+				t.Fatal("a Zipkin forwarder claims to forward logs and metrics")
+			}
+		})
+	}
+
+	// forward_protocol zipkin without forward: OTEL_EXPORTER_ZIPKIN_ENDPOINT.
+	t.Setenv("OTEL_EXPORTER_ZIPKIN_ENDPOINT", "http://127.0.0.1:19413/api/v2/spans")
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	a := App{ForwardProtocol: "zipkin"}
+	if err := a.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Cleanup()
+	if f := a.Forwarder(); f == nil || f.Endpoint != "http://127.0.0.1:19413/api/v2/spans" {
+		t.Fatalf("forwarder %+v, want the Zipkin endpoint from the environment", f)
 	}
 }

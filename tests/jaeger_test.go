@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,7 +38,10 @@ func buildJaeger(out string) error {
 	return nil
 }
 
-// runsJaegerTest tells whether -test.run may select TestJaegerForward, so
+// jaegerTests are the tests that run a Jaeger.
+var jaegerTests = []string{"TestJaegerForward", "TestZipkinForwardToJaeger"}
+
+// runsJaegerTest tells whether -test.run may select one of jaegerTests, so
 // that a run of other tests does not wait for Jaeger's build.
 func runsJaegerTest() bool {
 	flag.Parse()
@@ -47,7 +51,7 @@ func runsJaegerTest() bool {
 	}
 	match := func(p string) bool {
 		re, err := regexp.Compile(p)
-		return err != nil || re.MatchString("TestJaegerForward")
+		return err != nil || slices.ContainsFunc(jaegerTests, re.MatchString)
 	}
 	// Top-level tests match the part before a '/' outside brackets and
 	// parentheses, as testing splits the pattern.
@@ -70,7 +74,7 @@ func runsJaegerTest() bool {
 // jaeger is one running Jaeger, every listener on its own loopback port.
 type jaeger struct {
 	cmd                                  *exec.Cmd
-	otlpHTTP, otlpGRPC                   string // receivers
+	otlpHTTP, otlpGRPC, zipkin           string // receivers
 	queryHTTP, queryGRPC                 string // API and UI; gRPC query
 	health, zpages, metrics, metricsPort string
 }
@@ -84,7 +88,7 @@ func startJaeger(t *testing.T) *jaeger {
 		t.Fatal("no Jaeger binary: TestMain built none for this -run pattern")
 	}
 	addr := func() string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
-	j := &jaeger{otlpHTTP: addr(), otlpGRPC: addr(), queryHTTP: addr(), queryGRPC: addr(),
+	j := &jaeger{otlpHTTP: addr(), otlpGRPC: addr(), zipkin: addr(), queryHTTP: addr(), queryGRPC: addr(),
 		health: addr(), zpages: addr(), metrics: addr()}
 	_, j.metricsPort, _ = net.SplitHostPort(j.metrics)
 
@@ -92,7 +96,7 @@ func startJaeger(t *testing.T) *jaeger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.NewReplacer("{otlp_http}", j.otlpHTTP, "{otlp_grpc}", j.otlpGRPC,
+	cfg := strings.NewReplacer("{otlp_http}", j.otlpHTTP, "{otlp_grpc}", j.otlpGRPC, "{zipkin}", j.zipkin,
 		"{query_http}", j.queryHTTP, "{query_grpc}", j.queryGRPC, "{health}", j.health,
 		"{zpages}", j.zpages, "{metrics_port}", j.metricsPort).Replace(string(tmpl))
 	if left := regexp.MustCompile(`\{[a-z_]+\}`).FindString(cfg); left != "" {
@@ -148,7 +152,7 @@ func startJaeger(t *testing.T) *jaeger {
 		}
 		time.Sleep(50 * time.Millisecond) // polling a port: there is no other signal
 	}
-	for _, a := range []string{j.otlpHTTP, j.otlpGRPC, j.queryHTTP, j.queryGRPC} {
+	for _, a := range []string{j.otlpHTTP, j.otlpGRPC, j.zipkin, j.queryHTTP, j.queryGRPC} {
 		waitListening(t, a, nil) // nil: cmd.ProcessState belongs to the goroutine in Wait
 	}
 	return j
@@ -187,6 +191,22 @@ type jaegerSpan struct {
 		Key   string `json:"key"`
 		Value any    `json:"value"`
 	} `json:"tags"`
+	Logs []struct {
+		Fields []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"fields"`
+	} `json:"logs"`
+}
+
+// tag returns a tag's value as text, or "".
+func (s jaegerSpan) tag(key string) string {
+	for _, tag := range s.Tags {
+		if tag.Key == key {
+			return fmt.Sprint(tag.Value)
+		}
+	}
+	return ""
 }
 
 func (s jaegerSpan) parent() string {
@@ -384,7 +404,7 @@ func TestJaegerForward(t *testing.T) {
 func checkJaegerListeners(t *testing.T, j *jaeger) {
 	t.Helper()
 	want := map[string]bool{}
-	for _, a := range []string{j.otlpHTTP, j.otlpGRPC, j.queryHTTP, j.queryGRPC, j.health, j.zpages, j.metrics} {
+	for _, a := range []string{j.otlpHTTP, j.otlpGRPC, j.zipkin, j.queryHTTP, j.queryGRPC, j.health, j.zpages, j.metrics} {
 		want[a] = false
 	}
 
