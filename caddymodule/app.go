@@ -112,7 +112,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.OTLPGRPC == "" {
 		a.OTLPGRPC = DefaultOTLPGRPC
 	}
-	if a.Zipkin == "" {
+	zipkinDefault := a.Zipkin == ""
+	if zipkinDefault {
 		a.Zipkin = DefaultZipkin
 	}
 	if a.MaxBodyBytes <= 0 {
@@ -144,12 +145,22 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 	}
 	if endpoint != "" && endpoint != "off" {
-		// Forwarding to this process's own sinks or Zipkin receiver would loop.
-		self := []string{a.OTLPHTTP, a.OTLPGRPC, a.Zipkin}
+		// Forwarding to this process's own sinks or Zipkin receiver would
+		// loop. A Zipkin receiver left at its default address steps aside
+		// for the Zipkin server there that spans go to (a team's Zipkin
+		// on 9411 is the usual case, not a loop).
+		self := []string{a.OTLPHTTP, a.OTLPGRPC}
+		if !zipkin || !zipkinDefault {
+			self = append(self, a.Zipkin)
+		}
 		var f *otelbridge.Forwarder
 		var err error
 		if zipkin {
 			f, err = otelbridge.NewZipkinForwarder(endpoint, self...)
+			if err == nil && zipkinDefault && f.Sends(a.Zipkin) {
+				a.logger.Info("Zipkin receiver off: its default address is the Zipkin server spans are forwarded to (set zipkin to another address to receive Zipkin spans too)", zap.String("address", a.Zipkin))
+				a.Zipkin = "off"
+			}
 		} else {
 			f, err = otelbridge.NewForwarder(endpoint, exact, self...)
 		}

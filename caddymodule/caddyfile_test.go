@@ -147,7 +147,8 @@ func TestAppForwardProtocol(t *testing.T) {
 		{"http with forward_protocol zipkin", App{Forward: "http://127.0.0.1:19411/api/v2/spans", ForwardProtocol: "zipkin"}, "zipkin", "http://127.0.0.1:19411/api/v2/spans", ""},
 		{"otlp", App{Forward: "http://127.0.0.1:14318", ForwardProtocol: "otlp"}, "otlp", "http://127.0.0.1:14318", ""},
 		{"own zipkin receiver", App{Forward: "zipkin://localhost:19412", Zipkin: "127.0.0.1:19412"}, "", "", "loop"},
-		{"own zipkin receiver, default address", App{Forward: "http://127.0.0.1:9411/api/v2/spans", ForwardProtocol: "zipkin"}, "", "", "loop"},
+		{"a Zipkin server where the receiver would default", App{Forward: "http://127.0.0.1:9411/api/v2/spans", ForwardProtocol: "zipkin"}, "zipkin", "http://127.0.0.1:9411/api/v2/spans", ""},
+		{"own zipkin receiver, set on the default address", App{Forward: "zipkin://localhost", Zipkin: "127.0.0.1:9411"}, "", "", "loop"},
 		{"own OTLP sink as Zipkin", App{Forward: "zipkin://127.0.0.1:4318"}, "", "", "loop"},
 		{"zipkin scheme, otlp protocol", App{Forward: "zipkin://127.0.0.1:19411", ForwardProtocol: "otlp"}, "", "", "forward_protocol says otlp"},
 		{"grpc with forward_protocol zipkin", App{Forward: "grpc://127.0.0.1:14317", ForwardProtocol: "zipkin"}, "", "", "unsupported scheme"},
@@ -175,6 +176,9 @@ func TestAppForwardProtocol(t *testing.T) {
 			}
 			if tt.protocol == "zipkin" && f.ForwardsLogsAndMetrics() {
 				t.Fatal("a Zipkin forwarder claims to forward logs and metrics")
+			}
+			if tt.app.Zipkin == "" && f.Sends(DefaultZipkin) && a.Zipkin != "off" {
+				t.Fatalf("the Zipkin receiver stays on %s, where spans are forwarded", a.Zipkin)
 			}
 		})
 	}

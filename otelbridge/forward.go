@@ -197,6 +197,13 @@ func isSelf(host string, self []string) bool {
 	return false
 }
 
+// Sends reports whether the Forwarder sends to one of addrs (host:port),
+// as its loop guard reads addresses: any loopback spelling is the same.
+func (f *Forwarder) Sends(addrs ...string) bool {
+	u, err := url.Parse(f.Endpoint)
+	return err == nil && isSelf(u.Host, addrs)
+}
+
 // Forward queues a received batch of spans without waiting for the
 // backend. After Shutdown (a sink may still hold the Forwarder of a config
 // being replaced) batches are dropped and counted. The clients retry with
