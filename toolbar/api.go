@@ -1,6 +1,7 @@
 package toolbar
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,10 +17,20 @@ import (
 //	GET /api/requests/{id}            one record in full
 //	GET /api/traces/{id}              the trace as OTLP/JSON
 //	GET /api/traces/{id}/logs         the trace's log records
-//	GET /api/traces/{id}/stream       SSE: "request", "spans" and "logs" events as the trace grows
+//	GET /api/traces/{id}/stream       SSE: "request", "spans" and "logs" events as the trace grows,
+//	                                  and "backend" ({"ok":false,"error":...}) when the team's backend
+//	                                  (Store.Backend) cannot be read
 //	GET /api/stats                    store fill level
+//
+// With a Backend, a trace read through the API also gets the spans the
+// team's backend holds for it (added to the Store, marked with the span
+// attribute tracebar.source = "backend"): the API answers with what the
+// Store has at once (waiting for the backend only for a trace the Store
+// does not know), and a stream follows the backend for late spans.
 type API struct {
 	Store *Store
+	// Backend, when set, overrides the Store's Backend.
+	Backend Backend
 	// KeepAlive is the interval of SSE comments that keep idle streams open.
 	KeepAlive time.Duration
 	// Idle ends a stream whose requests are done and whose trace has not
@@ -32,6 +43,43 @@ type API struct {
 	ForwardDropped func() uint64
 
 	mux *http.ServeMux
+}
+
+// Backend is the team's tracing backend (Jaeger, Tempo, Zipkin), which
+// holds the spans of a trace that reached other instances or went to it
+// directly. It adds its copy of a trace to the Store, marking each span
+// with the attribute tracebar.source = "backend"; spans the Store already
+// has stay as they are.
+type Backend interface {
+	// Fetch adds the backend's copy of trace id to the Store, waiting at
+	// most until ctx ends.
+	Fetch(ctx context.Context, id TraceID) BackendStatus
+	// Follow polls the backend for trace id's late spans, at a bounded
+	// rate, until stop is called or the trace goes quiet. changes holds
+	// the latest status after each poll and is closed when following ends.
+	Follow(id TraceID) (changes <-chan BackendStatus, stop func())
+}
+
+// BackendStatus is the outcome of reading a trace from the Backend.
+type BackendStatus struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"` // why not OK: the local spans are all there is
+	Spans int    `json:"spans"`           // spans the backend returned
+}
+
+// BackendSource is the value of the span attribute "tracebar.source" on
+// spans that came from the Backend rather than to this Tracebar's sink.
+const BackendSource = "backend"
+
+// fetchTimeout bounds the wait for the backend of a request for a trace
+// the store does not know.
+const fetchTimeout = 4 * time.Second
+
+func (a *API) backend() Backend {
+	if a.Backend != nil {
+		return a.Backend
+	}
+	return a.Store.Backend()
 }
 
 // NewAPI returns an API over store.
@@ -159,6 +207,17 @@ func (a *API) trace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spans, ok := a.Store.Spans(id, 0)
+	if be := a.backend(); be != nil {
+		if ok { // answer now; the backend's spans come with the next read
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+				defer cancel()
+				be.Fetch(ctx, id)
+			}()
+		} else if a.fetch(r.Context(), be, id) {
+			spans, ok = a.Store.Spans(id, 0)
+		}
+	}
 	if !ok {
 		noTrace(w)
 		return
@@ -170,6 +229,14 @@ func (a *API) trace(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(b)
+}
+
+// fetch waits for the backend's copy of a trace the store does not know,
+// and reports whether it found one.
+func (a *API) fetch(ctx context.Context, be Backend, id TraceID) bool {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	return be.Fetch(ctx, id).Spans > 0
 }
 
 func (a *API) logs(w http.ResponseWriter, r *http.Request) {
@@ -195,12 +262,23 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	be := a.backend()
 	wake, cancel, ok := a.Store.Subscribe(id)
+	if !ok && be != nil && a.fetch(r.Context(), be, id) {
+		wake, cancel, ok = a.Store.Subscribe(id)
+	}
 	if !ok {
 		noTrace(w)
 		return
 	}
 	defer cancel()
+	var backend <-chan BackendStatus // nil: no backend, or no longer followed
+	lastBackend := BackendStatus{OK: true}
+	if be != nil {
+		var stop func()
+		backend, stop = be.Follow(id)
+		defer stop()
+	}
 	rc := startEvents(w)
 
 	sent, logsSent := 0, 0
@@ -245,6 +323,18 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case st, open := <-backend:
+			if !open {
+				backend = nil
+				continue
+			}
+			// Only news: an error, or the recovery from one.
+			if st.OK != lastBackend.OK || st.Error != lastBackend.Error {
+				lastBackend = st
+				if err := sendEvent(w, "backend", st); err != nil {
+					return
+				}
+			}
 		case _, open := <-wake:
 			if !open {
 				fmt.Fprint(w, "event: evicted\ndata: {}\n\n")

@@ -47,6 +47,34 @@ type Store struct {
 	records  map[string]*list.Element // of *Record, oldest at Front
 	recOrder *list.List
 	reqSubs  map[chan struct{}]struct{}
+
+	backend Backend // the team's backend the API reads traces from, or nil
+}
+
+// SetBackend makes b the backend the API reads traces from (nil: none) and
+// returns the one it replaces. The store outlives configs: a new config
+// sets its backend before the old one's is restored away (RestoreBackend).
+func (s *Store) SetBackend(b Backend) (prev Backend) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, s.backend = s.backend, b
+	return prev
+}
+
+// RestoreBackend puts prev back if b is still the store's backend.
+func (s *Store) RestoreBackend(b, prev Backend) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.backend == b {
+		s.backend = prev
+	}
+}
+
+// Backend returns the backend set with SetBackend, or nil.
+func (s *Store) Backend() Backend {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.backend
 }
 
 type trace struct {
