@@ -74,6 +74,18 @@ type App struct {
 	// words (case-insensitively) is secret, besides the built-in ones
 	// (auth, cookie, token, secret, password, session, api-key, ...).
 	Redact []string `json:"redact,omitempty"`
+	// Backend is the base URL of the team's tracing backend's query API
+	// (Jaeger's http://host:16686, Tempo's http://host:3200, Zipkin's
+	// http://host:9411). When the toolbar shows a trace, the spans the
+	// backend holds for it (sent by other instances, or by apps that export
+	// there directly) join it, marked as from the backend, and an open
+	// page polls for late ones. Empty: the local spans only.
+	Backend string `json:"backend,omitempty"`
+	// BackendAPI is the backend's query API: "jaeger" (GET
+	// /api/v3/traces/{id}), "tempo" (GET /api/traces/{id}) or "zipkin" (GET
+	// /api/v2/trace/{id}). Default: zipkin when forwarding to Zipkin, else
+	// jaeger.
+	BackendAPI string `json:"backend_api,omitempty"`
 
 	store     *toolbar.Store
 	sink      *otelbridge.Sink
@@ -83,6 +95,9 @@ type App struct {
 	redactor  *toolbar.Redactor
 	servers   []string // pool keys of the running sink servers
 	logger    *zap.Logger
+
+	backend     *otelbridge.Backend // reads traces back, or nil
+	prevBackend toolbar.Backend     // the store's backend before this config's
 }
 
 var (
@@ -128,6 +143,22 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.store, a.sink = v.(pooledStore).store, v.(pooledStore).sink
 	a.redactor = toolbar.NewRedactor(a.Redact...)
+	if a.Backend != "" && a.Backend != "off" {
+		api := a.BackendAPI
+		if api == "" {
+			api = otelbridge.BackendJaeger
+			if a.ForwardProtocol == "zipkin" || strings.HasPrefix(strings.ToLower(a.Forward), "zipkin:") {
+				api = otelbridge.BackendZipkin
+			}
+		}
+		b, err := otelbridge.NewBackend(a.Backend, api, a.store)
+		if err != nil {
+			return fmt.Errorf("tracebar: %w", err)
+		}
+		b.Redactor = a.redactor
+		a.backend = b
+		a.logger.Info("reading traces back from the backend", zap.String("backend", a.Backend), zap.String("api", api))
+	}
 
 	zipkin := a.ForwardProtocol == "zipkin"
 	switch {
@@ -188,6 +219,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// storeBackend is this config's backend as the store holds it: nil, not
+// a nil *otelbridge.Backend, when there is none.
+func (a *App) storeBackend() toolbar.Backend {
+	if a.backend == nil {
+		return nil
+	}
+	return a.backend
+}
+
 // Redactor returns the redaction rules of this config.
 func (a *App) Redactor() *toolbar.Redactor { return a.redactor }
 
@@ -221,6 +261,7 @@ func (a *App) Start() error {
 	sink := a.sink
 	a.sinkCfg = &otelbridge.SinkConfig{MaxBodyBytes: a.MaxBodyBytes, Forwarder: a.forwarder, CORSOrigins: a.CORSOrigins, Redactor: a.redactor}
 	a.prevCfg = sink.Configure(a.sinkCfg)
+	a.prevBackend = a.store.SetBackend(a.storeBackend())
 	serveHTTP := func(h http.Handler) func(net.Listener) (caddy.Destructor, error) {
 		return func(ln net.Listener) (caddy.Destructor, error) {
 			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -272,6 +313,7 @@ func (a *App) Start() error {
 // shuts them down.
 func (a *App) Stop() error {
 	a.sink.Restore(a.sinkCfg, a.prevCfg)
+	a.store.RestoreBackend(a.storeBackend(), a.prevBackend)
 	var errs []error
 	for _, key := range a.servers {
 		if _, err := pool.Delete(key); err != nil {
@@ -288,6 +330,10 @@ func (a *App) Cleanup() error {
 	var errs []error
 	if a.sink != nil && a.sinkCfg != nil {
 		a.sink.Restore(a.sinkCfg, a.prevCfg) // Stop is skipped when setting up failed
+		a.store.RestoreBackend(a.storeBackend(), a.prevBackend)
+	}
+	if a.backend != nil {
+		a.backend.Close()
 	}
 	if a.forwarder != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

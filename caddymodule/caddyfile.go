@@ -132,6 +132,8 @@ func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
 //	        forward_protocol <otlp|zipkin>
 //	        cors_origins   <origin...>
 //	        redact         <name...>
+//	        backend        <http(s) URL of the backend's query API|off>
+//	        backend_api    <jaeger|tempo|zipkin>
 //	    }
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -163,6 +165,18 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		switch opt {
 		case "forward":
 			a.Forward = val
+		case "backend":
+			if val != "off" {
+				if u, err := url.Parse(val); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return d.Errf("backend: want an http(s) URL like http://localhost:16686, got %q", val)
+				}
+			}
+			a.Backend = val
+		case "backend_api":
+			if val != "jaeger" && val != "tempo" && val != "zipkin" {
+				return d.Errf("backend_api: want jaeger, tempo or zipkin, got %q", val)
+			}
+			a.BackendAPI = val
 		case "forward_protocol":
 			if val != "otlp" && val != "zipkin" {
 				return d.Errf("forward_protocol: want otlp or zipkin, got %q", val)

@@ -39,7 +39,7 @@ func buildJaeger(out string) error {
 }
 
 // jaegerTests are the tests that run a Jaeger.
-var jaegerTests = []string{"TestJaegerForward", "TestZipkinForwardToJaeger"}
+var jaegerTests = []string{"TestJaegerForward", "TestZipkinForwardToJaeger", "TestJaegerBackendTwoCaddies"}
 
 // runsJaegerTest tells whether -test.run may select one of jaegerTests, so
 // that a run of other tests does not wait for Jaeger's build.

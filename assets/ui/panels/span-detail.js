@@ -2,7 +2,7 @@
    attributes, events and links. */
 
 import { DASH, ms } from '../../model/format.js';
-import { SPAN_KINDS } from '../../model/otlp.js';
+import { SPAN_KINDS, attributeText } from '../../model/otlp.js';
 import { msBetween, nanos } from '../../model/time.js';
 import { actionButton, el } from '../dom.js';
 import { attributeTable, exceptionBlock, keyValues, section, spanLink } from '../widgets.js';
@@ -22,6 +22,7 @@ export function spanDetail(app, span, traceStart) {
 		['Parent ID', span.parentId ? spanLink(spans, span.parentId) : DASH + ' (root)'],
 		['Status', el('span', span.error && 'tb-errs', code + (status.message ? ': ' + status.message : ''))],
 		traceOf(app.state).critical.has(span.id) && ['Critical path', 'yes'],
+		attributeText(span.attributes, 'tracebar.source') === 'backend' && ['Source', 'the team\'s tracing backend'],
 		scope.name && ['Scope', scope.name + (scope.version ? ' ' + scope.version : '')]]);
 	// Events and links: a heading each, an exception's stack, their attributes.
 	const list = (items, heading) => el('div', 'tb-evs', items.map(x => el('div', 'tb-evr', [el('div', null, heading(x)),

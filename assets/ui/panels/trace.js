@@ -5,7 +5,7 @@
    rows in view. */
 
 import { DASH, DOT, ELLIPSIS, ms, plural } from '../../model/format.js';
-import { SPAN_KINDS } from '../../model/otlp.js';
+import { SPAN_KINDS, attributeText } from '../../model/otlp.js';
 import { foldedBelow, visibleRows } from '../../model/trace.js';
 import { msBetween, nanos, timeAxis } from '../../model/time.js';
 import { recordSpanId } from '../../model/requests.js';
@@ -156,7 +156,10 @@ export function createTracePanel(app) {
 		const toggleLabel = (folded ? 'Expand ' : 'Collapse ') + plural(childCount, 'child span');
 		const toggle = childCount ? setAttrs(button('tb-tog', folded ? '\u25b8' : '\u25be', toggleLabel), { tabindex: -1 }) : el('span', 'tb-tog');
 		const kind = span.kind > 1 ? el('span', 'tb-kind', SPAN_KINDS[span.kind]) : null;
-		const name = setAttrs(el('div', 'tb-nm', [toggle, dot, el('span', 'tb-sn', span.name || '(unnamed)'), kind,
+		// A span read back from the team's backend (another instance's, or an app's that exports there).
+		const remote = attributeText(span.attributes, 'tracebar.source') === 'backend' ?
+			setAttrs(el('span', 'tb-kind tb-bk', 'backend'), { title: 'From the team\'s tracing backend' }) : null;
+		const name = setAttrs(el('div', 'tb-nm', [toggle, dot, el('span', 'tb-sn', span.name || '(unnamed)'), kind, remote,
 			el('span', 'tb-svc', span.service), folded && el('span', 'tb-n', '+' + childCount)]), { title: span.service + ': ' + span.name });
 		name.style.paddingLeft = 4 + Math.min(depth, 40) * 14 + 'px';
 		const left = msBetween(view.start, span.start) / view.durationMs, width = length / view.durationMs;
