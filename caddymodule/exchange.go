@@ -54,6 +54,7 @@ type exchange struct {
 	span   trace.Span // the SERVER span
 	attrs  []attribute.KeyValue
 	client trace.Span // the CLIENT span of the upstream call
+	inner  bool       // another Tracebar before this one puts in the toolbar
 
 	reqBytes atomic.Int64 // the transport may read the body in its own goroutine
 

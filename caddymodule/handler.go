@@ -260,6 +260,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r.Header.Del(f)
 	}
 	h.prop.Inject(cctx, propagation.HeaderCarrier(r.Header))
+	// Behind another Tracebar (edge Caddy → internal Caddy → app), the page
+	// gets the outer one's toolbar, which shows the whole trace (with a
+	// backend, across both); a second toolbar would cover it.
+	x.inner = r.Header.Get(outerHeader) != ""
+	r.Header.Set(outerHeader, "1")
 	// Let Go's transport decompress pages that may get the toolbar (and
 	// HEAD, whose head must be the GET's).
 	if wantsHTML(r) {
@@ -304,6 +309,10 @@ func (h *Handler) serveToolbar(w http.ResponseWriter, r *http.Request, next cadd
 	}
 	return nil
 }
+
+// outerHeader tells a Tracebar further along the request's way that the
+// page gets a toolbar already.
+const outerHeader = "X-Tracebar-Outer"
 
 // staleHeaders are the propagation headers of every supported format: an
 // incoming context never reaches the upstream, whatever is configured.

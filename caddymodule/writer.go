@@ -74,7 +74,7 @@ func (rw *responseWriter) WriteHeader(code int) {
 	rw.x.rec.UpstreamResponse = upstream
 	rw.x.mu.Unlock()
 
-	inj := inject.Eligible(rw.req.Method, code, rw.req.Header, h)
+	inj := !rw.x.inner && inject.Eligible(rw.req.Method, code, rw.req.Header, h)
 	if enc, _ := inject.Encoding(h); inj && enc != "" {
 		if rw.req.Method == http.MethodHead {
 			h.Del("Content-Encoding") // as the GET's body is decoded

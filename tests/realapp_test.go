@@ -362,3 +362,43 @@ func TestHookWithoutHeadTag(t *testing.T) {
 		t.Fatalf("the hook is not where the head is implied (before <meta>):\n%s", body)
 	}
 }
+
+// TestChainedCaddysGiveOneToolbar: edge Caddy → internal Caddy → app, both
+// with Tracebar: the page gets the edge's toolbar only (the internal one
+// records and traces as usual), and straight through the internal Caddy
+// the page gets its toolbar.
+func TestChainedCaddysGiveOneToolbar(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><html><head><title>app</title></head><body><p>app</p></body></html>")
+	}))
+	defer up.Close()
+	internal, edge := newEnv(t), newEnv(t)
+	internal.startCaddy(t, basicCaddyfile, strings.TrimPrefix(up.URL, "http://"))
+	edge.startCaddy(t, basicCaddyfile, internal.site)
+
+	resp, body := get(t, edge.base+"/", "Accept", "text/html")
+	_, edgeID := traceOf(t, resp)
+	tags := tagRE.FindAll(body, -1)
+	if len(tags) != 2 || len(toolbarTagRE.FindAll(body, -1)) != 1 {
+		t.Fatalf("%d tags through the chain, want the edge's two:\n%s", len(tags), body)
+	}
+	for _, tag := range tags {
+		if !bytes.Contains(tag, []byte(`data-tracebar-request="`+edgeID+`"`)) {
+			t.Fatalf("tag %s is not the edge's (request %s)", tag, edgeID)
+		}
+	}
+	var list []struct {
+		URL      string `json:"url"`
+		Injected bool   `json:"injected"`
+	}
+	_, b := get(t, internal.base+"/__tracebar/api/requests")
+	if err := json.Unmarshal(b, &list); err != nil || len(list) != 1 || list[0].Injected {
+		t.Fatalf("the internal Caddy's records %s (%v): want one, not injected", b, err)
+	}
+
+	_, body = get(t, internal.base+"/", "Accept", "text/html")
+	if len(tagRE.FindAll(body, -1)) != 2 {
+		t.Fatalf("straight through the internal Caddy the page has no toolbar:\n%s", body)
+	}
+}
