@@ -88,6 +88,8 @@ export function createClient(app, onRecord) {
 		es.addEventListener('spans', e => mergeSpans(state, parseEvent(e)));
 		es.addEventListener('logs', e => mergeLogs(state, parseEvent(e)));
 		es.addEventListener('evicted', () => { state.evicted = true; closeStream(state); app.schedule(); });
+		// The team's backend, when one is set: its error, until it answers again.
+		es.addEventListener('backend', e => { const status = parseEvent(e); state.backendError = status && !status.ok ? String(status.error || 'unreachable') : ''; app.schedule(); });
 		es.addEventListener('idle', () => closeStream(state));
 		es.onerror = () => { if (es.readyState === 2 && state.stream === es) state.stream = null; };
 	}

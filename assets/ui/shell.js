@@ -153,6 +153,7 @@ export function createShell(app) {
 			parts.push(setAttrs(el('a', 'tb-a', 'full page ' + OUT), link));
 		}
 		if (state.evicted) parts.push(el('span', 'tb-chip tb-warn', 'evicted'));
+		if (state.backendError) parts.push(setAttrs(el('span', 'tb-chip tb-warn', 'backend unreachable: local spans only'), { title: state.backendError }));
 		// Keep focus on a summary button across the rebuild.
 		const active = root.activeElement, action = active && summary.contains(active) && active.getAttribute('data-act');
 		replace(summary, parts);

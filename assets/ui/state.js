@@ -21,6 +21,7 @@ export function requestState(id) {
 		others: new Map(), // id -> the other records of the trace (the page's fetches)
 		stream: null, // the trace's EventSource, while open
 		evicted: false, // the store dropped the trace
+		backendError: '', // the team's backend did not answer for this trace: why
 		failed: '', // why the record could not be loaded
 		tries: 0,
 		version: 0, // bumped when spans or the record change
