@@ -27,95 +27,97 @@ func twoCaddyBackend(service, otlp, query string) string {
 `
 }
 
-// TestJaegerBackendTwoCaddies: edge Caddy → internal Caddy → the demo app,
-// which exports only to the internal Caddy's sink; both Caddies forward to
-// one real Jaeger and read traces back from it (backend). The edge's toolbar
-// shows the whole trace in one tree: its own spans from its store, the
-// internal Caddy's and the app's from Jaeger, marked as such.
+// TestJaegerBackendTwoCaddies: a request crosses two Caddy instances with
+// an app between them (edge Caddy → shop app → internal Caddy → inventory
+// API), the app exporting only to the internal Caddy's sink; both Caddies
+// forward to one real Jaeger and read traces back from it (backend).
+// Either one's toolbar shows the whole trace as one tree: its own spans
+// from its store, the others from Jaeger, marked as such.
 func TestJaegerBackendTwoCaddies(t *testing.T) {
 	j := startJaeger(t)
+	internal, edge := newEnv(t), newEnv(t)
 
-	internal := newEnv(t)
-	app := startDemoApp(t, internal.otlpHTTP)
-	internal.startCaddy(t, twoCaddyBackend("caddy-internal", j.otlpHTTP, j.queryHTTP), app, "OTEL_BSP_SCHEDULE_DELAY=100")
-	edge := newEnv(t)
-	edge.startCaddy(t, twoCaddyBackend("caddy-edge", j.otlpHTTP, j.queryHTTP), internal.site, "OTEL_BSP_SCHEDULE_DELAY=100")
+	// The app: the shop's web service, and the inventory API it calls
+	// through the internal Caddy.
+	web := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	inventory := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	appCmd := start(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + internal.otlpHTTP, "OTEL_BSP_SCHEDULE_DELAY=100"},
+		demoappBin, "-addr", web, "-inventory", inventory, "-inventory-url", internal.base)
+	waitListening(t, web, appCmd)
+	internal.startCaddy(t, twoCaddyBackend("caddy-internal", j.otlpHTTP, j.queryHTTP), inventory, "OTEL_BSP_SCHEDULE_DELAY=100")
+	edge.startCaddy(t, twoCaddyBackend("caddy-edge", j.otlpHTTP, j.queryHTTP), web, "OTEL_BSP_SCHEDULE_DELAY=100")
 
 	resp, _ := get(t, edge.base+"/", "Accept", "text/html")
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET / through both Caddies: %s", resp.Status)
+		t.Fatalf("GET / through the edge: %s", resp.Status)
 	}
 	traceID, edgeServer := traceOf(t, resp)
+	whole := all(has("caddy-edge", "GET /"), has("shop-web", "GET /"), has("shop-web", "SELECT products"),
+		has("caddy-internal", "GET /stock"), has("inventory", "GET /stock"), has("inventory", "compute stock"))
 
-	// The edge's live stream ends up with every span, from Jaeger.
-	spans := waitSpans(t, edge.base, traceID, all(
-		has("caddy-edge", "GET /"), has("caddy-internal", "GET /"),
-		has("shop-web", "GET /"), has("shop-web", "SELECT products"), has("inventory", "GET /stock")))
-
-	byID := map[string]span{}
-	for _, s := range spans {
-		if _, dup := byID[s.SpanID]; dup {
-			t.Fatalf("span %s %q twice in the edge's stream:%s", s.Service, s.Name, describe(spans))
-		}
-		byID[s.SpanID] = s
-		fromBackend := s.attr("tracebar.source") == "backend"
-		if s.Service == "caddy-edge" && fromBackend {
-			t.Errorf("the edge's own span %q is marked as from the backend", s.Name)
-		}
-		if s.Service != "caddy-edge" && !fromBackend {
-			t.Errorf("span %s %q reached the edge without the backend's mark", s.Service, s.Name)
-		}
-	}
-	root, _ := find(spans, "caddy-edge", "GET /")
-	if root.SpanID != edgeServer || root.ParentSpanID != "" {
-		t.Fatalf("the edge's server span is not the root %s:%s", edgeServer, describe(spans))
-	}
-	inner, _ := find(spans, "caddy-internal", "GET /")
-	web, _ := find(spans, "shop-web", "GET /")
-	if p := byID[inner.ParentSpanID]; p.Service != "caddy-edge" || p.Kind != 3 {
-		t.Fatalf("the internal Caddy's server span is not under the edge's client span:%s", describe(spans))
-	}
-	if p := byID[web.ParentSpanID]; p.Service != "caddy-internal" || p.Kind != 3 {
-		t.Fatalf("the app's server span is not under the internal Caddy's client span:%s", describe(spans))
-	}
-	// One tree: every span the stream has so far leads up to the edge's root.
-	for _, s := range spans {
-		x, hops := s, 0
-		for x.ParentSpanID != "" && hops <= len(spans) {
-			p, ok := byID[x.ParentSpanID]
-			if !ok {
-				t.Fatalf("span %s %q: parent %s missing:%s", s.Service, s.Name, x.ParentSpanID, describe(spans))
+	for _, c := range []struct {
+		name string
+		e    *env
+		own  string // the service whose spans this Caddy made itself
+	}{{"edge", edge, "caddy-edge"}, {"internal", internal, "caddy-internal"}} {
+		t.Run(c.name, func(t *testing.T) {
+			spans := waitSpans(t, c.e.base, traceID, whole)
+			byID := map[string]span{}
+			for _, s := range spans {
+				if _, dup := byID[s.SpanID]; dup {
+					t.Fatalf("span %s %q twice in the stream:%s", s.Service, s.Name, describe(spans))
+				}
+				byID[s.SpanID] = s
 			}
-			x, hops = p, hops+1
-		}
-		if x.SpanID != root.SpanID {
-			t.Fatalf("span %s %q is not under the edge's root:%s", s.Service, s.Name, describe(spans))
-		}
+			for _, s := range spans {
+				// The internal Caddy got the app's spans through its sink.
+				local := s.Service == c.own || (c.name == "internal" && s.Service != "caddy-edge")
+				if got := s.attr("tracebar.source") == "backend"; got == local {
+					t.Errorf("span %s %q: marked as from the backend: %v", s.Service, s.Name, got)
+				}
+			}
+			root, _ := find(spans, "caddy-edge", "GET /")
+			if root.SpanID != edgeServer || root.ParentSpanID != "" {
+				t.Fatalf("the edge's server span is not the root %s:%s", edgeServer, describe(spans))
+			}
+			parentOf := func(service, name string) span { s, _ := find(spans, service, name); return byID[s.ParentSpanID] }
+			if p := parentOf("shop-web", "GET /"); p.Service != "caddy-edge" || p.Kind != 3 {
+				t.Errorf("the app's server span is not under the edge's CLIENT span:%s", describe(spans))
+			}
+			if p := parentOf("caddy-internal", "GET /stock"); p.Service != "shop-web" || p.Kind != 3 {
+				t.Errorf("the internal Caddy's span is not under the app's call:%s", describe(spans))
+			}
+			if p := parentOf("inventory", "GET /stock"); p.Service != "caddy-internal" || p.Kind != 3 {
+				t.Errorf("the API's span is not under the internal Caddy's CLIENT span:%s", describe(spans))
+			}
+			// One tree: every span leads up to the edge's root.
+			for _, s := range spans {
+				x, hops := s, 0
+				for x.ParentSpanID != "" && hops <= len(spans) {
+					p, ok := byID[x.ParentSpanID]
+					if !ok {
+						t.Fatalf("span %s %q: parent %s missing:%s", s.Service, s.Name, x.ParentSpanID, describe(spans))
+					}
+					x, hops = p, hops+1
+				}
+				if x.SpanID != root.SpanID {
+					t.Fatalf("span %s %q is not under the edge's root:%s", s.Service, s.Name, describe(spans))
+				}
+			}
+		})
 	}
 
 	// The trace API answers with the merged trace too.
 	tr, body := get(t, edge.base+"/__tracebar/api/traces/"+traceID)
-	if tr.StatusCode != http.StatusOK {
-		t.Fatalf("GET trace: %s", tr.Status)
-	}
-	if _, ok := find(parseOTLP(t, body), "inventory", "GET /stock"); !ok {
-		t.Fatalf("the edge's trace API lacks the app's spans:%s", describe(parseOTLP(t, body)))
+	if _, ok := find(parseOTLP(t, body), "inventory", "GET /stock"); tr.StatusCode != http.StatusOK || !ok {
+		t.Fatalf("the edge's trace API (%s) lacks the API's spans:%s", tr.Status, describe(parseOTLP(t, body)))
 	}
 
-	// The internal Caddy got the app's spans through its own sink: not
-	// marked there.
-	_, body = get(t, internal.base+"/__tracebar/api/traces/"+traceID)
-	if s, ok := find(parseOTLP(t, body), "shop-web", "GET /"); !ok || s.attr("tracebar.source") != "" {
-		t.Fatalf("the internal Caddy's copy of the app's span: found %v, source %q", ok, s.attr("tracebar.source"))
-	}
-
-	// In a browser: the edge's toolbar shows the app's spans in its
-	// waterfall, marked as from the backend. (Its full page: in the proxied
-	// page itself, the internal Caddy's toolbar, injected first, is the one
-	// that shows.)
+	// In a browser: the page's toolbar shows the whole request in its
+	// waterfall, the spans from Jaeger marked.
 	t.Run("browser", func(t *testing.T) {
 		ctx := newBrowser(t)
-		if err := chromedp.Do(ctx, chromedp.Navigate(edge.base+resp.Header.Get("X-Tracebar-Link"))); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Navigate(edge.base+"/")); err != nil {
 			t.Fatal(err)
 		}
 		wait := func(what, expr string) {
@@ -126,17 +128,16 @@ func TestJaegerBackendTwoCaddies(t *testing.T) {
 			}
 		}
 		wait("the toolbar", `root.querySelector('.tb-tab[data-tab=trace]')`)
+		chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](shadow(`(root.querySelector('.tb-panel') && root.querySelector('.tb-panel').offsetParent) || root.querySelector('.tb-badge').click()`)))
 		chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](shadow(`root.querySelector('.tb-tab[data-tab=trace]').click()`)))
 		row := func(service, name string) string {
 			return `[...root.querySelectorAll('.tb-span')].find(r => r.querySelector('.tb-svc').textContent === '` + service + `' && r.querySelector('.tb-sn').textContent === '` + name + `')`
 		}
-		wait("the app's spans from Jaeger, marked", row("inventory", "GET /stock")+` && `+row("inventory", "GET /stock")+`.querySelector('.tb-bk') && `+
-			row("caddy-internal", "GET /")+` && `+row("caddy-internal", "GET /")+`.querySelector('.tb-bk')`)
-		// The edge's own spans carry no mark; the tree nests the app under
-		// both proxies.
+		wait("the API's and the internal Caddy's spans from Jaeger, marked", row("inventory", "GET /stock")+` && `+row("inventory", "GET /stock")+`.querySelector('.tb-bk') && `+
+			row("caddy-internal", "GET /stock")+` && `+row("caddy-internal", "GET /stock")+`.querySelector('.tb-bk')`)
 		edgeRow := row("caddy-edge", "GET /")
 		wait("the edge's root, unmarked", edgeRow+` && !`+edgeRow+`.querySelector('.tb-bk') && `+edgeRow+`.getAttribute('aria-level') === '1'`)
-		wait("the app nested under both proxies", `+(`+row("shop-web", "GET /")+` || {getAttribute: () => 0}).getAttribute('aria-level') >= 5`)
+		wait("the API nested under both proxies and the app", `+(`+row("inventory", "GET /stock")+` || {getAttribute: () => 0}).getAttribute('aria-level') >= 7`)
 		chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](shadow(row("inventory", "GET /stock")+`.click()`)))
 		wait("the span detail's source", `root.querySelector('.tb-detail') && root.querySelector('.tb-detail').textContent.includes("the team's tracing backend")`)
 		screenshot(t, ctx, "backend.png")

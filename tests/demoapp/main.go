@@ -40,13 +40,17 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:3000", "address of the shop (web) service")
 	invAddr := flag.String("inventory", "127.0.0.1:3001", "address of the inventory service")
+	invURL := flag.String("inventory-url", "", "URL the shop calls the inventory service at (default: http://<inventory>; e.g. a Caddy in front of it)")
 	flag.Parse()
-	if err := run(*addr, *invAddr); err != nil {
+	if *invURL == "" {
+		*invURL = "http://" + *invAddr
+	}
+	if err := run(*addr, *invAddr, *invURL); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, invAddr string) error {
+func run(addr, invAddr, invURL string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
@@ -71,7 +75,7 @@ func run(addr, invAddr string) error {
 	s := &shop{
 		db:        db,
 		tracer:    webTP.Tracer("demoapp/shop"),
-		inventory: "http://" + invAddr,
+		inventory: strings.TrimSuffix(invURL, "/"),
 		client:    &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(webTP))},
 		logs:      otlpEndpoint() + "/v1/logs",
 	}
