@@ -96,8 +96,9 @@ type App struct {
 	servers   []string // pool keys of the running sink servers
 	logger    *zap.Logger
 
-	backend     *otelbridge.Backend // reads traces back, or nil
-	prevBackend toolbar.Backend     // the store's backend before this config's
+	backend     *otelbridge.Backend  // reads traces back, or nil
+	backendSlot *toolbar.BackendSlot // this config's hold on the store's backend
+	prevBackend *toolbar.BackendSlot // the one it replaced
 }
 
 var (
@@ -157,7 +158,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		b.Redactor = a.redactor
 		a.backend = b
-		a.logger.Info("reading traces back from the backend", zap.String("backend", a.Backend), zap.String("api", api))
+		a.logger.Info("reading traces back from the backend", zap.String("backend", b.URL()), zap.String("api", api))
 	}
 
 	zipkin := a.ForwardProtocol == "zipkin"
@@ -213,19 +214,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 			a.logger.Info("forwarding spans to Zipkin as v2 JSON; logs and metrics are not forwarded (Zipkin has no API for them)",
 				zap.String("endpoint", f.Endpoint), zap.String("protocol", f.Protocol), zap.Bool("logs_and_metrics", false))
 		} else {
-			a.logger.Info("forwarding telemetry", zap.String("endpoint", endpoint), zap.String("protocol", f.Protocol), zap.Bool("logs_and_metrics", f.ForwardsLogsAndMetrics()))
+			a.logger.Info("forwarding telemetry", zap.String("endpoint", f.Endpoint), zap.String("protocol", f.Protocol), zap.Bool("logs_and_metrics", f.ForwardsLogsAndMetrics()))
 		}
 	}
 	return nil
-}
-
-// storeBackend is this config's backend as the store holds it: nil, not
-// a nil *otelbridge.Backend, when there is none.
-func (a *App) storeBackend() toolbar.Backend {
-	if a.backend == nil {
-		return nil
-	}
-	return a.backend
 }
 
 // Redactor returns the redaction rules of this config.
@@ -236,15 +228,42 @@ func (a *App) Forwarder() *otelbridge.Forwarder { return a.forwarder }
 
 // Validate checks the listen addresses.
 func (a *App) Validate() error {
+	var seen []caddy.NetworkAddress
 	for _, addr := range []string{a.OTLPHTTP, a.OTLPGRPC, a.Zipkin} {
 		if addr == "off" {
 			continue
 		}
-		if _, err := caddy.ParseNetworkAddress(addr); err != nil {
+		na, err := caddy.ParseNetworkAddress(addr)
+		if err != nil {
 			return fmt.Errorf("tracebar: sink address %q: %w", addr, err)
 		}
+		// Two listeners on one port would share its connections.
+		for _, other := range seen {
+			if sameListener(na, other) {
+				return fmt.Errorf("tracebar: otlp_http, otlp_grpc and zipkin need addresses of their own; %s and %s are one", other, na)
+			}
+		}
+		seen = append(seen, na)
 	}
 	return nil
+}
+
+// sameListener reports whether two addresses take the same port: the same
+// network and port, and the same host or one that covers the other (any
+// loopback spelling, or a wildcard).
+func sameListener(a, b caddy.NetworkAddress) bool {
+	if a.Network != b.Network || a.StartPort != b.StartPort {
+		return false
+	}
+	if a.IsUnixNetwork() {
+		return a.Host == b.Host
+	}
+	wide := func(h string) bool {
+		ip := net.ParseIP(h)
+		return h == "" || ip != nil && ip.IsUnspecified()
+	}
+	loop := func(h string) bool { ip := net.ParseIP(h); return h == "localhost" || ip != nil && ip.IsLoopback() }
+	return a.Host == b.Host || wide(a.Host) || wide(b.Host) || loop(a.Host) && loop(b.Host)
 }
 
 // Sink returns the shared OTLP sink, also served under the toolbar's
@@ -261,7 +280,11 @@ func (a *App) Start() error {
 	sink := a.sink
 	a.sinkCfg = &otelbridge.SinkConfig{MaxBodyBytes: a.MaxBodyBytes, Forwarder: a.forwarder, CORSOrigins: a.CORSOrigins, Redactor: a.redactor}
 	a.prevCfg = sink.Configure(a.sinkCfg)
-	a.prevBackend = a.store.SetBackend(a.storeBackend())
+	a.backendSlot = &toolbar.BackendSlot{}
+	if a.backend != nil { // not a nil *otelbridge.Backend in the interface
+		a.backendSlot.Backend = a.backend
+	}
+	a.prevBackend = a.store.SetBackend(a.backendSlot)
 	serveHTTP := func(h http.Handler) func(net.Listener) (caddy.Destructor, error) {
 		return func(ln net.Listener) (caddy.Destructor, error) {
 			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -313,7 +336,7 @@ func (a *App) Start() error {
 // shuts them down.
 func (a *App) Stop() error {
 	a.sink.Restore(a.sinkCfg, a.prevCfg)
-	a.store.RestoreBackend(a.storeBackend(), a.prevBackend)
+	a.store.RestoreBackend(a.backendSlot, a.prevBackend)
 	var errs []error
 	for _, key := range a.servers {
 		if _, err := pool.Delete(key); err != nil {
@@ -330,7 +353,7 @@ func (a *App) Cleanup() error {
 	var errs []error
 	if a.sink != nil && a.sinkCfg != nil {
 		a.sink.Restore(a.sinkCfg, a.prevCfg) // Stop is skipped when setting up failed
-		a.store.RestoreBackend(a.storeBackend(), a.prevBackend)
+		a.store.RestoreBackend(a.backendSlot, a.prevBackend)
 	}
 	if a.backend != nil {
 		a.backend.Close()

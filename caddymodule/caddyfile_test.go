@@ -196,3 +196,26 @@ func TestAppForwardProtocol(t *testing.T) {
 		t.Fatalf("forwarder %+v, want the Zipkin endpoint from the environment", f)
 	}
 }
+
+// TestAppValidateRefusesSharedSinkAddresses: the OTLP sinks and the Zipkin
+// receiver each need a port of their own (on one, they would share its
+// connections), however the address is spelled.
+func TestAppValidateRefusesSharedSinkAddresses(t *testing.T) {
+	tests := []struct {
+		name string
+		app  App
+		ok   bool
+	}{
+		{"defaults", App{OTLPHTTP: DefaultOTLPHTTP, OTLPGRPC: DefaultOTLPGRPC, Zipkin: DefaultZipkin}, true},
+		{"zipkin off", App{OTLPHTTP: DefaultOTLPHTTP, OTLPGRPC: DefaultOTLPGRPC, Zipkin: "off"}, true},
+		{"same address", App{OTLPHTTP: "127.0.0.1:4318", OTLPGRPC: DefaultOTLPGRPC, Zipkin: "127.0.0.1:4318"}, false},
+		{"loopback spellings", App{OTLPHTTP: "localhost:4318", OTLPGRPC: DefaultOTLPGRPC, Zipkin: "127.0.0.2:4318"}, false},
+		{"a wildcard covers loopback", App{OTLPHTTP: DefaultOTLPHTTP, OTLPGRPC: ":4318", Zipkin: "off"}, false},
+		{"other hosts, same port", App{OTLPHTTP: "10.0.0.1:4318", OTLPGRPC: "10.0.0.2:4318", Zipkin: "off"}, true},
+	}
+	for _, tt := range tests {
+		if err := tt.app.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: Validate() = %v, want ok: %v", tt.name, err, tt.ok)
+		}
+	}
+}

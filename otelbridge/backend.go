@@ -53,6 +53,7 @@ type Backend struct {
 	Redactor *toolbar.Redactor
 
 	base   string // without the trailing slash
+	shown  string // base with any password masked, for messages and logs
 	api    string
 	store  *toolbar.Store
 	client *http.Client
@@ -62,6 +63,7 @@ type Backend struct {
 	inflight map[toolbar.TraceID]*fetchCall
 	last     map[toolbar.TraceID]toolbar.BackendStatus // of followed traces
 	closed   bool
+	requests chan struct{} // one token per request to the backend
 	ctx      context.Context
 	cancel   context.CancelFunc
 }
@@ -100,22 +102,23 @@ func NewBackend(base, api string, store *toolbar.Store) (*Backend, error) {
 	client := forwardHTTPClient()
 	client.Timeout = 0 // each request has its own
 	return &Backend{
-		base: strings.TrimSuffix(base, "/"), api: api, store: store, client: client,
+		base: strings.TrimSuffix(base, "/"), shown: strings.TrimSuffix(u.Redacted(), "/"), api: api, store: store, client: client,
 		followed: map[toolbar.TraceID]*follow{}, inflight: map[toolbar.TraceID]*fetchCall{},
-		last: map[toolbar.TraceID]toolbar.BackendStatus{}, ctx: ctx, cancel: cancel,
+		last: map[toolbar.TraceID]toolbar.BackendStatus{}, requests: make(chan struct{}, maxRequests), ctx: ctx, cancel: cancel,
 	}, nil
 }
 
-// URL is the backend's base URL, API its query API.
-func (b *Backend) URL() string { return b.base }
+// URL is the backend's base URL (a password in it masked), API its query API.
+func (b *Backend) URL() string { return b.shown }
 func (b *Backend) API() string { return b.api }
 
-// Close stops following every trace.
+// Close stops following every trace and ends the requests in flight.
 func (b *Backend) Close() {
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()
 	b.cancel()
+	b.client.CloseIdleConnections()
 }
 
 func orDefault[T int | time.Duration](v, d T) T {
@@ -134,35 +137,52 @@ func (b *Backend) Fetch(ctx context.Context, id toolbar.TraceID) toolbar.Backend
 }
 
 // fetch is Fetch, also reporting how many spans were new to the store.
+// The request runs on the Backend's own context, not a caller's: a caller
+// that gives up (a poller whose viewer left) does not fail the others
+// waiting for the same answer.
 func (b *Backend) fetch(ctx context.Context, id toolbar.TraceID) (toolbar.BackendStatus, int) {
 	b.mu.Lock()
-	if c, ok := b.inflight[id]; ok {
-		b.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.st, c.added
-		case <-ctx.Done():
-			return toolbar.BackendStatus{Error: "backend: " + ctx.Err().Error()}, 0
-		}
+	c, ok := b.inflight[id]
+	if !ok {
+		c = &fetchCall{done: make(chan struct{})}
+		b.inflight[id] = c
+		go b.run(id, c)
 	}
-	c := &fetchCall{done: make(chan struct{})}
-	b.inflight[id] = c
 	b.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.st, c.added
+	case <-ctx.Done():
+		return toolbar.BackendStatus{Error: "backend: " + ctx.Err().Error()}, 0
+	}
+}
 
-	spans, err := b.get(ctx, id)
-	added := 0
+// maxRequests bounds the requests to the backend at once, and so the
+// memory their answers take.
+const maxRequests = 4
+
+// run makes the request of c and hands its outcome to every waiter.
+func (b *Backend) run(id toolbar.TraceID, c *fetchCall) {
+	defer func() {
+		b.mu.Lock()
+		delete(b.inflight, id)
+		b.mu.Unlock()
+		close(c.done)
+	}()
+	select {
+	case b.requests <- struct{}{}:
+		defer func() { <-b.requests }()
+	case <-b.ctx.Done():
+		c.st = toolbar.BackendStatus{Error: "backend: " + b.ctx.Err().Error()}
+		return
+	}
+	spans, err := b.get(b.ctx, id)
 	if err != nil {
 		c.st = toolbar.BackendStatus{Error: err.Error()}
-	} else {
-		c.st = toolbar.BackendStatus{OK: true, Spans: len(spans)}
-		added, _ = b.store.AddSpans(spans)
+		return
 	}
-	c.added = added
-	b.mu.Lock()
-	delete(b.inflight, id)
-	b.mu.Unlock()
-	close(c.done)
-	return c.st, added
+	c.st = toolbar.BackendStatus{OK: true, Spans: len(spans)}
+	c.added, _ = b.store.AddSpans(spans)
 }
 
 // get asks the backend for trace id and converts its answer. A trace the
@@ -179,8 +199,8 @@ func (b *Backend) get(ctx context.Context, id toolbar.TraceID) ([]toolbar.Span, 
 	default:
 		path = "/api/v2/trace/"
 	}
-	u := b.base + path + id.String()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+path+id.String(), nil)
+	u := b.shown + path + id.String() // for messages: they reach the toolbar and logs
 	if err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
@@ -188,7 +208,7 @@ func (b *Backend) get(ctx context.Context, id toolbar.TraceID) ([]toolbar.Span, 
 	resp, err := b.client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("backend %s did not answer in time", b.base)
+			return nil, fmt.Errorf("backend %s did not answer in time", b.shown)
 		}
 		return nil, fmt.Errorf("backend: %w", err)
 	}

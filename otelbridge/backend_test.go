@@ -521,7 +521,7 @@ func TestBackendAPI(t *testing.T) {
 	}
 	defer b.Close()
 	b.First, b.Max, b.Quiet = 5*time.Millisecond, 20*time.Millisecond, time.Minute
-	store.SetBackend(b)
+	store.SetBackend(&toolbar.BackendSlot{Backend: b})
 	api := httptest.NewServer(toolbar.NewAPI(store))
 	defer api.Close()
 
@@ -630,5 +630,81 @@ func TestBackendAPI(t *testing.T) {
 			t.Fatal("still following after the stream ended")
 		}
 		time.Sleep(10 * time.Millisecond) // the server notices the client left on its own
+	}
+}
+
+// TestBackendAnswersAndPasswords: a Zipkin answer holding a null span is
+// read without it; a password in the backend's URL is sent as basic auth
+// and masked in every message (they reach the toolbar and the logs).
+func TestBackendAnswersAndPasswords(t *testing.T) {
+	var auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v2/trace/") {
+			fmt.Fprint(w, `[null]`)
+			return
+		}
+		if u, p, ok := r.BasicAuth(); ok {
+			auth = u + ":" + p
+		}
+		http.Error(w, "storage down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+
+	store := localStore(t)
+	z, err := NewBackend(srv.URL, BackendZipkin, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	if st := z.Fetch(context.Background(), mustTrace(t, bkTrace)); !st.OK || st.Spans != 0 {
+		t.Fatalf("a null span: status %+v, want ok with none", st)
+	}
+
+	withPassword := strings.Replace(srv.URL, "http://", "http://admin:s3cret@", 1)
+	j, err := NewBackend(withPassword, BackendJaeger, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	st := j.Fetch(context.Background(), mustTrace(t, bkTrace))
+	if auth != "admin:s3cret" {
+		t.Fatalf("the backend got basic auth %q", auth)
+	}
+	if st.OK || strings.Contains(st.Error, "s3cret") || !strings.Contains(st.Error, "503") || strings.Contains(j.URL(), "s3cret") {
+		t.Fatalf("status %+v, URL %s: want the 503, and no password", st, j.URL())
+	}
+}
+
+// TestBackendCallerGivingUpFailsNoOther: the one request in flight for a
+// trace runs on the Backend's own context: a waiter that gives up does not
+// end it for the others.
+func TestBackendCallerGivingUpFailsNoOther(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer srv.Close()
+	b, err := NewBackend(srv.URL, BackendJaeger, localStore(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	id := mustTrace(t, bkTrace)
+	first, giveUp := context.WithCancel(context.Background())
+	firstDone := make(chan toolbar.BackendStatus)
+	go func() { firstDone <- b.Fetch(first, id) }()
+	<-arrived
+	second := make(chan toolbar.BackendStatus)
+	go func() { second <- b.Fetch(context.Background(), id) }()
+	giveUp()
+	if st := <-firstDone; st.OK {
+		t.Fatalf("the caller that gave up got %+v", st)
+	}
+	close(release)
+	if st := <-second; !st.OK {
+		t.Fatalf("the other caller got %+v, want the backend's answer", st)
 	}
 }

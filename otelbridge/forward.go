@@ -143,7 +143,16 @@ func NewForwarder(endpoint string, exact bool, self ...string) (*Forwarder, erro
 		}
 		return nil, fmt.Errorf("forward: %w", err)
 	}
-	return startForwarder(endpoint, "otlp", client, signals), nil
+	return startForwarder(redactedURL(endpoint), "otlp", client, signals), nil
+}
+
+// redactedURL is s with the password of its user info, if any, masked: it
+// is shown in logs.
+func redactedURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 // startForwarder starts the senders of a Forwarder whose clients are

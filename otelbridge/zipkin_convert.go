@@ -58,6 +58,7 @@ func zipkinToOTLP(spans []*model.SpanModel) []*tracepb.ResourceSpans {
 		service string
 	}
 	var shared map[sharedKey]model.ID
+	spans = slices.DeleteFunc(slices.Clone(spans), func(zs *model.SpanModel) bool { return zs == nil }) // a JSON null
 	for _, zs := range spans {
 		if zs.Shared {
 			if shared == nil {

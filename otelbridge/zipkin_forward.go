@@ -81,8 +81,8 @@ func NewZipkinForwarder(endpoint string, self ...string) (*Forwarder, error) {
 	if isSelf(u.Host, self) {
 		return nil, fmt.Errorf("forward: %s is this process's own sink or Zipkin receiver; forwarding there would loop", endpoint)
 	}
-	post := u.String()
-	return startForwarder(post, "zipkin", &zipkinClient{url: post, client: forwardHTTPClient(), maxPost: zipkinMaxPost}, nil), nil
+	shown := u.Redacted() // for messages and logs
+	return startForwarder(shown, "zipkin", &zipkinClient{url: u.String(), shown: shown, client: forwardHTTPClient(), maxPost: zipkinMaxPost}, nil), nil
 }
 
 // zipkinClient is the Forwarder's span client for Zipkin: an
@@ -90,6 +90,7 @@ func NewZipkinForwarder(endpoint string, self ...string) (*Forwarder, error) {
 // processor) and received exports take the same path as with OTLP.
 type zipkinClient struct {
 	url     string
+	shown   string // url with any password masked
 	client  *http.Client
 	maxPost int
 }
@@ -115,7 +116,7 @@ func (c *zipkinClient) UploadTraces(ctx context.Context, rss []*tracepb.Resource
 			return nil
 		}
 		body = append(body, ']')
-		err := postRetrying(ctx, c.client, c.url, "application/json", body, nil, c.url)
+		err := postRetrying(ctx, c.client, c.url, "application/json", body, nil, c.shown)
 		body = body[:1]
 		return err
 	}
@@ -141,7 +142,7 @@ func (c *zipkinClient) UploadTraces(ctx context.Context, rss []*tracepb.Resource
 		return err
 	}
 	if skipped > 0 {
-		return fmt.Errorf("forward %s: %d spans not convertible to Zipkin JSON: %w", c.url, skipped, skipErr)
+		return fmt.Errorf("forward %s: %d spans not convertible to Zipkin JSON: %w", c.shown, skipped, skipErr)
 	}
 	return nil
 }

@@ -48,33 +48,41 @@ type Store struct {
 	recOrder *list.List
 	reqSubs  map[chan struct{}]struct{}
 
-	backend Backend // the team's backend the API reads traces from, or nil
+	backend *BackendSlot // the config whose backend the API reads traces from
 }
 
-// SetBackend makes b the backend the API reads traces from (nil: none) and
-// returns the one it replaces. The store outlives configs: a new config
-// sets its backend before the old one's is restored away (RestoreBackend).
-func (s *Store) SetBackend(b Backend) (prev Backend) {
+// BackendSlot is one config's hold on the store's backend: its Backend, or
+// nil for a config without one. Each config has its own slot, so a config
+// that stops gives the store back only if its slot is still in force.
+type BackendSlot struct{ Backend Backend }
+
+// SetBackend puts slot in force and returns the one it replaces. The
+// store outlives configs: a new config sets its slot before the old one's
+// is restored away (RestoreBackend).
+func (s *Store) SetBackend(slot *BackendSlot) (prev *BackendSlot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prev, s.backend = s.backend, b
+	prev, s.backend = s.backend, slot
 	return prev
 }
 
-// RestoreBackend puts prev back if b is still the store's backend.
-func (s *Store) RestoreBackend(b, prev Backend) {
+// RestoreBackend puts prev back if slot is still in force.
+func (s *Store) RestoreBackend(slot, prev *BackendSlot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.backend == b {
+	if s.backend == slot {
 		s.backend = prev
 	}
 }
 
-// Backend returns the backend set with SetBackend, or nil.
+// Backend returns the backend in force, or nil.
 func (s *Store) Backend() Backend {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.backend
+	if s.backend == nil {
+		return nil
+	}
+	return s.backend.Backend
 }
 
 type trace struct {

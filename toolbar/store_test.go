@@ -2,6 +2,7 @@ package toolbar
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -389,5 +390,40 @@ func TestStoreFindsDuplicatesInLargeTraces(t *testing.T) {
 	}
 	if n, dups := s.AddSpans(spans); n != 0 || dups != len(spans) {
 		t.Fatalf("third batch: stored %d, %d duplicates", n, dups)
+	}
+}
+
+type stubBackend struct{ name string }
+
+func (stubBackend) Fetch(context.Context, TraceID) BackendStatus { return BackendStatus{OK: true} }
+func (stubBackend) Follow(TraceID) (<-chan BackendStatus, func()) {
+	return make(chan BackendStatus), func() {}
+}
+
+// TestBackendSlotsAcrossReloads: Caddy starts a config before it stops the
+// one before; a config that stops gives the store back only if its own
+// slot is in force, so config C without a backend never gets back the
+// backend of A, which B (also without one) replaced.
+func TestBackendSlotsAcrossReloads(t *testing.T) {
+	s := NewStore(Limits{})
+	a := &BackendSlot{Backend: stubBackend{"a"}}
+	prevA := s.SetBackend(a)
+	b := &BackendSlot{}
+	prevB := s.SetBackend(b)   // B starts,
+	s.RestoreBackend(a, prevA) // then A stops
+	c := &BackendSlot{}
+	prevC := s.SetBackend(c)   // C starts,
+	s.RestoreBackend(b, prevB) // then B stops
+	if got := s.Backend(); got != nil {
+		t.Fatalf("C has no backend, the store reads from %v", got)
+	}
+	s.RestoreBackend(c, prevC) // C stops for good: back to B's, none
+	if got := s.Backend(); got != nil {
+		t.Fatalf("after C: %v", got)
+	}
+	d := &BackendSlot{Backend: stubBackend{"d"}}
+	s.SetBackend(d)
+	if got := s.Backend(); got != d.Backend {
+		t.Fatalf("D's backend not in force: %v", got)
 	}
 }
