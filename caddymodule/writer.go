@@ -335,9 +335,19 @@ func (f firstWriter) Write(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
-	*rw.first = append(*rw.first, p...)
-	if len(*rw.first) >= enough {
-		if err := rw.release(); err != nil {
+	// Hold only what the first write needs: the buffer never grows past
+	// maxFirst, and the rest goes on from p without a copy.
+	need := enough - len(*rw.first)
+	if len(p) < need {
+		*rw.first = append(*rw.first, p...)
+		return len(p), nil
+	}
+	*rw.first = append(*rw.first, p[:need]...)
+	if err := rw.release(); err != nil {
+		return 0, err
+	}
+	if len(p) > need {
+		if _, err := rw.send(p[need:]); err != nil {
 			return 0, err
 		}
 	}
@@ -347,7 +357,7 @@ func (f firstWriter) Write(p []byte) (int, error) {
 var _ io.Writer = firstWriter{}
 
 // firsts recycles the buffers of held first bytes.
-var firsts = sync.Pool{New: func() any { b := make([]byte, 0, maxFirst+4<<10); return &b }}
+var firsts = sync.Pool{New: func() any { b := make([]byte, 0, maxFirst); return &b }}
 
 func getFirst() *[]byte {
 	b := firsts.Get().(*[]byte)
