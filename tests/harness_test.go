@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,44 @@ func (e *env) startCaddy(t testing.TB, tmpl, upstream string, extraEnv ...string
 	cmd := start(t, append([]string{"HOME=" + e.dir, "XDG_DATA_HOME=" + e.dir, "XDG_CONFIG_HOME=" + e.dir}, extraEnv...), caddyBin, "run", "--config", cf)
 	waitListening(t, e.site, cmd)
 	waitListening(t, e.otlpHTTP, cmd)
+}
+
+// startCaddyLogging runs Caddy as startCaddy does, for a config whose
+// sink may not start, and waits until its site listens and it has logged a
+// line holding every one of want.
+func (e *env) startCaddyLogging(t testing.TB, tmpl, upstream string, want ...string) {
+	t.Helper()
+	cf := e.writeCaddyfile(t, tmpl, upstream)
+	cmd := exec.Command(caddyBin, "run", "--config", cf)
+	cmd.Env = append(os.Environ(), "HOME="+e.dir, "XDG_DATA_HOME="+e.dir, "XDG_CONFIG_HOME="+e.dir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	logged := make(chan struct{}, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			t.Log("caddy: " + line)
+			if !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(line, w) }) {
+				select {
+				case logged <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	waitListening(t, e.site, cmd)
+	select {
+	case <-logged:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Caddy logged no line with %q", want)
+	}
 }
 
 func (e *env) writeCaddyfile(t testing.TB, tmpl, upstream string) string {

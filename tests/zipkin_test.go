@@ -1,12 +1,10 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -187,37 +185,7 @@ func TestZipkinPortTakenIsLogged(t *testing.T) {
 
 	second := newEnv(t)
 	second.zipkin = first.zipkin
-	cf := second.writeCaddyfile(t, basicCaddyfile, app)
-	cmd := exec.Command(caddyBin, "run", "--config", cf)
-	cmd.Env = append(os.Environ(), "HOME="+second.dir, "XDG_DATA_HOME="+second.dir, "XDG_CONFIG_HOME="+second.dir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	refused := make(chan struct{}, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			t.Log("second caddy: " + line)
-			if strings.Contains(line, "Zipkin receiver not started") && strings.Contains(line, "another process listens on "+first.zipkin) {
-				select {
-				case refused <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}()
-	waitListening(t, second.site, cmd)
-	select {
-	case <-refused:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the second Caddy did not report the Zipkin address as taken")
-	}
+	second.startCaddyLogging(t, basicCaddyfile, app, "Zipkin receiver not started", "another process listens on "+first.zipkin)
 	if resp, _ := get(t, second.base+"/api/products"); resp.StatusCode != 200 {
 		t.Fatalf("the second Caddy does not proxy: status %d", resp.StatusCode)
 	}
