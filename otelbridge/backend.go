@@ -268,7 +268,7 @@ func decodeBackendTrace(api string, body []byte) ([]*tracepb.ResourceSpans, erro
 	if batches, ok := doc["batches"]; ok {
 		doc = map[string]any{"resourceSpans": batches}
 	}
-	if err := backendIDs(doc, 0); err != nil {
+	if err := idsToBase64(doc, 0, backendID, tempoNames); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(doc)
@@ -282,48 +282,19 @@ func decodeBackendTrace(api string, body []byte) ([]*tracepb.ResourceSpans, erro
 	return td.GetResourceSpans(), nil
 }
 
-// backendIDs prepares ids for protojson: OTLP/JSON (Jaeger) spells them
-// in hex, Tempo in base64 (its protobuf's JSON), so hex of an id's length
-// becomes base64 and anything else is left for protojson to read. Tempo's
-// older field names (instrumentationLibrarySpans) become OTLP's.
-func backendIDs(v any, depth int) error {
-	if depth > 64 {
-		return errors.New("JSON nested too deeply")
+// backendID is a backend's id as protojson reads it: OTLP/JSON (Jaeger)
+// spells ids in hex, Tempo in base64 (its protobuf's JSON), so hex of an
+// id's length becomes base64 and anything else is left for protojson.
+func backendID(s string) string {
+	if (len(s) == 32 || len(s) == 16) && isHex(s) {
+		raw, _ := hex.DecodeString(s)
+		return base64.StdEncoding.EncodeToString(raw)
 	}
-	switch x := v.(type) {
-	case map[string]any:
-		for _, pair := range [][2]string{{"instrumentationLibrarySpans", "scopeSpans"}, {"instrumentationLibrary", "scope"}} {
-			if e, ok := x[pair[0]]; ok {
-				if _, dup := x[pair[1]]; !dup {
-					x[pair[1]] = e
-				}
-				delete(x, pair[0])
-			}
-		}
-		for k, e := range x {
-			switch k {
-			case "traceId", "spanId", "parentSpanId":
-				if s, ok := e.(string); ok {
-					if (len(s) == 32 || len(s) == 16) && isHex(s) {
-						raw, _ := hex.DecodeString(s)
-						x[k] = base64.StdEncoding.EncodeToString(raw)
-					}
-					continue
-				}
-			}
-			if err := backendIDs(e, depth+1); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if err := backendIDs(e, depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return s
 }
+
+// tempoNames are OTLP's older field names, in Tempo's answers, and OTLP's.
+var tempoNames = [][2]string{{"instrumentationLibrarySpans", "scopeSpans"}, {"instrumentationLibrary", "scope"}}
 
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -24,7 +24,7 @@ func unmarshalJSON(body []byte, req proto.Message) error {
 	if err := dec.Decode(&doc); err != nil {
 		return err
 	}
-	if err := hexIDsToBase64(doc, 0); err != nil {
+	if err := idsToBase64(doc, 0, hexID, nil); err != nil {
 		return err
 	}
 	b, err := json.Marshal(doc)
@@ -34,33 +34,49 @@ func unmarshalJSON(body []byte, req proto.Message) error {
 	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, req)
 }
 
-func hexIDsToBase64(v any, depth int) error {
+// hexID is an OTLP/JSON id (hex) as protojson reads it (base64). Not hex:
+// one byte, a length no id has, so the span is rejected alone (partial
+// success), as in protobuf.
+func hexID(s string) string {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		b = []byte{0}
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// idsToBase64 readies a decoded OTLP/JSON document for protojson: every
+// trace and span id becomes id's answer for it, and the fields named
+// renamed[i][0] are renamed to renamed[i][1] (older OTLP field names).
+func idsToBase64(v any, depth int, id func(string) string, renamed [][2]string) error {
 	if depth > 64 {
 		return errors.New("JSON nested too deeply")
 	}
 	switch x := v.(type) {
 	case map[string]any:
+		for _, pair := range renamed {
+			if e, ok := x[pair[0]]; ok {
+				if _, dup := x[pair[1]]; !dup {
+					x[pair[1]] = e
+				}
+				delete(x, pair[0])
+			}
+		}
 		for k, e := range x {
 			switch k {
 			case "traceId", "spanId", "parentSpanId":
 				if s, ok := e.(string); ok {
-					b, err := hex.DecodeString(s)
-					if err != nil {
-						// One byte: a length no id has, so the span is
-						// rejected alone (partial success), as in protobuf.
-						b = []byte{0}
-					}
-					x[k] = base64.StdEncoding.EncodeToString(b)
+					x[k] = id(s)
 					continue
 				}
 			}
-			if err := hexIDsToBase64(e, depth+1); err != nil {
+			if err := idsToBase64(e, depth+1, id, renamed); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, e := range x {
-			if err := hexIDsToBase64(e, depth+1); err != nil {
+			if err := idsToBase64(e, depth+1, id, renamed); err != nil {
 				return err
 			}
 		}
