@@ -2,46 +2,10 @@ package caddymodule
 
 import (
 	"context"
-	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
-
-func TestAppBackendCaddyfile(t *testing.T) {
-	tests := []struct {
-		name, input string
-		want        App
-		err         string
-	}{
-		{"jaeger", "tracebar {\n backend http://localhost:16686\n}", App{Backend: "http://localhost:16686"}, ""},
-		{"tempo", "tracebar {\n backend https://tempo.internal:3200\n backend_api tempo\n}", App{Backend: "https://tempo.internal:3200", BackendAPI: "tempo"}, ""},
-		{"off", "tracebar {\n backend off\n}", App{Backend: "off"}, ""},
-		{"not a URL", "tracebar {\n backend localhost:16686\n}", App{}, "http(s) URL"},
-		{"unknown api", "tracebar {\n backend_api honeycomb\n}", App{}, "want jaeger, tempo or zipkin"},
-		{"no value", "tracebar {\n backend\n}", App{}, "wrong argument count"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var a App
-			err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(a, tt.want) {
-				t.Fatalf("got %+v, want %+v", a, tt.want)
-			}
-		})
-	}
-}
 
 // TestAppBackendAPI: backend_api defaults to zipkin when spans are
 // forwarded to Zipkin, else jaeger; the store reads traces from the

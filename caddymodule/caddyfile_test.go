@@ -93,6 +93,12 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{"forward_protocol otlp", "tracebar {\n forward_protocol otlp\n}", App{ForwardProtocol: "otlp"}, ""},
 		{"unknown forward_protocol", "tracebar {\n forward_protocol jaeger\n}", App{}, "want otlp or zipkin"},
 		{"forward_protocol without a value", "tracebar {\n forward_protocol\n}", App{}, "wrong argument count"},
+		{"backend", "tracebar {\n backend http://localhost:16686\n}", App{Backend: "http://localhost:16686"}, ""},
+		{"backend on tempo", "tracebar {\n backend https://tempo.internal:3200\n backend_api tempo\n}", App{Backend: "https://tempo.internal:3200", BackendAPI: "tempo"}, ""},
+		{"backend off", "tracebar {\n backend off\n}", App{Backend: "off"}, ""},
+		{"backend not a URL", "tracebar {\n backend localhost:16686\n}", App{}, "http(s) URL"},
+		{"unknown backend_api", "tracebar {\n backend_api honeycomb\n}", App{}, "want jaeger, tempo or zipkin"},
+		{"backend without a value", "tracebar {\n backend\n}", App{}, "wrong argument count"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
