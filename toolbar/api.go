@@ -20,6 +20,12 @@ import (
 //	GET /api/traces/{id}/stream       SSE: "request", "spans" and "logs" events as the trace grows,
 //	                                  and "backend" ({"ok":false,"error":...}) when the team's backend
 //	                                  (Store.Backend) cannot be read
+//	GET /api/requests/{id}/compare    the record against a baseline (?with=<id>, default: the
+//	                                  previous record of the same method and route)
+//	GET /api/requests/{id}/alerts     what looks wrong in the record and its spans
+//	GET /api/requests/{id}/har        HAR 1.2 of the page session, with the trace as _spans
+//	POST /api/import                  an OTLP/JSON trace or such a HAR, added to the store
+//	GET /api/config                   the UI's settings: editor links, slow query threshold
 //	GET /api/stats                    store fill level
 //
 // With a Backend, a trace read through the API also gets the spans the
@@ -41,6 +47,15 @@ type API struct {
 	// team's backend: dropped because it fell behind, or refused after
 	// retries. /api/stats shows it.
 	ForwardDropped func() uint64
+	// Editor is the URL template of a source link, with {file} and {line}
+	// (see EditorPresets); "" for no links.
+	Editor string
+	// EditorPaths map the file paths the app reports (in a container) to
+	// the developer's: the first matching From prefix is replaced by To.
+	EditorPaths []PathMap
+	// SlowQuery is the database span length from which a query is slow
+	// (alerts, the SQL panel). Zero means DefaultSlowQuery.
+	SlowQuery time.Duration
 
 	mux *http.ServeMux
 }
@@ -58,6 +73,24 @@ type Backend interface {
 	// rate, until stop is called or the trace goes quiet. changes holds
 	// the latest status after each poll and is closed when following ends.
 	Follow(id TraceID) (changes <-chan BackendStatus, stop func())
+}
+
+// PathMap maps a file path prefix of the app's to the developer's.
+type PathMap struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// DefaultSlowQuery is API.SlowQuery's default.
+const DefaultSlowQuery = 100 * time.Millisecond
+
+// EditorPresets are the editors the "editor" option names, as URL templates.
+var EditorPresets = map[string]string{
+	"vscode":   "vscode://file/{file}:{line}",
+	"cursor":   "cursor://file/{file}:{line}",
+	"idea":     "idea://open?file={file}&line={line}",
+	"phpstorm": "phpstorm://open?file={file}&line={line}",
+	"sublime":  "subl://open?url=file://{file}&line={line}",
 }
 
 // BackendStatus is the outcome of reading a trace from the Backend.
@@ -91,6 +124,11 @@ func NewAPI(store *Store) *API {
 	a.mux.HandleFunc("GET /api/traces/{id}", a.trace)
 	a.mux.HandleFunc("GET /api/traces/{id}/logs", a.logs)
 	a.mux.HandleFunc("GET /api/traces/{id}/stream", a.stream)
+	a.mux.HandleFunc("GET /api/requests/{id}/compare", a.compare)
+	a.mux.HandleFunc("GET /api/requests/{id}/alerts", a.alerts)
+	a.mux.HandleFunc("GET /api/requests/{id}/har", a.har)
+	a.mux.HandleFunc("POST /api/import", a.importTrace)
+	a.mux.HandleFunc("GET /api/config", a.config)
 	a.mux.HandleFunc("GET /api/stats", a.stats)
 	return a
 }
@@ -352,6 +390,25 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+func (a *API) slowQuery() time.Duration {
+	if a.SlowQuery > 0 {
+		return a.SlowQuery
+	}
+	return DefaultSlowQuery
+}
+
+func (a *API) config(w http.ResponseWriter, r *http.Request) {
+	paths := a.EditorPaths
+	if paths == nil {
+		paths = []PathMap{}
+	}
+	writeJSON(w, struct {
+		Editor      string    `json:"editor"`
+		EditorPaths []PathMap `json:"editorPaths"`
+		SlowQueryMs float64   `json:"slowQueryMs"`
+	}{a.Editor, paths, Millis(a.slowQuery())})
 }
 
 func (a *API) stats(w http.ResponseWriter, r *http.Request) {

@@ -54,6 +54,28 @@ type Record struct {
 	// UpstreamParams are the CGI parameters a FastCGI upstream
 	// (php_fastcgi) was sent, redacted like headers; empty otherwise.
 	UpstreamParams Headers `json:"upstreamParams"`
+
+	// RequestBody is the request's body as captured for replay: form and
+	// JSON bodies of an allowed client's non-GET/HEAD request, up to
+	// MaxCapturedBody bytes, secret fields redacted; nil otherwise.
+	RequestBody *Body `json:"requestBody,omitempty"`
+	// ReplayOf is the ID of the record this request replayed (the
+	// toolbar's replay button sends ReplayHeader with it).
+	ReplayOf string `json:"replayOf,omitempty"`
+}
+
+// ReplayHeader names the record a request replays; the proxy strips it
+// before the upstream sees the request.
+const ReplayHeader = "X-Tracebar-Replay"
+
+// MaxCapturedBody bounds a captured request body (Record.RequestBody).
+const MaxCapturedBody = 64 << 10
+
+// Body is a captured request body.
+type Body struct {
+	ContentType string `json:"contentType"`
+	Text        string `json:"text"`               // secret fields' values replaced by Redacted
+	Redacted    bool   `json:"redacted,omitempty"` // some field was redacted: a replay sends Redacted in its place
 }
 
 // Timing holds what the proxy measured, in milliseconds from the start of

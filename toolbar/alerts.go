@@ -1,0 +1,7 @@
+package toolbar
+
+import "net/http"
+
+func (a *API) alerts(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "toolbar: not yet", http.StatusNotImplemented)
+}
