@@ -56,6 +56,10 @@ type API struct {
 	// SlowQuery is the database span length from which a query is slow
 	// (alerts, the SQL panel). Zero means DefaultSlowQuery.
 	SlowQuery time.Duration
+	// DecodeTraces reads an OTLP/JSON ExportTraceServiceRequest (hex or
+	// base64 ids) into redacted spans, for POST /api/import; nil refuses
+	// imports of OTLP/JSON (the toolbar package has no OTLP decoder).
+	DecodeTraces func(otlpJSON []byte) ([]Span, error)
 
 	mux *http.ServeMux
 }
