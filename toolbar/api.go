@@ -162,11 +162,18 @@ type summary struct {
 	ContentType string    `json:"contentType,omitempty"`
 	Injected    bool      `json:"injected"`
 	Location    string    `json:"location,omitempty"` // a redirect's target
+	Route       string    `json:"route"`              // RouteOf
+	Operation   string    `json:"operation"`          // OperationOf
+	Services    []string  `json:"services"`           // of its spans, in order of appearance
+	Queries     int       `json:"queries"`            // its database spans
+	Error       bool      `json:"error"`              // a 5xx, or a span with an error status or exception
 }
 
-func summarize(rec *Record) summary {
+func (a *API) summarize(rec *Record) summary {
+	f := a.Store.recordFacts(rec)
 	return summary{rec.ID, rec.TraceID, rec.Method, rec.URL, rec.Status, rec.Done, rec.StartTime, rec.DurationMs,
-		rec.ContentType, rec.Injected, rec.ClientResponse.Get("Location")}
+		rec.ContentType, rec.Injected, rec.ClientResponse.Get("Location"),
+		f.route, f.operation, f.services, f.queries, f.failed}
 }
 
 func (a *API) requests(w http.ResponseWriter, r *http.Request) {
@@ -174,7 +181,7 @@ func (a *API) requests(w http.ResponseWriter, r *http.Request) {
 	recs := a.Store.Requests(limit)
 	out := make([]summary, len(recs))
 	for i, rec := range recs {
-		out[i] = summarize(rec)
+		out[i] = a.summarize(rec)
 	}
 	writeJSON(w, out)
 }
@@ -187,22 +194,28 @@ func (a *API) requestStream(w http.ResponseWriter, r *http.Request) {
 	wake, cancel := a.Store.SubscribeRequests()
 	defer cancel()
 	rc := startEvents(w)
-	// Records are replaced, never modified: a new pointer is news. Only the
-	// newest records are compared, so the map stays small.
+	// Records are replaced, never modified, and spans only appended: a new
+	// pointer or a longer trace is news. Only the newest records are
+	// compared, so the map stays small.
 	const window = 100
-	sent := map[string]*Record{}
+	type version struct {
+		rec   *Record
+		spans int
+	}
+	sent := map[string]version{}
 	ticker := time.NewTicker(a.KeepAlive)
 	defer ticker.Stop()
 	for {
 		recent := a.Store.Requests(window)
-		next := make(map[string]*Record, len(recent))
+		next := make(map[string]version, len(recent))
 		for i := len(recent) - 1; i >= 0; i-- { // oldest first
 			rec := recent[i]
-			next[rec.ID] = rec
-			if sent[rec.ID] == rec {
+			v := version{rec, a.Store.traceLen(rec.TraceID)}
+			next[rec.ID] = v
+			if sent[rec.ID] == v {
 				continue
 			}
-			if err := sendEvent(w, "request", summarize(rec)); err != nil {
+			if err := sendEvent(w, "request", a.summarize(rec)); err != nil {
 				return
 			}
 		}

@@ -78,7 +78,8 @@ func (s *Store) RecordSpans(rec *Record) []Span {
 	if rootAt < 0 {
 		return nil
 	}
-	out := []Span{spans[rootAt]}
+	out := make([]Span, 1, len(spans))
+	out[0] = spans[rootAt]
 	for next := 0; next < len(out); next++ {
 		for _, i := range children[out[next].SpanID] {
 			out = append(out, spans[i])

@@ -108,6 +108,8 @@ func (r *Redactor) Header(h http.Header) Headers {
 func (r *Redactor) Fields(h Headers) Headers {
 	for i, f := range h {
 		switch {
+		case f.Name == "Set-Cookie":
+			h[i].Value = setCookieRedacted(f.Value)
 		case r.IsSecret(f.Name):
 			h[i].Value = Redacted
 		case slices.Contains(urlHeaders, f.Name):
@@ -115,6 +117,23 @@ func (r *Redactor) Fields(h Headers) Headers {
 		}
 	}
 	return h
+}
+
+// setCookieRedacted redacts a Set-Cookie line's value and keeps its name
+// and attributes (Path, Expires, Secure, HttpOnly, SameSite...), which
+// hold no secret and say how the cookie is protected (the cookie_flags
+// alert, HAR's cookies).
+func setCookieRedacted(line string) string {
+	pair, attrs, hasAttrs := strings.Cut(line, ";")
+	name, _, ok := strings.Cut(pair, "=")
+	if !ok {
+		return Redacted
+	}
+	out := strings.TrimSpace(name) + "=" + Redacted
+	if hasAttrs {
+		out += ";" + attrs
+	}
+	return out
 }
 
 // Query replaces the values of secret parameters in a raw query, keeping

@@ -72,3 +72,17 @@ func TestRedactAttributeAndSpanName(t *testing.T) {
 		t.Errorf("SpanName changed a plain name: %q", got)
 	}
 }
+
+func TestRedactSetCookieKeepsItsAttributes(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"sid=abc123; Path=/; HttpOnly; Secure; SameSite=Lax", "sid=[redacted]; Path=/; HttpOnly; Secure; SameSite=Lax"},
+		{"theme=dark", "theme=[redacted]"},
+		{" sid = x ;HttpOnly", "sid=[redacted];HttpOnly"},
+		{"garbage", Redacted},
+	}
+	for _, tt := range tests {
+		if got := (*Redactor)(nil).Fields(Headers{{"Set-Cookie", tt.in}})[0].Value; got != tt.want {
+			t.Errorf("Set-Cookie %q kept as %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -93,6 +93,16 @@ type trace struct {
 	seen  map[SpanID]struct{} // built once the trace has seenAfter spans
 	recs  []string            // ids of the records of this trace
 	subs  map[chan struct{}]struct{}
+	facts map[string]factsMemo // by record id
+}
+
+// factsMemo keeps a record's facts while the record and its trace's span
+// count are unchanged: spans are only ever appended, so the count says
+// whether the record's spans may have changed.
+type factsMemo struct {
+	rec   *Record
+	spans int
+	facts recordFacts
 }
 
 // seenAfter is the span count up to which a trace finds duplicates by
@@ -145,6 +155,7 @@ func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
+	recorded := false // some span joined a trace with records
 	for i := range spans {
 		sp := spans[i]
 		if !sp.TraceID.IsValid() || !sp.SpanID.IsValid() {
@@ -162,7 +173,13 @@ func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
 		}
 		t.add(sp)
 		s.addedLocked(t, size)
+		recorded = recorded || len(t.recs) > 0
 		n++
+	}
+	if recorded {
+		// The records' summaries (route, services, queries) may have
+		// changed: one wake-up for the batch.
+		notify(s.reqSubs)
 	}
 	return n, duplicates
 }
@@ -328,6 +345,7 @@ func (s *Store) PutRequest(r *Record) {
 		if r.TraceID.IsValid() {
 			t := s.traceLocked(r.TraceID)
 			if len(t.recs) >= s.limits.Requests {
+				delete(t.facts, t.recs[0])
 				t.recs = t.recs[1:]
 			}
 			t.recs = append(t.recs, r.ID)
@@ -380,6 +398,53 @@ func (s *Store) TraceRequests(id TraceID) []*Record {
 		}
 	}
 	return out
+}
+
+// traceLen returns how many spans trace id holds (0 when unknown), which
+// tells whether the spans of its records may have changed.
+func (s *Store) traceLen(id TraceID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.traces[id]; ok {
+		return len(e.Value.(*trace).spans)
+	}
+	return 0
+}
+
+// recordFacts returns what rec's summary reads off its spans, read again
+// only when rec is replaced or its trace gains spans: the history lists up
+// to a thousand records, each with its trace, on every change.
+func (s *Store) recordFacts(rec *Record) recordFacts {
+	s.mu.Lock()
+	var t *trace
+	n := 0
+	if e, ok := s.traces[rec.TraceID]; ok {
+		t = e.Value.(*trace)
+		n = len(t.spans)
+		if m, ok := t.facts[rec.ID]; ok && m.rec == rec && m.spans == n {
+			s.mu.Unlock()
+			return m.facts
+		}
+	}
+	s.mu.Unlock()
+	// Spans added meanwhile are read too; the memo keeps the count from
+	// before, so the next call reads them again: never a stale answer.
+	f := readFacts(rec, s.RecordSpans(rec))
+	if t == nil {
+		return f
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Only for a record still published: the memos stay as few as the
+	// trace's records.
+	e, ok := s.traces[rec.TraceID]
+	if re, published := s.records[rec.ID]; ok && published && e.Value.(*trace) == t && re.Value.(*Record) == rec {
+		if t.facts == nil {
+			t.facts = map[string]factsMemo{}
+		}
+		t.facts[rec.ID] = factsMemo{rec, n, f}
+	}
+	return f
 }
 
 // Stats describes the Store's fill level.

@@ -427,3 +427,183 @@ func TestBackendSlotsAcrossReloads(t *testing.T) {
 		t.Fatalf("D's backend not in force: %v", got)
 	}
 }
+
+// getSummaries reads /api/requests?limit=n.
+func getSummaries(t testing.TB, api http.Handler, n int) []summary {
+	t.Helper()
+	w := httptest.NewRecorder()
+	api.ServeHTTP(w, httptest.NewRequest("GET", fmt.Sprintf("/api/requests?limit=%d", n), nil))
+	var out []summary
+	if err := json.Unmarshal(w.Body.Bytes(), &out); w.Code != 200 || err != nil {
+		t.Fatalf("/api/requests: %d %v %s", w.Code, err, w.Body)
+	}
+	return out
+}
+
+// TestSummariesReadTheRecordsSpans: the history's summaries name the
+// route, the operation and the services, count the queries and mark
+// errors, and follow the spans as they arrive.
+func TestSummariesReadTheRecordsSpans(t *testing.T) {
+	s := NewStore(Limits{})
+	api := NewAPI(s)
+	t0 := time.Now()
+	rec, spans := orderLoad(1, t0, 42, 3, 1, nil)
+	s.PutRequest(rec)
+	s.AddSpans(spans[:2]) // the proxy's spans: the app's come later
+	graphql := &Record{ID: sid(900).String(), TraceID: tid(900), Method: "POST", URL: "/graphql", Status: 502, Done: true,
+		StartTime: t0.Add(time.Second), RequestBody: &Body{ContentType: "application/json", Text: `{"operationName":"GetCart","query":"query GetCart { cart { id } }"}`}}
+	s.PutRequest(graphql)
+
+	got := getSummaries(t, api, 10)
+	if len(got) != 2 || got[0].ID != graphql.ID || got[1].ID != rec.ID {
+		t.Fatalf("summaries %+v", got)
+	}
+	if g := got[0]; g.Route != "POST /graphql" || g.Operation != "query GetCart" || !g.Error || g.Queries != 0 ||
+		g.Services == nil || len(g.Services) != 0 {
+		t.Errorf("graphql summary %+v, want its operation from the body, marked failed, no services", g)
+	}
+	if g := got[1]; g.Route != "GET /orders/{id}" || g.Queries != 0 || fmt.Sprint(g.Services) != "[tracebar]" || g.Error {
+		t.Errorf("summary before the app's spans %+v", g)
+	}
+
+	// A record replaced on the same spans is read again.
+	fixed := *graphql
+	fixed.Status = 200
+	s.PutRequest(&fixed)
+	if g := getSummaries(t, api, 10)[0]; g.Error || g.Status != 200 || g.Operation != "query GetCart" {
+		t.Errorf("summary of the replaced record %+v, want no error", g)
+	}
+
+	failed := spans[len(spans)-1] // the inventory's stock check
+	failed.Events = []Event{{Name: "exception", Attributes: []KeyValue{str("exception.message", "out of stock")}}}
+	s.AddSpans(append(spans[2:len(spans)-1:len(spans)-1], failed))
+	g := getSummaries(t, api, 10)[1]
+	if g.Route != "GET /orders/{id}" || g.Queries != 4 || fmt.Sprint(g.Services) != "[tracebar shop inventory]" || !g.Error {
+		t.Errorf("summary after the app's spans %+v, want 4 queries, 3 services, the exception", g)
+	}
+}
+
+// TestAddSpansWakesRequestSubscribersOfRecordedTraces: spans of a trace
+// with records change the history's summaries and wake its subscribers,
+// once per batch; spans of other traces do not.
+func TestAddSpansWakesRequestSubscribersOfRecordedTraces(t *testing.T) {
+	s := NewStore(Limits{})
+	s.PutRequest(&Record{ID: sid(1).String(), TraceID: tid(1)})
+	wake, cancel := s.SubscribeRequests()
+	defer cancel()
+	woken := func() bool {
+		select {
+		case <-wake:
+			return true
+		default:
+			return false
+		}
+	}
+	woken() // PutRequest's, if any
+	tests := []struct {
+		name  string
+		spans []Span
+		want  bool
+	}{
+		{"a trace without records", []Span{{TraceID: tid(2), SpanID: sid(2)}}, false},
+		{"a trace with a record", []Span{{TraceID: tid(1), SpanID: sid(1)}, {TraceID: tid(1), SpanID: sid(3), ParentSpanID: sid(1)}}, true},
+		{"a duplicate", []Span{{TraceID: tid(1), SpanID: sid(1)}}, false},
+		{"a mixed batch", []Span{{TraceID: tid(2), SpanID: sid(4)}, {TraceID: tid(1), SpanID: sid(5)}}, true},
+	}
+	for _, tt := range tests {
+		s.AddSpans(tt.spans)
+		if got := woken(); got != tt.want {
+			t.Errorf("%s: woken %v, want %v", tt.name, got, tt.want)
+		}
+		if woken() {
+			t.Errorf("%s: woken twice", tt.name)
+		}
+	}
+}
+
+// TestRequestStreamResendsWhenSpansArrive: the app's spans arrive seconds
+// after the proxy's record; the history's stream then sends the record's
+// summary again, with its route, services and queries.
+func TestRequestStreamResendsWhenSpansArrive(t *testing.T) {
+	s := NewStore(Limits{})
+	rec, spans := orderLoad(1, time.Now(), 42, 3, 1, nil)
+	s.PutRequest(rec)
+	s.AddSpans(spans[:1])
+	srv := httptest.NewServer(NewAPI(s))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/requests/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	next := sseEvents(t, resp)
+	read := func() summary {
+		t.Helper()
+		e := next()
+		var sum summary
+		if err := json.Unmarshal([]byte(e[1]), &sum); e[0] != "request" || err != nil {
+			t.Fatalf("event %v (%v), want a request summary", e, err)
+		}
+		return sum
+	}
+	if sum := read(); sum.ID != rec.ID || sum.Queries != 0 || fmt.Sprint(sum.Services) != "[tracebar]" {
+		t.Fatalf("first summary %+v", sum)
+	}
+	s.AddSpans(spans[1:])
+	if sum := read(); sum.ID != rec.ID || sum.Queries != 4 || fmt.Sprint(sum.Services) != "[tracebar shop inventory]" {
+		t.Fatalf("summary after the app's spans %+v", sum)
+	}
+	// A record of another trace comes next, not a copy of the first.
+	other := &Record{ID: sid(77).String(), TraceID: tid(77), Method: "GET", URL: "/api/products"}
+	s.PutRequest(other)
+	if sum := read(); sum.ID != other.ID || sum.Route != "GET /api/products" {
+		t.Fatalf("summary %+v, want the new record's", sum)
+	}
+}
+
+// BenchmarkRequestsSummaries is /api/requests?limit=1000 over a full
+// store: a thousand records of fifty spans each. "cached" reads the list
+// again with nothing new; "uncached" after every record was replaced (as
+// when it finishes), so that every summary is read again off its spans.
+func BenchmarkRequestsSummaries(b *testing.B) {
+	s := NewStore(Limits{})
+	t0 := time.Now()
+	var recs []*Record
+	for i := range 1000 {
+		rec, spans := orderLoad(i, t0.Add(time.Duration(i)*time.Second), i+1, 43, 0.5, nil) // 50 spans
+		s.PutRequest(rec)
+		s.AddSpans(spans)
+		recs = append(recs, rec)
+	}
+	if st := s.Stats(); st.Spans != 50_000 || st.Records != 1000 {
+		b.Fatalf("store %+v, want 1000 records of 50 spans", st)
+	}
+	api := NewAPI(s)
+	if got := getSummaries(b, api, 1000); len(got) != 1000 || got[0].Queries != 44 || got[0].Route != "GET /orders/{id}" {
+		b.Fatalf("%d summaries, first %+v", len(got), got[0])
+	}
+	serve := func() {
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, httptest.NewRequest("GET", "/api/requests?limit=1000", nil))
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+	b.Run("cached", func(b *testing.B) {
+		for b.Loop() {
+			serve()
+		}
+	})
+	b.Run("uncached", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			for i, rec := range recs {
+				again := *rec
+				recs[i] = &again
+				s.PutRequest(&again)
+			}
+			b.StartTimer()
+			serve()
+		}
+	})
+}
