@@ -86,6 +86,17 @@ type App struct {
 	// /api/v2/trace/{id}). Default: zipkin when forwarding to Zipkin, else
 	// jaeger.
 	BackendAPI string `json:"backend_api,omitempty"`
+	// Editor opens the source files that spans and stack frames name: one
+	// of vscode, cursor, idea, phpstorm, sublime, or a URL template with
+	// {file} (and usually {line}). Empty: no links.
+	Editor string `json:"editor,omitempty"`
+	// EditorPaths map the paths an app in a container reports to the
+	// developer's, each "<container-prefix>=<host-prefix>"; the first
+	// matching one applies.
+	EditorPaths []string `json:"editor_paths,omitempty"`
+	// SlowQuery is the database span length from which a query is slow
+	// (alerts, the SQL panel). Default toolbar.DefaultSlowQuery.
+	SlowQuery caddy.Duration `json:"slow_query,omitempty"`
 
 	store     *toolbar.Store
 	sink      *otelbridge.Sink
@@ -226,8 +237,14 @@ func (a *App) Redactor() *toolbar.Redactor { return a.redactor }
 // Forwarder returns the app's forwarder to a tracing backend, or nil.
 func (a *App) Forwarder() *otelbridge.Forwarder { return a.forwarder }
 
-// Validate checks the listen addresses.
+// Validate checks the listen addresses and the toolbar's options.
 func (a *App) Validate() error {
+	if _, _, err := a.editorLinks(); err != nil {
+		return fmt.Errorf("tracebar: %w", err)
+	}
+	if a.SlowQuery < 0 {
+		return fmt.Errorf("tracebar: slow_query %s: want a positive duration", time.Duration(a.SlowQuery))
+	}
 	var seen []caddy.NetworkAddress
 	for _, addr := range []string{a.OTLPHTTP, a.OTLPGRPC, a.Zipkin} {
 		if addr == "off" {

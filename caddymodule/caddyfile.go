@@ -1,15 +1,20 @@
 package caddymodule
 
 import (
+	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/tracebar/tracebar/toolbar"
 )
 
 func init() {
@@ -134,6 +139,9 @@ func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
 //	        redact         <name...>
 //	        backend        <http(s) URL of the backend's query API|off>
 //	        backend_api    <jaeger|tempo|zipkin>
+//	        editor         <vscode|cursor|idea|phpstorm|sublime|URL template with {file} {line}>
+//	        editor_paths   <container-prefix>=<host-prefix>...
+//	        slow_query     <duration>
 //	    }
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -153,6 +161,18 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if a.Redact = d.RemainingArgs(); len(a.Redact) == 0 {
 				return d.ArgErr()
 			}
+			continue
+		case "editor_paths": // repeatable
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, arg := range args {
+				if _, err := parsePathMap(arg); err != nil {
+					return d.Errf("%v", err)
+				}
+			}
+			a.EditorPaths = append(a.EditorPaths, args...)
 			continue
 		}
 		if !d.NextArg() {
@@ -177,6 +197,17 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("backend_api: want jaeger, tempo or zipkin, got %q", val)
 			}
 			a.BackendAPI = val
+		case "editor":
+			if _, err := editorTemplate(val); err != nil {
+				return d.Errf("%v", err)
+			}
+			a.Editor = val
+		case "slow_query":
+			dur, err := caddy.ParseDuration(val)
+			if err != nil || dur <= 0 {
+				return d.Errf("slow_query: want a positive duration like 250ms, got %q", val)
+			}
+			a.SlowQuery = caddy.Duration(dur)
 		case "forward_protocol":
 			if val != "otlp" && val != "zipkin" {
 				return d.Errf("forward_protocol: want otlp or zipkin, got %q", val)
@@ -241,4 +272,74 @@ func traceLinkPreset(arg string, base ...string) (link string, preset bool) {
 		p.base = strings.TrimSuffix(base[0], "/")
 	}
 	return p.base + p.path, true
+}
+
+// editorLinks returns the editor option as a URL template ("" for none)
+// and the editor_paths as path maps.
+func (a *App) editorLinks() (template string, paths []toolbar.PathMap, err error) {
+	if template, err = editorTemplate(a.Editor); err != nil {
+		return "", nil, err
+	}
+	for _, s := range a.EditorPaths {
+		m, err := parsePathMap(s)
+		if err != nil {
+			return "", nil, err
+		}
+		paths = append(paths, m)
+	}
+	return template, paths, nil
+}
+
+// slowQuery returns the slow_query option, or its default.
+func (a *App) slowQuery() time.Duration {
+	if a.SlowQuery > 0 {
+		return time.Duration(a.SlowQuery)
+	}
+	return toolbar.DefaultSlowQuery
+}
+
+// editorTemplate returns the URL template an editor option names: a
+// preset's, or the option itself when it is a template of a link scheme
+// with {file}.
+func editorTemplate(editor string) (string, error) {
+	if editor == "" {
+		return "", nil
+	}
+	if t, ok := toolbar.EditorPresets[strings.ToLower(editor)]; ok {
+		return t, nil
+	}
+	scheme, _, isURL := strings.Cut(editor, ":")
+	if !isURL || !validScheme(scheme) {
+		presets := slices.Sorted(maps.Keys(toolbar.EditorPresets))
+		return "", fmt.Errorf("editor %q: want one of %s, or a URL template with {file} and {line}", editor, strings.Join(presets, ", "))
+	}
+	if !strings.Contains(editor, "{file}") {
+		return "", fmt.Errorf("editor %q: the URL template has no {file}", editor)
+	}
+	switch strings.ToLower(scheme) {
+	case "javascript", "data", "vbscript":
+		return "", fmt.Errorf("editor %q: a %s: URL opens no file", editor, scheme)
+	}
+	return editor, nil
+}
+
+// validScheme reports whether s is a URL scheme (RFC 3986: a letter, then
+// letters, digits, +, - or .).
+func validScheme(s string) bool {
+	for i, c := range s {
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parsePathMap reads an editor_paths argument, <container-prefix>=<host-prefix>.
+func parsePathMap(s string) (toolbar.PathMap, error) {
+	from, to, ok := strings.Cut(s, "=")
+	if !ok || from == "" || to == "" {
+		return toolbar.PathMap{}, fmt.Errorf("editor_paths %q: want <container-prefix>=<host-prefix>, like /app=/home/me/shop", s)
+	}
+	return toolbar.PathMap{From: from, To: to}, nil
 }

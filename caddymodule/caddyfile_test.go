@@ -5,9 +5,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/tracebar/tracebar/toolbar"
 )
 
 func TestHandlerUnmarshalCaddyfile(t *testing.T) {
@@ -99,6 +101,21 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{"backend not a URL", "tracebar {\n backend localhost:16686\n}", App{}, "http(s) URL"},
 		{"unknown backend_api", "tracebar {\n backend_api honeycomb\n}", App{}, "want jaeger, tempo or zipkin"},
 		{"backend without a value", "tracebar {\n backend\n}", App{}, "wrong argument count"},
+		{"editor preset", "tracebar {\n editor vscode\n}", App{Editor: "vscode"}, ""},
+		{"editor template", "tracebar {\n editor \"emacs://open?url=file://{file}&line={line}\"\n}", App{Editor: "emacs://open?url=file://{file}&line={line}"}, ""},
+		{"unknown editor preset", "tracebar {\n editor emacs\n}", App{}, `editor "emacs": want one of cursor, idea, phpstorm, sublime, vscode`},
+		{"editor template without {file}", "tracebar {\n editor vscode://file/{path}:{line}\n}", App{}, "has no {file}"},
+		{"editor template of a script", "tracebar {\n editor javascript:alert('{file}')\n}", App{}, "opens no file"},
+		{"editor without a value", "tracebar {\n editor\n}", App{}, "wrong argument count"},
+		{"editor_paths, repeated", "tracebar {\n editor_paths /app=/home/me/shop /srv=/home/me/srv\n editor_paths /usr/src/app=C:\\src\n}",
+			App{EditorPaths: []string{"/app=/home/me/shop", "/srv=/home/me/srv", "/usr/src/app=C:\\src"}}, ""},
+		{"editor_paths without =", "tracebar {\n editor_paths /app:/home/me/shop\n}", App{}, "want <container-prefix>=<host-prefix>"},
+		{"editor_paths with an empty side", "tracebar {\n editor_paths /app=\n}", App{}, "want <container-prefix>=<host-prefix>"},
+		{"editor_paths without a value", "tracebar {\n editor_paths\n}", App{}, "wrong argument count"},
+		{"slow_query", "tracebar {\n slow_query 250ms\n}", App{SlowQuery: caddy.Duration(250 * time.Millisecond)}, ""},
+		{"slow_query zero", "tracebar {\n slow_query 0s\n}", App{}, "positive duration"},
+		{"slow_query negative", "tracebar {\n slow_query -1s\n}", App{}, "positive duration"},
+		{"slow_query not a duration", "tracebar {\n slow_query fast\n}", App{}, "positive duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,5 +240,51 @@ func TestAppValidateRefusesSharedSinkAddresses(t *testing.T) {
 		if err := tt.app.Validate(); (err == nil) != tt.ok {
 			t.Errorf("%s: Validate() = %v, want ok: %v", tt.name, err, tt.ok)
 		}
+	}
+}
+
+// TestAppToolbarOptions: the editor, editor_paths and slow_query options as
+// JSON config: Validate refuses what the Caddyfile would, and the handler
+// gets the preset's template, the path maps and the default threshold.
+func TestAppToolbarOptions(t *testing.T) {
+	sinks := App{OTLPHTTP: DefaultOTLPHTTP, OTLPGRPC: DefaultOTLPGRPC, Zipkin: DefaultZipkin}
+	tests := []struct {
+		name     string
+		set      func(*App)
+		err      string
+		editor   string
+		paths    []toolbar.PathMap
+		slowness time.Duration
+	}{
+		{"defaults", func(*App) {}, "", "", nil, toolbar.DefaultSlowQuery},
+		{"preset", func(a *App) { a.Editor = "PhpStorm" }, "", toolbar.EditorPresets["phpstorm"], nil, toolbar.DefaultSlowQuery},
+		{"template", func(a *App) { a.Editor = "zed://file/{file}:{line}" }, "", "zed://file/{file}:{line}", nil, toolbar.DefaultSlowQuery},
+		{"path maps in order", func(a *App) { a.EditorPaths = []string{"/app/src=/home/me/shop/src", "/app=/home/me/shop"} }, "", "",
+			[]toolbar.PathMap{{From: "/app/src", To: "/home/me/shop/src"}, {From: "/app", To: "/home/me/shop"}}, toolbar.DefaultSlowQuery},
+		{"slow_query", func(a *App) { a.SlowQuery = caddy.Duration(time.Second) }, "", "", nil, time.Second},
+		{"unknown preset", func(a *App) { a.Editor = "notepad" }, "want one of", "", nil, 0},
+		{"template without {file}", func(a *App) { a.Editor = "vscode://open?line={line}" }, "has no {file}", "", nil, 0},
+		{"path map without =", func(a *App) { a.EditorPaths = []string{"/app"} }, "editor_paths", "", nil, 0},
+		{"negative slow_query", func(a *App) { a.SlowQuery = caddy.Duration(-time.Second) }, "positive duration", "", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := sinks
+			tt.set(&a)
+			err := a.Validate()
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Validate() = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			editor, paths, err := a.editorLinks()
+			if err != nil || editor != tt.editor || !reflect.DeepEqual(paths, tt.paths) || a.slowQuery() != tt.slowness {
+				t.Fatalf("editor %q, paths %v, slow query %v, err %v; want %q, %v, %v", editor, paths, a.slowQuery(), err, tt.editor, tt.paths, tt.slowness)
+			}
+		})
 	}
 }

@@ -57,6 +57,7 @@ type exchange struct {
 	inner  bool       // another Tracebar before this one puts in the toolbar
 
 	reqBytes atomic.Int64 // the transport may read the body in its own goroutine
+	body     *captureBody // a form or JSON body captured for replay, or nil
 
 	mu  sync.Mutex // guards what follows against httptrace callbacks
 	rec toolbar.Record
@@ -203,9 +204,14 @@ func (x *exchange) phaseEvents() {
 func (x *exchange) end(r *http.Request, rw *responseWriter, err, sendErr error) {
 	now := time.Now()
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	var body *toolbar.Body
+	if x.body != nil {
+		body = x.body.finish(x.h.redact)
+	}
 	x.mu.Lock()
 	rec := &x.rec
 	rec.Done = true
+	rec.RequestBody = body
 	rec.Status = rw.status
 	if rec.Status == 0 && err == nil {
 		rec.Status = http.StatusOK // nothing written: net/http answers 200

@@ -156,6 +156,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if f := app.Forwarder(); f != nil {
 		api.ForwardDropped = f.Dropped
 	}
+	if api.Editor, api.EditorPaths, err = app.editorLinks(); err != nil {
+		return fmt.Errorf("tracebar: %w", err)
+	}
+	api.SlowQuery = app.slowQuery()
+	redactor := app.Redactor()
+	api.DecodeTraces = func(b []byte) ([]toolbar.Span, error) { return otelbridge.DecodeTraces(b, redactor) }
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", assets.Handler()))
@@ -214,6 +220,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	// Never wrap tunnels: WebSocket and CONNECT go through untouched.
 	if r.Method == http.MethodConnect || r.Header.Get("Upgrade") != "" {
+		r.Header.Del(toolbar.ReplayHeader)
 		return next.ServeHTTP(w, r)
 	}
 
@@ -247,6 +254,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			StartTime:     start,
 			TraceLink:     strings.ReplaceAll(h.TraceLink, "{trace_id}", traceID),
 			ClientRequest: h.redact.Header(r.Header),
+			ReplayOf:      replayID(r.Header.Get(toolbar.ReplayHeader)),
 		},
 	}
 	x.publish()
@@ -259,6 +267,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	for _, f := range staleHeaders {
 		r.Header.Del(f)
 	}
+	r.Header.Del(toolbar.ReplayHeader) // the toolbar's, not the app's
 	h.prop.Inject(cctx, propagation.HeaderCarrier(r.Header))
 	// Behind another Tracebar (edge Caddy → internal Caddy → app), the page
 	// gets the outer one's toolbar, which shows the whole trace (with a
@@ -272,9 +281,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	ctx = httptrace.WithClientTrace(ctx, x.clientTrace())
 	r = r.WithContext(ctx)
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = &countingBody{ReadCloser: r.Body, n: &x.reqBytes}
-	}
+	x.watchBody(r)
 
 	rw := &responseWriter{ResponseWriter: w, x: x, req: r}
 	defer func() {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,6 +167,90 @@ func TestConnectPhasesOfRacingDials(t *testing.T) {
 			}
 			if tt.wantOK && x.phases[connectDone].Before(x.phases[connectStart]) {
 				t.Error("connect ends before it starts")
+			}
+		})
+	}
+}
+
+// TestHandlerCapturesBodyAndReplay: through the handler, the upstream gets
+// the client's body byte for byte and never the replay header; the record
+// gets the redacted body and the replayed record's id. A client outside
+// allow leaves no record at all.
+func TestHandlerCapturesBodyAndReplay(t *testing.T) {
+	var gotBody []byte
+	var gotHeader http.Header
+	upstream := caddyHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if t := httptrace.ContextClientTrace(r.Context()); t != nil {
+			t.GetConn("127.0.0.1:9")
+			for k, v := range r.Header {
+				t.WroteHeaderField(k, v)
+			}
+		}
+		gotHeader = r.Header.Clone()
+		var err error
+		gotBody, err = io.ReadAll(r.Body)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		_, err = w.Write(gotBody)
+		return err
+	})
+	const form = "user=ann&password=hunter2&csrfmiddlewaretoken=abc123"
+	h := benchHandler(t)
+	tests := []struct {
+		name, remote, replay string
+		recorded             bool
+		replayOf             string
+	}{
+		{"allowed, no replay", "127.0.0.1:1", "", true, ""},
+		{"a replay", "127.0.0.1:1", "00f067aa0ba902b7", true, "00f067aa0ba902b7"},
+		{"a replay header that names no record", "127.0.0.1:1", "../../etc", true, ""},
+		{"outside allow", "10.1.2.3:1", "", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gotBody, gotHeader = nil, nil
+			before := len(h.store.Requests(0))
+			r := httptest.NewRequestWithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer()), "POST", "http://127.0.0.1/login", strings.NewReader(form))
+			r.RemoteAddr = tt.remote
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.replay != "" {
+				r.Header.Set(toolbar.ReplayHeader, tt.replay)
+			}
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r, upstream); err != nil {
+				t.Fatal(err)
+			}
+			if string(gotBody) != form || w.Body.String() != form {
+				t.Fatalf("upstream got %q and answered %q, want %q", gotBody, w.Body, form)
+			}
+			link := w.Header().Get("X-Tracebar-Link")
+			if !tt.recorded {
+				if link != "" || len(h.store.Requests(0)) != before {
+					t.Fatalf("a client outside allow was recorded (link %q)", link)
+				}
+				return
+			}
+			if gotHeader.Get(toolbar.ReplayHeader) != "" {
+				t.Fatalf("the upstream saw %s", toolbar.ReplayHeader)
+			}
+			rec := h.store.Request(strings.TrimPrefix(link, "/__tracebar/requests/"))
+			if rec == nil || !rec.Done {
+				t.Fatalf("record %+v", rec)
+			}
+			want := toolbar.Body{ContentType: "application/x-www-form-urlencoded", Text: "user=ann&password=%5Bredacted%5D&csrfmiddlewaretoken=%5Bredacted%5D", Redacted: true}
+			if rec.RequestBody == nil || *rec.RequestBody != want {
+				t.Errorf("captured %+v, want %+v", rec.RequestBody, want)
+			}
+			if rec.ReplayOf != tt.replayOf {
+				t.Errorf("replayOf %q, want %q", rec.ReplayOf, tt.replayOf)
+			}
+			if v := rec.UpstreamRequest.Get(toolbar.ReplayHeader); v != "" || len(rec.UpstreamRequest) == 0 {
+				t.Errorf("upstream request headers %v: want them, without %s", rec.UpstreamRequest, toolbar.ReplayHeader)
+			}
+			if v := rec.ClientRequest.Get(toolbar.ReplayHeader); v != tt.replay {
+				t.Errorf("client request %s %q, want %q as sent", toolbar.ReplayHeader, v, tt.replay)
 			}
 		})
 	}
