@@ -74,16 +74,6 @@ func attrInt(v Value) (int, bool) {
 	return 0, false
 }
 
-// dbShape is the SQL panel's group of a database span: the system and the
-// statement's shape, or the span name when it has no statement.
-func dbShape(sp *Span) (system, shape string) {
-	statement, system, ok := sp.DBStatement()
-	if !ok {
-		return system, sp.Name
-	}
-	return system, StatementShape(statement)
-}
-
 // nPlusOne finds statement shapes run nPlusOneRepeats or more times under
 // one parent span: one alert per shape, on its first repeated run.
 func (t spanTree) nPlusOne() []Alert {

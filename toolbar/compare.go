@@ -195,17 +195,6 @@ func groupSpans(spans []Span) map[string]*SpanGroup {
 	return groups
 }
 
-// spanMs is sp's length in milliseconds; 0 when its end is not after its start.
-func spanMs(sp *Span) float64 {
-	if !sp.End.After(sp.Start) {
-		return 0
-	}
-	return Millis(sp.End.Sub(sp.Start))
-}
-
-// roundMs drops the float noise of sums below a microsecond.
-func roundMs(ms float64) float64 { return math.Round(ms*1000) / 1000 }
-
 // queryKey is a query shape of one database system.
 type queryKey struct{ system, shape string }
 

@@ -1,6 +1,7 @@
 package toolbar
 
 import (
+	"math"
 	"regexp"
 	"strings"
 )
@@ -115,3 +116,48 @@ func StatementShape(statement string) string {
 	}
 	return strings.TrimSpace(statement)
 }
+
+// isDBSpan reports whether sp has a db.* attribute, as the SQL panel
+// (assets/model/otlp.js) decides which spans are queries.
+func isDBSpan(sp *Span) bool {
+	for _, kv := range sp.Attributes {
+		if strings.HasPrefix(kv.Key, "db.") {
+			return true
+		}
+	}
+	return false
+}
+
+// spanFailed reports whether sp ended in error or recorded an exception.
+func spanFailed(sp *Span) bool {
+	if sp.Status.Code == StatusError {
+		return true
+	}
+	for _, e := range sp.Events {
+		if e.Name == "exception" {
+			return true
+		}
+	}
+	return false
+}
+
+// dbShape is the SQL panel's group of a database span: the system and the
+// statement's shape, or the span name when it has no statement.
+func dbShape(sp *Span) (system, shape string) {
+	statement, system, ok := sp.DBStatement()
+	if !ok {
+		return system, sp.Name
+	}
+	return system, StatementShape(statement)
+}
+
+// spanMs is sp's length in milliseconds; 0 when its end is not after its start.
+func spanMs(sp *Span) float64 {
+	if !sp.End.After(sp.Start) {
+		return 0
+	}
+	return Millis(sp.End.Sub(sp.Start))
+}
+
+// roundMs drops the float noise of sums below a microsecond.
+func roundMs(ms float64) float64 { return math.Round(ms*1000) / 1000 }

@@ -344,30 +344,6 @@ func readFacts(rec *Record, spans []Span) recordFacts {
 	return f
 }
 
-// isDBSpan reports whether sp has a db.* attribute, as the SQL panel
-// (assets/model/otlp.js) decides which spans are queries.
-func isDBSpan(sp *Span) bool {
-	for _, kv := range sp.Attributes {
-		if strings.HasPrefix(kv.Key, "db.") {
-			return true
-		}
-	}
-	return false
-}
-
-// spanFailed reports whether sp ended in error or recorded an exception.
-func spanFailed(sp *Span) bool {
-	if sp.Status.Code == StatusError {
-		return true
-	}
-	for _, e := range sp.Events {
-		if e.Name == "exception" {
-			return true
-		}
-	}
-	return false
-}
-
 // sameRoute reports whether two records' facts name one route: the same
 // RouteOf, or, while either record's app spans have not named a route
 // (they arrive seconds after the proxy's record), the same folded path.
