@@ -2,12 +2,11 @@
 // modules, joined into classic scripts at start-up: bundle.go) and CSS,
 // embedded in the binary.
 //
-// Where things are: toolbar.js and hook.js are the two entry modules
-// (hook.js: the fetch/XHR hook every page's head gets; toolbar.js: the
-// toolbar); lib/ holds what both share, model/ the toolbar's pure data
+// Where things are: toolbar.js, hook.js and page.js are the entry modules
+// (see entries); lib/ holds what they share, model/ the toolbar's pure data
 // code (tested by node --test assets/test/ on traces in testdata/), ui/
 // the DOM side, one module per panel in ui/panels/. page.html is the
-// standalone page at <prefix>/.
+// standalone page at <prefix>/, which loads page.js.
 package assets
 
 import (
@@ -37,10 +36,15 @@ var scripts = func() map[string][]byte {
 	return out
 }()
 
+// entries are the served scripts: hook.js, the fetch hook every page's
+// head gets; toolbar.js, the toolbar every page gets; page.js, the
+// standalone page (page.html) with the history dashboard.
+var entries = []string{"toolbar.js", "hook.js", "page.js"}
+
 // joinScripts builds the served scripts from the sources in fsys.
 func joinScripts(fsys fs.FS) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for _, entry := range []string{"toolbar.js", "hook.js"} {
+	for _, entry := range entries {
 		b, err := join(fsys, entry)
 		if err != nil {
 			return nil, fmt.Errorf("joining %s: %w", entry, err)
@@ -56,7 +60,7 @@ func joinScripts(fsys fs.FS) (map[string][]byte, error) {
 // change in how they are joined is a new version.
 var Version = func() string {
 	sum := sha256.New()
-	for _, name := range []string{"toolbar.js", "hook.js"} {
+	for _, name := range entries {
 		sum.Write([]byte("served " + name))
 		sum.Write(scripts[name])
 	}

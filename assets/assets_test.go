@@ -20,6 +20,8 @@ func TestHandlerServesToolbarFiles(t *testing.T) {
 		{"/toolbar.js", "text/javascript"},
 		{"/toolbar.css", "text/css"},
 		{"/hook.js", "text/javascript"},
+		{"/page.js", "text/javascript"},
+		{"/dashboard.css", "text/css"},
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()

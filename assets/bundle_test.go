@@ -75,12 +75,12 @@ func TestJoinRefusesWhatItDoesNotRead(t *testing.T) {
 	}
 }
 
-// TestServedScriptsAreClassicScripts: the served toolbar.js and hook.js
+// TestServedScriptsAreClassicScripts: the served scripts (entries)
 // hold no import or export (a classic <script> would throw on one), are
 // the joined sources, and parse (node --check, when Node is installed).
 func TestServedScriptsAreClassicScripts(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"toolbar.js", "hook.js"} {
+	for _, f := range entries {
 		rec := httptest.NewRecorder()
 		Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/"+f, nil))
 		body := rec.Body.String()

@@ -8,7 +8,8 @@
      model/         the data, pure and tested with node --test (assets/test/):
                     OTLP spans, the tree and critical path, SQL groups and
                     N+1, log items, redirects, the time axis, number formats
-     ui/app.js      the toolbar: state, render loop, show and select
+     ui/app.js      the toolbar: state, render loop, show and select (page.js
+                    starts it too, for the standalone page and its dashboard)
      ui/shell.js    host, badge, head; ui/events.js clicks and keys
      ui/client.js   the API and its SSE streams; ui/browser.js the browser's spans
      ui/panels/     one module per panel
@@ -17,20 +18,14 @@
 import { tagIds, tagPrefix, tagVersion } from './lib/tag.js';
 import { startToolbar } from './ui/app.js';
 
-const tag = document.currentScript || document.querySelector('script[data-tracebar-mode],script[src*="/static/toolbar.js"]');
+const tag = document.currentScript || document.querySelector('script[src*="/static/toolbar.js"]');
 if (!window.__tracebar && tag) start(tag);
 
 function start(tag) {
-	const page = tag.getAttribute('data-tracebar-mode') === 'page'; // page.html
-	const hook = (!page && window.__tracebarHook) || null;
+	const hook = window.__tracebarHook || null;
 	const src = tag.src || '', ids = tagIds(tag), prefix = tagPrefix(src, 'toolbar.js', location.href);
-	let homeId = ids.requestId;
-	if (page) { // <prefix>/requests/<id>, or <prefix>/ for the history
-		const m = location.pathname.match(/\/requests\/([^/]+)\/?$/);
-		try { homeId = m ? decodeURIComponent(m[1]) : ''; } catch (e) { homeId = ''; }
-	}
 	startToolbar({
-		page, hook, homeId,
+		page: false, hook, homeId: ids.requestId,
 		homeTraceId: (hook && hook.traceId) || ids.traceId,
 		prefix: prefix.url, prefixPath: prefix.path, version: tagVersion(src)
 	});

@@ -16,16 +16,19 @@ import { headersPanel } from './panels/headers.js';
 import { sqlPanel } from './panels/sql.js';
 import { logsPanel } from './panels/logs.js';
 import { requestsPanel } from './panels/requests.js';
+import { alertsPanel } from './panels/alerts.js';
+import { comparePanel } from './panels/compare.js';
 import { bindEvents } from './events.js';
 import { ancestorIds } from '../model/trace.js';
 
-const PANELS = { timing: timingPanel, headers: headersPanel, sql: sqlPanel, logs: logsPanel, requests: requestsPanel };
+const PANELS = { timing: timingPanel, headers: headersPanel, sql: sqlPanel, logs: logsPanel, alerts: alertsPanel, compare: comparePanel, requests: requestsPanel };
 
 /* config: { page, homeId, homeTraceId, prefix (absolute URL), prefixPath,
-   version, hook (hook.js's window.__tracebarHook, or null) } */
+   version, hook (hook.js's window.__tracebarHook, or null), dashboard (the
+   history page's panel, given by page.js only) } */
 export function startToolbar(config) {
 	const list = config.page && !config.homeId;
-	const tabs = list ? ['requests'] : ['timing', 'headers', 'trace', 'sql', 'logs', 'requests'];
+	const tabs = list ? ['requests'] : ['timing', 'headers', 'trace', 'sql', 'logs', 'alerts', 'compare', 'requests'];
 	const pick = (value, allowed) => allowed.includes(value) ? value : allowed[0];
 	const app = Object.assign({}, config, {
 		list,
@@ -39,11 +42,13 @@ export function startToolbar(config) {
 			query: '', // the waterfall's filter
 			levelsOff: new Set(), // log levels hidden
 			sqlOpen: new Map(), // SQL group key -> opened or closed by hand
+			sqlSlowest: false, // the SQL panel lists every query, slowest first
 			scrolls: {}, // tab -> the body's scroll when left
 			shownTab: '' // the tab in the body
 		},
 		history: { records: new Map(), stream: null, status: '', dead: false },
-		schedule, render, show, select, setOpen, setTab, remember,
+		config: null, // /api/config: editor links, the slow query threshold
+		schedule, render, show, select, setOpen, setTab, compare, remember,
 		isHome: () => app.state.id === app.homeId && !app.page,
 		setLoadState: value => app.shell.host.setAttribute('data-state', value)
 	});
@@ -126,6 +131,15 @@ export function startToolbar(config) {
 		render();
 		app.trace.reveal(id);
 	}
+	// Opens the Compare tab of request id (the one on show when '') with
+	// another (withId; '': the last load of its route).
+	function compare(id, withId) {
+		show(id);
+		const state = app.state;
+		Object.assign(state, { compareWith: withId || '', comparison: null, compareError: '' });
+		app.client.loadComparison(state);
+		setTab('compare');
+	}
 	// Shows another request's panels in place: a new state object.
 	function show(id) {
 		if (!id || id === app.state.id) return;
@@ -139,9 +153,17 @@ export function startToolbar(config) {
 		render();
 	}
 
+	// <prefix>/requests/<id>#compare[=<other id>] opens the comparison.
+	const hash = !list && config.page && /^#compare(?:=([^&]*))?$/.exec(location.hash);
+	if (hash) {
+		app.ui.tab = 'compare';
+		try { app.state.compareWith = decodeURIComponent(hash[1] || ''); } catch (e) { /* a broken link: the route's last load */ }
+	}
+
 	bindEvents(app);
 	app.reporter.start();
 	render();
+	app.client.loadConfig();
 	app.client.loadRecord(app.state);
 	if (list) app.client.startHistory();
 	return app;

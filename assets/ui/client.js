@@ -1,7 +1,8 @@
 /* The API and SSE client: the record of the request on show (retried
    while the proxy stores it), its trace and log records, the trace's live
-   stream (spans, logs, the trace's other records), and the history of
-   recent requests, live. Everything lands in app.state, the request on
+   stream (spans, logs, the trace's other records), its alerts and
+   comparison, the history of recent requests, live, and the UI's settings
+   (/api/config). Everything lands in app.state, the request on
    show; answers for a request no longer shown are dropped. */
 
 import { addLogs, addSpans } from './state.js';
@@ -20,6 +21,7 @@ export function createClient(app, onRecord) {
 	function mergeSpans(state, doc) {
 		if (!shown(state) || !addSpans(state, doc)) return;
 		app.shell.host.setAttribute('data-span-count', state.spans.size);
+		refresh(state, 500);
 		app.schedule();
 	}
 	function mergeLogs(state, records) {
@@ -30,7 +32,9 @@ export function createClient(app, onRecord) {
 	function setRecord(state, record) {
 		if (!shown(state) || !record || typeof record !== 'object') return;
 		if (state.record && state.record.done && !record.done) return; // a stale copy from before it finished
+		const finished = record.done && !(state.record && state.record.done);
 		state.record = record;
+		if (finished) refresh(state, 0);
 		state.version++;
 		if (record.traceId) startTrace(state, record.traceId);
 		onRecord(state);
@@ -98,6 +102,54 @@ export function createClient(app, onRecord) {
 		state.stream = null;
 	}
 
+	// The alerts, and the comparison once its panel was opened, are read
+	// when the record is done and again when the trace's stream has been
+	// quiet for delay ms after new spans (the app's spans come in bursts).
+	function refresh(state, delay) {
+		clearTimeout(state.refreshTimer);
+		if (!state.record || !state.record.done) return;
+		state.refreshTimer = setTimeout(() => {
+			if (!shown(state)) return;
+			loadAlerts(state);
+			if (state.compareAsked) loadComparison(state);
+		}, delay);
+	}
+	const requestPath = (state, more) => '/api/requests/' + encodeURIComponent(state.id) + more;
+	function loadAlerts(state) {
+		getJSON(requestPath(state, '/alerts')).then(alerts => {
+			if (!shown(state)) return;
+			state.alerts = Array.isArray(alerts) ? alerts : [];
+			app.schedule();
+		}, () => {});
+	}
+	// The comparison with state.compareWith, or with the route's last load;
+	// and the history, to pick another from.
+	function loadComparison(state) {
+		state.compareAsked = true;
+		if (!state.record || !state.record.done) return; // refresh reads it when done
+		const other = state.compareWith, query = other ? '?with=' + encodeURIComponent(other) : '';
+		getJSON(requestPath(state, '/compare' + query)).then(comparison => {
+			if (!shown(state) || other !== state.compareWith) return;
+			state.comparison = comparison;
+			state.compareError = comparison ? '' : 'Request ' + (other || state.id) + ' is not in the store (any more).';
+			app.schedule();
+		}, e => {
+			if (!shown(state)) return;
+			state.compareError = 'Could not compare: ' + e.message;
+			app.schedule();
+		});
+		if (!state.routeRecords) {
+			getJSON('/api/requests?limit=300').then(list => {
+				if (!shown(state)) return;
+				state.routeRecords = Array.isArray(list) ? list : [];
+				app.schedule();
+			}, () => {});
+		}
+	}
+	function loadConfig() {
+		getJSON('/api/config').then(config => { app.config = config || {}; app.schedule(); }, () => {});
+	}
+
 	// The history: recent requests, then live, only while it is shown.
 	const history = app.history;
 	function addHistory(record) {
@@ -105,7 +157,7 @@ export function createClient(app, onRecord) {
 		const old = history.records.get(record.id);
 		if (old && old.done && !record.done) return; // the list and the stream race: keep the finished one
 		history.records.set(record.id, record);
-		if (history.records.size > 300) history.records.delete(history.records.keys().next().value);
+		if (history.records.size > (app.list ? 1000 : 300)) history.records.delete(history.records.keys().next().value);
 	}
 	function startHistory() {
 		if (history.stream || history.dead || !window.EventSource) return;
@@ -115,7 +167,7 @@ export function createClient(app, onRecord) {
 		es.addEventListener('request', e => { addHistory(parseEvent(e)); app.schedule(); });
 		es.addEventListener('idle', () => { es.close(); end(); });
 		es.onerror = () => { if (es.readyState === 2 && history.stream === es) end(); };
-		getJSON('/api/requests?limit=50').then(list => {
+		getJSON('/api/requests' + (app.list ? '' : '?limit=50')).then(list => { // the history page shows the whole store
 			if (Array.isArray(list)) list.forEach(addHistory);
 			history.status = 'ok';
 			app.schedule();
@@ -130,5 +182,5 @@ export function createClient(app, onRecord) {
 	// The trace as the API serves it (OTLP/JSON), for a download.
 	const traceBlob = id => fetchPath(traceURL(id)).then(res => res.ok ? res.blob() : Promise.reject(new Error('HTTP ' + res.status)));
 
-	return { loadRecord, openStream, closeStream, startHistory, stopHistory, traceBlob };
+	return { loadRecord, openStream, closeStream, startHistory, stopHistory, traceBlob, getJSON, loadComparison, loadConfig };
 }

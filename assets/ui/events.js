@@ -5,6 +5,7 @@
 
 import { CORNERS, THEMES, next } from './shell.js';
 import { el, setAttrs, append } from './dom.js';
+import { replay } from './replay.js';
 
 export function bindEvents(app) {
 	const { badge, panel, tabs, tabButtons, body, root, flash } = app.shell, ui = app.ui, trace = app.trace, client = app.client;
@@ -42,7 +43,10 @@ export function bindEvents(app) {
 			else off.add(level);
 			app.render();
 		},
-		req: target => app.show(target.getAttribute('data-req'))
+		req: target => app.show(target.getAttribute('data-req')),
+		sqlsort: target => { ui.sqlSlowest = target.getAttribute('data-sort') === 'slowest'; app.render(); },
+		headers: () => app.setTab('headers'),
+		replay: () => { if (app.state.record) replay(app, app.state.record); }
 	};
 	panel.addEventListener('click', e => {
 		const target = e.target.closest('[data-act]'), name = target && target.getAttribute('data-act');

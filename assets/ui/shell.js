@@ -9,9 +9,10 @@ import { recordMs } from '../model/requests.js';
 import { actionButton, append, button, el, replace, setAttrs } from './dom.js';
 import { statusChip } from './widgets.js';
 import { logsOf, queriesOf, traceOf } from './state.js';
+import { alertTone } from '../model/alerts.js';
 import { pageRequestItems } from './panels/requests.js';
 
-export const TAB_NAMES = { timing: 'Timing', headers: 'Headers', trace: 'Trace', sql: 'SQL', logs: 'Logs', requests: 'Requests' };
+export const TAB_NAMES = { timing: 'Timing', headers: 'Headers', trace: 'Trace', sql: 'SQL', logs: 'Logs', alerts: 'Alerts', compare: 'Compare', requests: 'Requests' };
 export const THEMES = ['auto', 'light', 'dark'];
 export const CORNERS = ['br', 'bl', 'tl', 'tr'];
 const CORNER_NAMES = { br: 'bottom right', bl: 'bottom left', tl: 'top left', tr: 'top right' };
@@ -24,11 +25,13 @@ export function createShell(app) {
 	host.id = 'tracebar-root';
 	setAttrs(host, { 'data-state': 'loading', 'data-span-count': '0', 'data-request': app.homeId });
 	const root = host.attachShadow({ mode: 'open' });
-	const css = app.prefix + '/static/toolbar.css' + (app.version ? '?v=' + app.version : ''); // this build's, cached for good
-	const stylesheet = setAttrs(document.createElement('link'), { rel: 'stylesheet', href: css });
+	// This build's stylesheets, cached for good; the dashboard's only on the page that has it.
+	const stylesheets = ['toolbar.css', app.dashboard ? 'dashboard.css' : null].filter(Boolean).map(name =>
+		setAttrs(document.createElement('link'), { rel: 'stylesheet', href: app.prefix + '/static/' + name + (app.version ? '?v=' + app.version : '') }));
 	const wrap = el('div', 'tb' + (app.page ? ' tb-pg' : ''));
 	wrap.style.display = 'none'; // unstyled content would be a mess: wait for the CSS
-	stylesheet.onload = () => { wrap.style.display = ''; app.schedule(); };
+	let loading = stylesheets.length;
+	for (const sheet of stylesheets) sheet.onload = () => { if (--loading) return; wrap.style.display = ''; app.schedule(); };
 	const badge = setAttrs(button('tb-badge'),
 		{ title: 'Tracebar: toggle the debug panel (Alt+T)', 'aria-keyshortcuts': 'Alt+T', 'aria-controls': 'tb-panel' });
 	const panel = setAttrs(el('div', 'tb-panel'), app.page ? { role: 'main' } : { role: 'dialog', 'aria-label': 'Tracebar', id: 'tb-panel' });
@@ -49,7 +52,7 @@ export function createShell(app) {
 	const head = el('div', 'tb-head', [brand, tabs, el('span', 'tb-sp'), live, themeButton, app.page ? null : [cornerButton, closeButton]]);
 	append(panel, head, summary, body);
 	append(wrap, panel, app.page ? null : badge);
-	append(root, stylesheet, wrap);
+	append(root, stylesheets, wrap);
 
 	// The host's place: inline !important styles win over page CSS aimed at
 	// body > div and the like.
@@ -96,8 +99,12 @@ export function createShell(app) {
 			parts.push(el('span', 'tb-st', code || ELLIPSIS), el('span', 'tb-sep', DOT), el('span', 'tb-ms', time),
 				el('span', 'tb-cnt', ' ' + spans));
 			if (errors) parts.push(setAttrs(el('span', 'tb-errn', WARN + errors), { title: plural(errors, 'span') + ' with error status' }));
+			if (state.alerts && state.alerts.length) {
+				parts.push(el('span', 'tb-aln tb-' + alertTone(state.alerts), plural(state.alerts.length, 'alert')));
+			}
 		}
-		const said = !r ? 'loading' : (code || 'in flight') + ', ' + ms(recordMs(r)) + ', ' + spans + (errors ? ', ' + plural(errors, 'error') : '');
+		const alerts = state.alerts && state.alerts.length ? ', ' + plural(state.alerts.length, 'alert') : '';
+		const said = !r ? 'loading' : (code || 'in flight') + ', ' + ms(recordMs(r)) + ', ' + spans + (errors ? ', ' + plural(errors, 'error') : '') + alerts;
 		badge.setAttribute('aria-label', 'Tracebar: ' + said + '. Toggle panel (Alt+T)');
 		replace(badge, parts);
 	}
@@ -120,6 +127,7 @@ export function createShell(app) {
 			tabCount('trace', state.spans.size, tree.errors ? 'bad' : '');
 			tabCount('sql', queries.count, queries.hasNPlusOne ? 'bad' : queries.flagged ? 'warn' : '');
 			tabCount('logs', logs.length, logs.some(x => x.level === 'error') ? 'bad' : '');
+			tabCount('alerts', state.alerts ? state.alerts.length : 0, alertTone(state.alerts));
 			tabCount('requests', pageRequestItems(app).length);
 		}
 		const nextTheme = next(THEMES, ui.theme), nextCorner = CORNER_NAMES[next(CORNERS, ui.corner)];
@@ -138,6 +146,10 @@ export function createShell(app) {
 			parts.push(el('span', 'tb-mu', state.failed ? 'Request ' + state.id + ': ' + state.failed : 'Loading' + ELLIPSIS));
 		}
 		parts.push(el('span', 'tb-sp'));
+		if (r && r.done && !app.list) {
+			const safe = r.method === 'GET' || r.method === 'HEAD';
+			parts.push(actionButton('tb-tb', 'Replay', 'replay', 'Send ' + r.method + ' ' + r.url + ' again from this page and compare' + (safe ? '' : ' (asks first)')));
+		}
 		if (state.traceId) {
 			parts.push(setAttrs(el('code', 'tb-tid', state.traceId.slice(0, 8) + ELLIPSIS), { title: 'trace ' + state.traceId }),
 				actionButton('tb-tb', 'Copy ID', 'copy', 'Copy the trace ID'),

@@ -1,8 +1,9 @@
 /* The request on show, one state object per request: its record, its
    trace (spans and log records), the other records of its trace, the live
-   stream, and what the waterfall has selected and folded. Showing another
-   request makes a new one (app.show), so nothing carries over by mistake.
-   The model's results are cached per version of the data. */
+   stream, its alerts and comparison, and what the waterfall has selected
+   and folded. Showing another request makes a new one (app.show), so
+   nothing carries over by mistake. The model's results are cached per
+   version of the data. */
 
 import { readSpans } from '../model/otlp.js';
 import { buildTree, criticalPath, requestRoot, serviceColors } from '../model/trace.js';
@@ -26,6 +27,14 @@ export function requestState(id) {
 		tries: 0,
 		version: 0, // bumped when spans or the record change
 		cache: null,
+		// read when the record is done and when the trace's stream is quiet
+		alerts: null, // the API's alerts, once read
+		comparison: null, // the API's comparison, once read
+		compareWith: '', // the record picked to compare with ('': the route's last load)
+		compareAsked: false, // the Compare panel was opened: keep the comparison fresh
+		compareError: '',
+		routeRecords: null, // the history, for picking what to compare with
+		refreshTimer: 0,
 		// the waterfall
 		selected: '', // the span whose detail shows
 		focused: '', // the row that keeps keyboard focus

@@ -1,10 +1,12 @@
 /* Pieces the panels share: sections, key-value tables, notes, status
-   chips, timing rows with a mini bar, attribute tables, links to a span,
-   exceptions. */
+   chips, timing rows with a mini bar, attribute tables, links to a span
+   and to a source line, exceptions with their stack frames. */
 
-import { DASH } from '../model/format.js';
+import { DASH, ms } from '../model/format.js';
 import { anyValueText, attributeText } from '../model/otlp.js';
 import { exceptionText } from '../model/logs.js';
+import { editorLink, shortLocation } from '../model/editor.js';
+import { libraryFile, ownFrame, parseStack } from '../model/stack.js';
 import { append, button, el, place, setAttrs } from './dom.js';
 
 // A titled section; extra (a count, a summary) goes after the title.
@@ -47,14 +49,48 @@ export function spanLink(spans, id, label) {
 	return setAttrs(button('tb-go', text, 'Show span ' + text + ' in the trace'), { 'data-goto': id, 'data-f': 'g:' + id });
 }
 
-// An exception as OTel records it (exception.type, message, stacktrace);
-// bare leaves out the "type: message" line.
-export function exceptionBlock(attributes, bare) {
+// A source file at a line, as its last path segments and the line: a link
+// that opens it in the editor of config (/api/config), or text when none is
+// set or the path is not absolute.
+export function sourceLink(config, file, line) {
+	const href = editorLink(config, file, line), text = shortLocation(file, line), where = file + (line ? ':' + line : '');
+	if (!href) return setAttrs(el('code', 'tb-loc', text), { title: where });
+	return setAttrs(el('a', 'tb-src', text), { href, title: 'Open ' + where + ' in your editor' });
+}
+
+// A code location (model/editor.js codeLocation): its link and function.
+export const codeLink = (config, code) => code &&
+	el('span', 'tb-code', [sourceLink(config, code.file, code.line), code.function ? el('span', 'tb-mu', ' ' + code.function) : null]);
+
+// A stack trace as it was sent, each line that names a source file a link
+// to it (when an editor is set).
+function stackText(stack, frames, config) {
+	const at = new Map(frames.map(frame => [frame.textLine, frame])), lines = stack.split(/\r?\n/);
+	return el('pre', 'tb-pre', lines.map((line, i) => {
+		const frame = at.get(i), href = frame && editorLink(config, frame.file, frame.line), end = i < lines.length - 1 ? '\n' : '';
+		if (!href) return line + end;
+		const indent = /^\s*/.exec(line)[0];
+		return [indent, setAttrs(el('a', 'tb-src' + (libraryFile(frame.file) ? ' tb-lib' : ''), line.slice(indent.length)),
+			{ href, title: 'Open ' + frame.file + ':' + frame.line + ' in your editor' }), end];
+	}));
+}
+
+// An exception as OTel records it (exception.type, message, stacktrace),
+// with the app's innermost frame (not a library's) at hand; bare leaves
+// out the "type: message" line. config: /api/config, for editor links.
+export function exceptionBlock(attributes, bare, config) {
 	const stack = attributeText(attributes, 'exception.stacktrace'), text = exceptionText(attributes);
 	if (!text && !stack) return null;
-	return el('div', 'tb-exc', [bare ? null : el('div', 'tb-errs', text),
-		stack ? el('details', null, [el('summary', null, 'Stack trace'), el('pre', 'tb-pre', stack)]) : null]);
+	const frames = parseStack(stack), own = ownFrame(stack, frames);
+	const where = own ? el('div', 'tb-at', ['at ', codeLink(config, own)]) : null;
+	return el('div', 'tb-exc', [bare ? null : el('div', 'tb-errs', text), where,
+		stack ? el('details', null, [el('summary', null, 'Stack trace'), stackText(stack, frames, config)]) : null]);
 }
 
 // Caddy's encode, outside Tracebar, compressed the body after it was counted.
 export const encodedNote = record => record.clientEncoding ? ' (before ' + record.clientEncoding + ' by Caddy\u2019s encode)' : '';
+
+// What a request row shows of a summary: method, the operation (GraphQL,
+// RPC) when named, URL, status and duration.
+export const summaryParts = r => [el('span', 'tb-meth', r.method), r.operation ? el('span', 'tb-op', r.operation) : null,
+	el('span', 'tb-url', r.url), statusChip(r), el('span', 'tb-num', r.done === false ? 'in flight' : ms(r.durationMs))];

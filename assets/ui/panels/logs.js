@@ -1,11 +1,13 @@
 /* The Logs panel: span events, exceptions and OTLP log records
-   (model/logs.js), filtered by level, each with its span. */
+   (model/logs.js), filtered by level, each with its span and the source
+   line it names (code.*, or an exception's stack). */
 
 import { DASH, ELLIPSIS, ms, plural } from '../../model/format.js';
 import { LEVELS } from '../../model/logs.js';
 import { msBetween } from '../../model/time.js';
 import { actionButton, append, el, setAttrs } from '../dom.js';
-import { attributeTable, emptyNote, exceptionBlock, spanLink } from '../widgets.js';
+import { codeLocation } from '../../model/editor.js';
+import { attributeTable, codeLink, emptyNote, exceptionBlock, spanLink } from '../widgets.js';
 import { logsOf, traceOf } from '../state.js';
 
 const MAX_SHOWN = 2000;
@@ -33,8 +35,9 @@ export function logsPanel(app) {
 			? el('details', 'tb-la', [el('summary', null, plural(item.attributes.length, 'attribute')), attributeTable(item.attributes)]) : null;
 		return el('div', 'tb-log tb-log-' + item.level, [
 			el('div', 'tb-lh', [el('span', 'tb-num tb-mu', when), el('span', 'tb-lvl tb-lv-' + item.level, item.severity || item.level),
-				el('span', 'tb-kind', item.kind), el('strong', 'tb-lt', item.text), el('span', 'tb-sp'), el('span', 'tb-mu', item.service), span]),
-			exceptionBlock(item.attributes, true),
+				el('span', 'tb-kind', item.kind), el('strong', 'tb-lt', item.text), el('span', 'tb-sp'),
+				codeLink(app.config, codeLocation(item.attributes)), el('span', 'tb-mu', item.service), span]),
+			exceptionBlock(item.attributes, true, app.config),
 			attributes]);
 	};
 	append(out, el('div', 'tb-logs', items.slice(0, MAX_SHOWN).map(line)));

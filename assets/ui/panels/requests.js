@@ -1,12 +1,12 @@
 /* The Requests panel: the page's later requests (its fetch and XHR calls
    and the trace's other records), the redirects that led to the request,
    and the history of recent requests, live. On <prefix>/, the history
-   alone. */
+   alone, as a dashboard (panels/dashboard.js, which only page.js loads). */
 
 import { ELLIPSIS, clock, ms, plural } from '../../model/format.js';
 import { pageRequests, redirectChain } from '../../model/requests.js';
 import { actionButton, append, el, setAttrs } from '../dom.js';
-import { emptyNote, section, statusChip } from '../widgets.js';
+import { emptyNote, section, summaryParts } from '../widgets.js';
 import { navigationTiming } from '../browser.js';
 
 // The page's later requests; the hooked calls only on the page's own request.
@@ -20,8 +20,7 @@ export function pageRequestItems(app) {
 function requestRow(app, r, extra) {
 	const shown = r.id === app.state.id, time = (extra && extra.time) || clock(r.startTime);
 	const parts = [el('span', 'tb-num tb-mu', time), extra && extra.kind ? el('span', 'tb-kind', extra.kind) : null,
-		el('span', 'tb-meth', r.method), el('span', 'tb-url', r.url), statusChip(r),
-		el('span', 'tb-num', r.done === false ? 'in flight' : ms(r.durationMs)), el('span', 'tb-mu tb-ct', (r.contentType || '').split(';')[0]),
+		summaryParts(r), el('span', 'tb-mu tb-ct', (r.contentType || '').split(';')[0]),
 		r.injected ? el('span', 'tb-kind', 'toolbar') : null, r.id === app.homeId && !app.page ? el('span', 'tb-kind', 'this page') : null];
 	const row = app.page ? setAttrs(el('a', 'tb-req', parts), { href: app.prefixPath + '/requests/' + encodeURIComponent(r.id) })
 		: actionButton('tb-req', parts, 'req', null, { 'data-req': r.id });
@@ -49,7 +48,7 @@ function historySection(app) {
 	const waiting = history.status === 'ok' || history.stream ? 'No requests yet.'
 		: history.status && history.status !== 'loading' ? history.status : 'Loading' + ELLIPSIS;
 	const list = records.length ? el('div', 'tb-reqs', records.map(r => requestRow(app, r))) : emptyNote(waiting);
-	return section(app.list ? 'Recent requests' : 'History', list, history.stream ? 'live' : history.status === 'ok' ? '' : null);
+	return section('History', list, history.stream ? 'live' : history.status === 'ok' ? '' : null);
 }
 
 // The redirects that led to the request, as far as the history knows
@@ -64,8 +63,8 @@ function redirectSection(app, home) {
 }
 
 export function requestsPanel(app) {
+	if (app.list) return app.dashboard(app); // page.js's
 	const out = el('div', 'tb-pad');
-	if (app.list) return append(out, historySection(app));
 	const home = app.isHome(), items = pageRequestItems(app);
 	const none = home ? app.hook ? 'No fetch or XHR requests yet.' : 'No later requests (the fetch hook is not on this page).' : 'None.';
 	append(out, section(home ? 'Requests from this page' : 'Other requests of this trace',
