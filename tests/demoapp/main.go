@@ -3,6 +3,16 @@
 // to a second service, a template render), instrumented with the
 // OpenTelemetry Go SDK and exporting OTLP to the standard endpoint
 // (OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318).
+//
+// Routes: / and /api/products (one query, one inventory call),
+// /products/{slug} (one query; one route, many paths), /orders
+// (an N+1, an exception, a log record; /old-orders redirects there, and
+// /very-old-orders to /old-orders), /cart (an N+1 that grows by one query
+// per load), /availability (three inventory calls one after another),
+// /boom (a 500 with an exception and its stack trace), /report (a slow
+// query) and POST /graphql. The app's SERVER spans carry
+// http.route and the handler's code.*; its queries the code.* of the line
+// that issued them.
 package main
 
 import (
@@ -17,6 +27,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -80,14 +91,19 @@ func run(addr, invAddr, invURL string) error {
 		logs:      otlpEndpoint() + "/v1/logs",
 	}
 	web := http.NewServeMux()
-	web.HandleFunc("GET /{$}", s.index)
-	web.HandleFunc("GET /api/products", s.products)
-	web.HandleFunc("GET /orders", s.orders)
-	web.HandleFunc("GET /old-orders", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/orders", http.StatusFound)
-	})
+	handle(web, "GET /{$}", s, (*shop).index)
+	handle(web, "GET /api/products", s, (*shop).products)
+	handle(web, "GET /orders", s, (*shop).orders)
+	handle(web, "GET /old-orders", s, (*shop).oldOrders)
+	handle(web, "GET /products/{slug}", s, (*shop).product)
+	handle(web, "GET /cart", s, (*shop).cart)
+	handle(web, "GET /availability", s, (*shop).availability)
+	handle(web, "GET /boom", s, (*shop).boom)
+	handle(web, "GET /report", s, (*shop).report)
+	handle(web, "GET /very-old-orders", s, (*shop).veryOldOrders)
+	handle(web, "POST /graphql", s, (*shop).graphql)
 	inv := http.NewServeMux()
-	inv.HandleFunc("GET /stock", stock(invTP.Tracer("demoapp/inventory")))
+	handle(inv, "GET /stock", &warehouse{tracer: invTP.Tracer("demoapp/inventory")}, (*warehouse).stock)
 
 	servers := []*http.Server{
 		{Addr: addr, Handler: otelhttp.NewHandler(web, "shop", otelhttp.WithTracerProvider(webTP), spanName())},
@@ -146,7 +162,8 @@ func openDB() (*sql.DB, error) {
 		INSERT INTO products (name, price_cents) VALUES
 		('Espresso cup', 900), ('Pour-over kettle', 4200), ('Grinder', 12900), ('Beans, 1 kg', 2400);
 		CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, product_id INTEGER);
-		INSERT INTO orders (customer, product_id) VALUES ('Ada', 3), ('Grace', 1), ('Linus', 4), ('Barbara', 2);`)
+		INSERT INTO orders (customer, product_id) VALUES ('Ada', 3), ('Grace', 1), ('Linus', 4), ('Barbara', 2);
+		CREATE TABLE cart_items (id INTEGER PRIMARY KEY, product_id INTEGER);`)
 	return db, err
 }
 
@@ -166,14 +183,18 @@ type shop struct {
 }
 
 // query runs a SQL query on products in a CLIENT span with the database
-// semantic conventions.
+// semantic conventions and the code.* of the line that called it.
 func (s *shop) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return s.queryTable(ctx, "products", q, args...)
+	return s.queryAt(ctx, codeAttrs(1), "products", q, args...)
 }
 
+// queryTable is query on another table.
 func (s *shop) queryTable(ctx context.Context, table, q string, args ...any) (*sql.Rows, error) {
-	ctx, span := s.tracer.Start(ctx, "SELECT "+table, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("db.system.name", "sqlite"), attribute.String("db.query.text", q), attribute.String("db.collection.name", table)))
+	return s.queryAt(ctx, codeAttrs(1), table, q, args...)
+}
+
+func (s *shop) queryAt(ctx context.Context, code []attribute.KeyValue, table, q string, args ...any) (*sql.Rows, error) {
+	ctx, span := s.dbSpan(ctx, code, "SELECT", table, q)
 	defer span.End()
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -181,6 +202,27 @@ func (s *shop) queryTable(ctx context.Context, table, q string, args ...any) (*s
 		span.SetStatus(codes.Error, err.Error())
 	}
 	return rows, err
+}
+
+// exec runs a SQL statement that returns no rows (operation: its first
+// word) in a CLIENT span, as query does.
+func (s *shop) exec(ctx context.Context, table, q string, args ...any) (sql.Result, error) {
+	op, _, _ := strings.Cut(q, " ")
+	ctx, span := s.dbSpan(ctx, codeAttrs(1), op, table, q)
+	defer span.End()
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return res, err
+}
+
+func (s *shop) dbSpan(ctx context.Context, code []attribute.KeyValue, op, table, q string) (context.Context, trace.Span) {
+	return s.tracer.Start(ctx, op+" "+table, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "sqlite"), attribute.String("db.query.text", q),
+			attribute.String("db.collection.name", table), attribute.String("db.operation.name", op)),
+		trace.WithAttributes(code...))
 }
 
 func (s *shop) load(ctx context.Context) ([]product, error) {
@@ -203,7 +245,27 @@ func (s *shop) load(ctx context.Context) ([]product, error) {
 		return nil, err
 	}
 	// The inventory service knows the stock: one call for all products.
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.inventory+"/stock", nil)
+	stock, err := s.stock(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		ps[i].InStock = stock[strconv.Itoa(ps[i].ID)]
+	}
+	return ps, nil
+}
+
+// stock asks the inventory service for the stock per product id, of one
+// warehouse or ("") of all.
+func (s *shop) stock(ctx context.Context, warehouse string) (map[string]int, error) {
+	u := s.inventory + "/stock"
+	if warehouse != "" {
+		u += "?warehouse=" + url.QueryEscape(warehouse)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
@@ -213,10 +275,7 @@ func (s *shop) load(ctx context.Context) ([]product, error) {
 	if err := json.NewDecoder(resp.Body).Decode(&stock); err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
-	for i := range ps {
-		ps[i].InStock = stock[strconv.Itoa(ps[i].ID)]
-	}
-	return ps, nil
+	return stock, nil
 }
 
 var page = template.Must(template.New("index").Parse(`<!doctype html>
@@ -236,6 +295,10 @@ var page = template.Must(template.New("index").Parse(`<!doctype html>
 <li><a href="/orders">Orders</a>: an N+1 query, an exception, a log record and requests made after load (SQL, Logs and Requests panels)</li>
 <li><a href="/old-orders">Old orders link</a>: a redirect to the orders page (Requests: the redirects that led here)</li>
 <li><a href="/api/products">/api/products</a>: JSON, which gets no toolbar (see it in the toolbar&rsquo;s history)</li>
+<li><a href="/cart">Cart</a>: one more query on every load (Compare: what changed since the last load)</li>
+<li><a href="/availability">Availability</a>: three calls to the inventory service, one after another (Alerts)</li>
+<li><a href="/boom">Checkout</a>: a 500 with an exception and its stack trace</li>
+<li><a href="/report">Sales report</a>: a slow query</li>
 </ul>
 <script>
 document.getElementById('reload').onclick = async () => {
@@ -271,15 +334,24 @@ func (s *shop) products(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(ps)
 }
 
-func stock(tracer trace.Tracer) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		_, span := tracer.Start(r.Context(), "compute stock")
-		time.Sleep(3 * time.Millisecond) // a warehouse lookup
-		span.AddEvent("cache miss", trace.WithAttributes(attribute.String("cache.key", "stock:all")))
-		span.End()
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"1":12,"2":3,"3":0,"4":40}`))
+// warehouse is the inventory service.
+type warehouse struct {
+	tracer trace.Tracer
+}
+
+// stock answers the stock per product id, of the warehouse named by the
+// query parameter warehouse or of all.
+func (wh *warehouse) stock(w http.ResponseWriter, r *http.Request) {
+	key := "stock:all"
+	if name := r.URL.Query().Get("warehouse"); name != "" {
+		key = "stock:" + name
 	}
+	_, span := wh.tracer.Start(r.Context(), "compute stock")
+	time.Sleep(3 * time.Millisecond) // a warehouse lookup
+	span.AddEvent("cache miss", trace.WithAttributes(attribute.String("cache.key", key)))
+	span.End()
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"1":12,"2":3,"3":0,"4":40}`))
 }
 
 type order struct {
@@ -288,6 +360,10 @@ type order struct {
 	ProductID int
 	Product   string
 	Price     string
+}
+
+func (s *shop) oldOrders(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/orders", http.StatusFound)
 }
 
 // orders is the page with the classic N+1: one query for the orders, then
