@@ -128,19 +128,6 @@ func isDBSpan(sp *Span) bool {
 	return false
 }
 
-// spanFailed reports whether sp ended in error or recorded an exception.
-func spanFailed(sp *Span) bool {
-	if sp.Status.Code == StatusError {
-		return true
-	}
-	for _, e := range sp.Events {
-		if e.Name == "exception" {
-			return true
-		}
-	}
-	return false
-}
-
 // dbShape is the SQL panel's group of a database span: the system and the
 // statement's shape, or the span name when it has no statement.
 func dbShape(sp *Span) (system, shape string) {

@@ -1,6 +1,7 @@
 package toolbar
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,7 @@ func (a *API) importTrace(w http.ResponseWriter, r *http.Request) {
 		if err == nil && len(spans) == 0 {
 			err = errors.New("the OTLP/JSON holds no spans")
 		}
+		recs = rootRecords(spans)
 	default:
 		err = errors.New(`want a HAR that Tracebar exported (an object with "log") or OTLP/JSON traces (an object with "resourceSpans")`)
 	}
@@ -91,6 +93,53 @@ func (a *API) importTrace(w http.ResponseWriter, r *http.Request) {
 		out.Requests = append(out.Requests, rec.ID)
 	}
 	writeJSON(w, out)
+}
+
+// rootRecords makes a record of each root span of an OTLP import (a span
+// whose parent is not among spans), so that an imported trace opens in the
+// same panels as a proxied request: its HTTP attributes, when it has them,
+// else its name as the URL.
+func rootRecords(spans []Span) []*Record {
+	ids := make(map[SpanID]bool, len(spans))
+	for i := range spans {
+		ids[spans[i].SpanID] = true
+	}
+	var recs []*Record
+	for i := range spans {
+		sp := &spans[i]
+		if sp.ParentSpanID.IsValid() && ids[sp.ParentSpanID] {
+			continue
+		}
+		url := sp.AttrString("url.full", "http.url")
+		if url == "" {
+			if url = sp.AttrString("url.path", "http.target"); url != "" {
+				if q := sp.AttrString("url.query"); q != "" {
+					url += "?" + q
+				}
+			} else {
+				url = sp.Name
+			}
+		}
+		rec := &Record{
+			ID: sp.SpanID.String(), TraceID: sp.TraceID, Done: true,
+			Method: sp.AttrString("http.request.method", "http.method"), URL: url,
+			Host:      sp.AttrString("server.address", "http.host"),
+			StartTime: sp.Start, DurationMs: spanMs(sp),
+		}
+		for _, key := range []string{"http.response.status_code", "http.status_code"} {
+			if v, ok := sp.Attr(key); ok {
+				if n, ok := attrInt(v); ok {
+					rec.Status = n
+					break
+				}
+			}
+		}
+		if sp.Status.Code == StatusError {
+			rec.Error = cmp.Or(sp.Status.Message, "error")
+		}
+		recs = append(recs, rec)
+	}
+	return recs
 }
 
 // decodeSpans reads OTLP/JSON with the API's decoder.

@@ -504,8 +504,13 @@ func TestImportOTLPAddsMarkedSpans(t *testing.T) {
 	}
 	fresh := toolbar.NewStore(toolbar.Limits{})
 	rr := postImport(newAPI(fresh), "application/json", body)
-	if want := `{"traceIds":["` + s.fetch.TraceID.String() + `"],"requests":[]}`; rr.Code != http.StatusOK || rr.Body.String() != want {
+	// The root span (the fetch's proxy span) becomes a record, so the
+	// trace opens in the toolbar's panels.
+	if want := `{"traceIds":["` + s.fetch.TraceID.String() + `"],"requests":["` + s.fetch.ID + `"]}`; rr.Code != http.StatusOK || rr.Body.String() != want {
 		t.Fatalf("import: %d %s, want 200 %s", rr.Code, rr.Body, want)
+	}
+	if rec := fresh.Request(s.fetch.ID); rec == nil || !rec.Done || rec.Status != 200 || rec.TraceID != s.fetch.TraceID || rec.URL != spans[0].Name || rec.DurationMs != s.fetch.DurationMs {
+		t.Errorf("the root span's record is %+v, want a done record of status 200, URL %q, %v ms", rec, spans[0].Name, s.fetch.DurationMs)
 	}
 	got, _ := fresh.Spans(s.fetch.TraceID, 0)
 	if len(got) != len(spans) {

@@ -326,7 +326,6 @@ func readFacts(rec *Record, spans []Span) recordFacts {
 		pathRoute: pathRouteOf(rec),
 		operation: OperationOf(rec, spans),
 		services:  []string{},
-		failed:    rec.Status >= 500,
 	}
 	if route := appRoute(spans); route != "" { // as RouteOf
 		f.route, f.appRouted = rec.Method+" "+route, true
@@ -339,8 +338,9 @@ func readFacts(rec *Record, spans []Span) recordFacts {
 		if isDBSpan(sp) {
 			f.queries++
 		}
-		f.failed = f.failed || spanFailed(sp)
 	}
+	// As the alerts see it: a 404 the proxy's span carries is no error.
+	f.failed = rec.Status >= 500 || len(newSpanTree(spans).errorSpans(rec)) > 0
 	return f
 }
 
