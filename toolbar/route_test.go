@@ -156,7 +156,7 @@ func TestReadFactsSummarizesTheSpans(t *testing.T) {
 	tests := []struct {
 		name     string
 		status   int
-		at       int         // the span changed: 1 the proxy's CLIENT span, 3 the orders query
+		at       int // the span changed: 1 the proxy's CLIENT span, 3 the orders query
 		change   func(*Span)
 		wantFail bool
 	}{
