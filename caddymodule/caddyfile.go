@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/tracebar/tracebar/otelbridge"
 	"github.com/tracebar/tracebar/toolbar"
 )
 
@@ -290,12 +291,22 @@ func (a *App) editorLinks() (template string, paths []toolbar.PathMap, err error
 	return template, paths, nil
 }
 
-// slowQuery returns the slow_query option, or its default.
-func (a *App) slowQuery() time.Duration {
-	if a.SlowQuery > 0 {
-		return time.Duration(a.SlowQuery)
+// configureAPI gives the toolbar's API the app's options: editor links,
+// the slow query threshold (zero passes through: the API's default),
+// imports decoded and redacted as the sink's spans are, and the
+// forwarder's drop count.
+func (a *App) configureAPI(api *toolbar.API) error {
+	var err error
+	if api.Editor, api.EditorPaths, err = a.editorLinks(); err != nil {
+		return err
 	}
-	return toolbar.DefaultSlowQuery
+	api.SlowQuery = time.Duration(a.SlowQuery)
+	redactor := a.Redactor()
+	api.DecodeTraces = func(b []byte) ([]toolbar.Span, error) { return otelbridge.DecodeTraces(b, redactor) }
+	if f := a.Forwarder(); f != nil {
+		api.ForwardDropped = f.Dropped
+	}
+	return nil
 }
 
 // editorTemplate returns the URL template an editor option names: a

@@ -2,6 +2,9 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -244,8 +247,9 @@ func TestAppValidateRefusesSharedSinkAddresses(t *testing.T) {
 }
 
 // TestAppToolbarOptions: the editor, editor_paths and slow_query options as
-// JSON config: Validate refuses what the Caddyfile would, and the handler
-// gets the preset's template, the path maps and the default threshold.
+// JSON config: Validate refuses what the Caddyfile would, and the toolbar's
+// API gets the preset's template, the path maps and the threshold, its
+// default when unset (GET /api/config).
 func TestAppToolbarOptions(t *testing.T) {
 	sinks := App{OTLPHTTP: DefaultOTLPHTTP, OTLPGRPC: DefaultOTLPGRPC, Zipkin: DefaultZipkin}
 	tests := []struct {
@@ -281,9 +285,25 @@ func TestAppToolbarOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			editor, paths, err := a.editorLinks()
-			if err != nil || editor != tt.editor || !reflect.DeepEqual(paths, tt.paths) || a.slowQuery() != tt.slowness {
-				t.Fatalf("editor %q, paths %v, slow query %v, err %v; want %q, %v, %v", editor, paths, a.slowQuery(), err, tt.editor, tt.paths, tt.slowness)
+			api := toolbar.NewAPI(toolbar.NewStore(toolbar.Limits{}))
+			if err := a.configureAPI(api); err != nil {
+				t.Fatal(err)
+			}
+			rr := httptest.NewRecorder()
+			api.ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/api/config", nil))
+			var config struct {
+				Editor      string            `json:"editor"`
+				EditorPaths []toolbar.PathMap `json:"editorPaths"`
+				SlowQueryMs float64           `json:"slowQueryMs"`
+			}
+			if err := json.Unmarshal(rr.Body.Bytes(), &config); err != nil {
+				t.Fatalf("GET /api/config: %d %s", rr.Code, rr.Body)
+			}
+			if tt.paths == nil {
+				tt.paths = []toolbar.PathMap{}
+			}
+			if config.Editor != tt.editor || !reflect.DeepEqual(config.EditorPaths, tt.paths) || config.SlowQueryMs != toolbar.Millis(tt.slowness) {
+				t.Fatalf("config %+v; want editor %q, paths %v, slow query %v", config, tt.editor, tt.paths, tt.slowness)
 			}
 		})
 	}

@@ -153,15 +153,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.tracer = h.tp.Tracer("github.com/tracebar/tracebar")
 
 	api := toolbar.NewAPI(h.store)
-	if f := app.Forwarder(); f != nil {
-		api.ForwardDropped = f.Dropped
-	}
-	if api.Editor, api.EditorPaths, err = app.editorLinks(); err != nil {
+	if err := app.configureAPI(api); err != nil {
 		return fmt.Errorf("tracebar: %w", err)
 	}
-	api.SlowQuery = app.slowQuery()
-	redactor := app.Redactor()
-	api.DecodeTraces = func(b []byte) ([]toolbar.Span, error) { return otelbridge.DecodeTraces(b, redactor) }
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", assets.Handler()))
@@ -238,6 +232,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	sc := span.SpanContext()
 	id, traceID := sc.SpanID().String(), sc.TraceID().String()
 
+	// Let Go's transport decompress pages that may get the toolbar (and
+	// HEAD, whose head must be the GET's): the client's Accept-Encoding
+	// goes, and the record says so (the uncompressed alert is not the
+	// app's doing then).
+	dropEncoding := wantsHTML(r)
 	x := &exchange{
 		h:     h,
 		start: start,
@@ -255,6 +254,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			TraceLink:     strings.ReplaceAll(h.TraceLink, "{trace_id}", traceID),
 			ClientRequest: h.redact.Header(r.Header),
 			ReplayOf:      replayID(r.Header.Get(toolbar.ReplayHeader)),
+
+			AcceptEncodingDropped: dropEncoding && r.Header.Get("Accept-Encoding") != "",
 		},
 	}
 	x.publish()
@@ -274,9 +275,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// backend, across both); a second toolbar would cover it.
 	x.inner = r.Header.Get(outerHeader) != ""
 	r.Header.Set(outerHeader, "1")
-	// Let Go's transport decompress pages that may get the toolbar (and
-	// HEAD, whose head must be the GET's).
-	if wantsHTML(r) {
+	if dropEncoding {
 		r.Header.Del("Accept-Encoding")
 	}
 	ctx = httptrace.WithClientTrace(ctx, x.clientTrace())

@@ -1,8 +1,9 @@
 package otelbridge
 
 // Importing a trace a colleague shared: the toolbar's POST /api/import
-// reads OTLP/JSON (a file the toolbar exported, or the _spans of its HAR)
-// through the same decoding and redaction as the backend's answers.
+// reads OTLP/JSON (a file the toolbar exported, the _spans of its HAR, or
+// a trace saved from Jaeger's or Tempo's API) through the same decoding
+// and redaction as the backend's answers.
 
 import (
 	"fmt"
@@ -14,7 +15,8 @@ import (
 // redacted with r as the sink redacts received spans (nil: the built-in
 // rules). Ids may be hex (OTLP/JSON) or base64 (protobuf's JSON mapping,
 // as Tempo writes it); a Jaeger API v3 answer ({"result": ...}) or a
-// Tempo one ({"batches": ...}) reads as well. A span with an invalid
+// Tempo one ({"batches": ...} with OTLP's older field names, or
+// {"trace": ...}) reads as well. A span with an invalid
 // trace or span id fails the whole import: a shared file is either read
 // as it was written or refused with a reason. Use it as the toolbar API's
 // DecodeTraces.

@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -68,6 +69,30 @@ func base64IDs(t *testing.T, otlpJSON []byte) []byte {
 	return b
 }
 
+// tempoV1 rewrites OTLP/JSON as Tempo's /api/traces/{id} answers it:
+// {"batches": [...]}, with instrumentationLibrarySpans for scopeSpans.
+func tempoV1(t *testing.T, otlpJSON []byte) []byte {
+	t.Helper()
+	var doc struct {
+		ResourceSpans []map[string]json.RawMessage `json:"resourceSpans"`
+	}
+	if err := json.Unmarshal(otlpJSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range doc.ResourceSpans {
+		rs["instrumentationLibrarySpans"] = json.RawMessage(strings.ReplaceAll(string(rs["scopeSpans"]), `"scope":`, `"instrumentationLibrary":`))
+		delete(rs, "scopeSpans")
+	}
+	b, err := json.Marshal(map[string]any{"batches": doc.ResourceSpans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"instrumentationLibrary":`) {
+		t.Fatalf("not Tempo's older names: %s", b)
+	}
+	return b
+}
+
 // wallClock strips what a round trip through JSON cannot keep: the
 // monotonic clock reading of the SDK's times.
 func wallClock(spans []toolbar.Span) []toolbar.Span {
@@ -96,6 +121,8 @@ func TestDecodeTracesReadsWhatTheToolbarWrites(t *testing.T) {
 		{"hex ids, the toolbar's OTLP/JSON", hexJSON},
 		{"base64 ids and enum names, protobuf's JSON mapping", base64IDs(t, hexJSON)},
 		{"a Jaeger API v3 answer", []byte(`{"result":` + string(hexJSON) + `}`)},
+		{"a Tempo API v1 answer: batches, base64 ids, OTLP's older field names", tempoV1(t, base64IDs(t, hexJSON))},
+		{"a Tempo API v2 answer", []byte(`{"trace":` + string(base64IDs(t, hexJSON)) + `}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

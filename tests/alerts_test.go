@@ -1,7 +1,14 @@
 package tests
 
 import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -207,39 +214,117 @@ func TestAlertsOnTheDemoApp(t *testing.T) {
 	readAPI(t, e, "/requests/00000000000000ff/alerts", 404, nil)
 }
 
-// TestAlertsUncompressed: the demo's page (HTML over 1 KB) sent without
-// Content-Encoding to a client that accepts gzip is an uncompressed alert;
-// with encode in front of Tracebar it is not.
+// TestAlertsUncompressed: a text response over 1 KB that reaches a client
+// accepting gzip without Content-Encoding is an uncompressed alert when
+// the client's Accept-Encoding reached the app (JSON), and not when
+// Tracebar dropped it (a page that may get the toolbar: the app never saw
+// the offer) nor when encode in front of Tracebar compressed it.
 func TestAlertsUncompressed(t *testing.T) {
+	// The app compresses what it may, as compression middleware does, but
+	// for its JSON API, which it never compresses.
+	page := "<!doctype html><html><head><title>Orders</title></head><body>" + strings.Repeat("<p>order</p>", 400) + "</body></html>"
+	data := `{"items":[` + strings.Repeat(`{"sku":"A-1","qty":1},`, 200) + `{}]}`
+	seen := make(chan string, 16) // the Accept-Encoding of each request the app got
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Get("Accept-Encoding")
+		if r.URL.Path == "/data.json" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, data)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			io.WriteString(w, page)
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		io.WriteString(zw, page)
+		zw.Close()
+	}))
+	defer app.Close()
+
 	tests := []struct {
-		name   string
-		encode string
-		want   bool
+		name, encode, path, accept string
+		dropped                    bool // Tracebar dropped the client's Accept-Encoding
+		gzipped, want              bool
 	}{
-		{"without encode", "", true},
-		{"with encode gzip", "\tencode gzip\n", false},
+		{"JSON the app sent as is", "", "/data.json", "application/json", false, false, true},
+		{"a page whose Accept-Encoding Tracebar dropped", "", "/orders", "text/html", true, false, false},
+		{"JSON that encode compressed", "gzip", "/data.json", "application/json", false, true, false},
+		{"a page that encode compressed", "gzip", "/orders", "text/html", true, true, false},
+	}
+	envs := map[string]*env{} // by encode
+	for _, encode := range []string{"", "gzip"} {
+		e := newEnv(t)
+		handler := "\ttracebar\n"
+		if encode != "" {
+			handler = "\tencode " + encode + "\n" + handler
+		}
+		e.startCaddy(t, strings.Replace(basicCaddyfile, "\ttracebar\n", handler, 1), strings.TrimPrefix(app.URL, "http://"))
+		envs[encode] = e
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			app := startDemoApp(t, e.otlpHTTP)
-			e.startCaddy(t, strings.Replace(basicCaddyfile, "\ttracebar\n", tt.encode+"\ttracebar\n", 1), app)
-			resp, body := get(t, e.base+"/", "Accept", "text/html", "Accept-Encoding", "gzip")
-			if got := resp.Header.Get("Content-Encoding"); (got == "gzip") == tt.want {
-				t.Fatalf("Content-Encoding %q", got)
+			e := envs[tt.encode]
+			resp, body := get(t, e.base+tt.path, "Accept", tt.accept, "Accept-Encoding", "gzip, br")
+			if got := resp.Header.Get("Content-Encoding"); (got == "gzip") != tt.gzipped || len(body) == 0 {
+				t.Fatalf("Content-Encoding %q, %d bytes", got, len(body))
 			}
-			_, direct := get(t, "http://"+app+"/")
-			if len(direct) <= 1024 {
-				t.Fatalf("the page is %d bytes, not over 1 KB", len(direct))
+			// The app got the client's offer, or Go's transport's own,
+			// which it decodes before Tracebar sees the body.
+			if got, want := <-seen, map[bool]string{false: "gzip, br", true: "gzip"}[tt.dropped]; got != want {
+				t.Fatalf("the app got Accept-Encoding %q, want %q", got, want)
 			}
 			traceID, id := traceOf(t, resp)
-			waitSpans(t, e.base, traceID, func(spans []span) bool { _, ok := appServerOf(spans, "shop-web", id); return ok })
+			rec := doneRecord(t, e, traceID, id)
+			if rec.ClientBytes <= 1024 || rec.AcceptEncodingDropped != tt.dropped {
+				t.Fatalf("record: %d bytes to the client, Accept-Encoding dropped %v; want over 1 KB, %v", rec.ClientBytes, rec.AcceptEncodingDropped, tt.dropped)
+			}
 			list := alertsOf(t, e, id)
-			if _, ok := alertOf(list, "uncompressed"); ok != tt.want {
-				t.Fatalf("%d bytes sent; alerts %+v: want uncompressed %v", len(body), list, tt.want)
+			a, ok := alertOf(list, "uncompressed")
+			if ok != tt.want || (ok && (a.Header != "Content-Encoding" || !strings.Contains(a.Message, "gzip, br"))) {
+				t.Fatalf("alerts %+v: want uncompressed %v, on Content-Encoding, naming what the client accepts", list, tt.want)
 			}
 		})
 	}
+}
+
+// doneRecord follows the trace's stream until the record id is done, and
+// returns it.
+func doneRecord(t testing.TB, e *env, traceID, id string) (rec struct {
+	ID                    string `json:"id"`
+	Done                  bool   `json:"done"`
+	ClientBytes           int64  `json:"clientBytes"`
+	AcceptEncodingDropped bool   `json:"acceptEncodingDropped"`
+}) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/__tracebar/api/traces/"+traceID+"/stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 16<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "event: "); ok {
+			event = v
+		} else if v, ok := strings.CutPrefix(line, "data: "); ok && event == "request" {
+			if err := json.Unmarshal([]byte(v), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec.ID == id && rec.Done {
+				return rec
+			}
+		}
+	}
+	t.Fatalf("record %s not done when its trace's stream ended (%v)", id, sc.Err())
+	return rec
 }
 
 // spanDuration returns how long the trace's span id lasted.

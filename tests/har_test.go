@@ -228,16 +228,54 @@ func TestHARIsValidAndImports(t *testing.T) {
 			Done        bool
 			TraceID     string `json:"traceId"`
 		}
+		var marks struct{ Imported bool }
 		readAPI(t, second, "/requests/"+tt.load.id, 200, &rec)
+		readAPI(t, second, "/requests/"+tt.load.id, 200, &marks)
 		readAPI(t, e, "/requests/"+tt.load.id, 200, &orig)
-		if rec != orig || !rec.Done {
-			t.Fatalf("%s imported as %+v, was %+v", tt.name, rec, orig)
+		if rec != orig || !rec.Done || !marks.Imported {
+			t.Fatalf("%s imported as %+v (imported %v), was %+v", tt.name, rec, marks.Imported, orig)
 		}
 	}
-	var list []struct{ ID string }
+	var list []struct {
+		ID       string
+		Imported bool
+	}
 	readAPI(t, second, "/requests", 200, &list)
-	if len(list) != 2 {
-		t.Fatalf("the second Caddy lists %+v, want the two imported records", list)
+	if len(list) != 2 || !list[0].Imported || !list[1].Imported {
+		t.Fatalf("the second Caddy lists %+v, want the two imported records, marked imported", list)
+	}
+	var own []struct{ Imported *bool }
+	readAPI(t, e, "/requests", 200, &own)
+	for _, sum := range own {
+		if sum.Imported != nil {
+			t.Fatalf("the first Caddy's own records say imported: %+v", own)
+		}
+	}
+	// Only the toolbar's own origin may import (a browser says where a
+	// request comes from).
+	for _, tt := range []struct {
+		name, header, value string
+		want                int
+	}{
+		{"its own origin", "Origin", second.base, 200},
+		{"another origin", "Origin", "http://evil.test", 403},
+		{"another port", "Origin", e.base, 403},
+		{"a page of the same site", "Sec-Fetch-Site", "same-site", 403},
+	} {
+		req, err := http.NewRequest(http.MethodPost, second.base+"/__tracebar/api/import", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(tt.header, tt.value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Fatalf("an import from %s: %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
 	}
 	want := spanIDs(append(parseOTLP(t, doc.Spans), parseOTLP(t, api.Spans)...))
 	_, trace := get(t, second.base+"/__tracebar/api/traces/"+page.traceID)

@@ -151,23 +151,11 @@ func responseMediaType(rec *Record) string {
 	return t
 }
 
-// headerValues returns the value of each field of h named name (any
-// case), in order.
-func headerValues(h Headers, name string) []string {
-	var out []string
-	for _, f := range h {
-		if strings.EqualFold(f.Name, name) {
-			out = append(out, f.Value)
-		}
-	}
-	return out
-}
-
 // acceptedCodings lists the compressions an Accept-Encoding offers that
 // browsers and Caddy's encode speak, those with q=0 left out.
 func acceptedCodings(h Headers) []string {
 	var out []string
-	for _, v := range headerValues(h, "Accept-Encoding") {
+	for _, v := range h.Values("Accept-Encoding") {
 		for _, item := range strings.Split(v, ",") {
 			coding, params, _ := strings.Cut(item, ";")
 			coding = strings.ToLower(strings.TrimSpace(coding))
@@ -202,8 +190,16 @@ func textLike(t string) bool {
 
 // uncompressed: a text body over uncompressedOver bytes that reached the
 // client without a Content-Encoding, though its Accept-Encoding offered one.
+//
+// Not when the proxy dropped that Accept-Encoding (a page that may get the
+// toolbar: rec.AcceptEncodingDropped): the app never saw the offer, so the
+// body came uncompressed because of Tracebar, and whether the app
+// compresses without it is unknown. Nor does rec.UpstreamRequest tell:
+// Go's transport sends its own Accept-Encoding: gzip then, and decodes the
+// answer before Tracebar sees it. Such a page is compressed for the client
+// by Caddy's encode in front of Tracebar, which ClientEncoding shows.
 func uncompressed(rec *Record) []Alert {
-	if !rec.Done || rec.ClientBytes <= uncompressedOver || !textLike(responseMediaType(rec)) ||
+	if !rec.Done || rec.AcceptEncodingDropped || rec.ClientBytes <= uncompressedOver || !textLike(responseMediaType(rec)) ||
 		rec.ClientEncoding != "" || !strings.EqualFold(cmp.Or(rec.ClientResponse.Get("Content-Encoding"), "identity"), "identity") {
 		return nil
 	}
@@ -236,7 +232,7 @@ func largeDocument(rec *Record) []Alert {
 // whole line was redacted.
 func cookieFlags(rec *Record, https bool) []Alert {
 	var out []Alert
-	for _, line := range headerValues(rec.ClientResponse, "Set-Cookie") {
+	for _, line := range rec.ClientResponse.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
 		if err != nil || c.MaxAge < 0 || (!c.Expires.IsZero() && !c.Expires.After(rec.StartTime)) {
 			continue
@@ -274,10 +270,10 @@ func redirectChain(rec *Record, related []*Record) []Alert {
 	chain := []*Record{rec}
 	for cur := rec; len(chain) <= maxRedirectHops; {
 		var prev *Record
-		for _, r := range related {
-			if r.StartTime.Before(cur.StartTime) && (prev == nil || r.StartTime.After(prev.StartTime)) &&
-				!slices.Contains(chain, r) && redirects(r, cur) {
-				prev = r
+		for _, earlier := range related {
+			if earlier.StartTime.Before(cur.StartTime) && (prev == nil || earlier.StartTime.After(prev.StartTime)) &&
+				!slices.Contains(chain, earlier) && redirects(earlier, cur) {
+				prev = earlier
 			}
 		}
 		if prev == nil {
@@ -289,8 +285,8 @@ func redirectChain(rec *Record, related []*Record) []Alert {
 		return nil
 	}
 	urls := make([]string, len(chain))
-	for i, r := range chain {
-		urls[len(chain)-1-i] = clipText(r.URL)
+	for i, hop := range chain {
+		urls[len(chain)-1-i] = clipText(hop.URL)
 	}
 	return []Alert{{
 		Kind: AlertRedirectChain, Severity: SeverityWarning, Header: "Location",

@@ -47,79 +47,28 @@ func (t spanTree) code(i int) *CodeRef {
 		if file == "" {
 			return true
 		}
-		ref = &CodeRef{File: file}
-		for _, key := range []string{"code.line.number", "code.lineno"} {
-			if v, ok := sp.Attr(key); ok {
-				if n, ok := attrInt(v); ok {
-					ref.Line = n
-					break
-				}
-			}
-		}
+		line, _ := sp.AttrInt("code.line.number", "code.lineno")
+		ref = &CodeRef{File: file, Line: line}
 		return false
 	})
 	return ref
 }
 
-func attrInt(v Value) (int, bool) {
-	switch x := v.V.(type) {
-	case int64:
-		return int(x), true
-	case float64:
-		return int(x), true
-	case string:
-		n, err := strconv.Atoi(x)
-		return n, err == nil
-	}
-	return 0, false
-}
-
 // nPlusOne finds statement shapes run nPlusOneRepeats or more times under
-// one parent span: one alert per shape, on its first repeated run.
+// one parent span (groupQueries): one alert per shape, on the first span
+// of its run that reached the count first.
 func (t spanTree) nPlusOne() []Alert {
-	type key struct{ system, shape string }
-	type run struct {
-		spans   []int
-		ms      float64
-		alerted bool
-	}
-	runs := map[key]map[SpanID]*run{}
-	var order []key
-	for i := range t.spans {
-		sp := &t.spans[i]
-		if !isDBSpan(sp) {
-			continue
-		}
-		system, shape := dbShape(sp)
-		k := key{system, shape}
-		if runs[k] == nil {
-			runs[k] = map[SpanID]*run{}
-			order = append(order, k)
-		}
-		r := runs[k][sp.ParentSpanID]
-		if r == nil {
-			r = &run{}
-			runs[k][sp.ParentSpanID] = r
-		}
-		r.spans = append(r.spans, i)
-		r.ms += spanMs(sp)
-	}
 	var out []Alert
-	for _, k := range order {
-		// The parent whose run reached the threshold first, in span order.
-		var first *run
-		for _, r := range runs[k] {
-			if len(r.spans) >= nPlusOneRepeats && (first == nil || r.spans[nPlusOneRepeats-1] < first.spans[nPlusOneRepeats-1]) {
-				first = r
-			}
-		}
-		if first == nil {
+	for _, g := range groupQueries(t.spans) {
+		run := g.nPlusOne()
+		if run == nil {
 			continue
 		}
+		first := run.spans[0]
 		out = append(out, Alert{
 			Kind: AlertNPlusOne, Severity: SeverityWarning,
-			Message: fmt.Sprintf("N+1: the same query ran %d times under one span (%s in all): %s", len(first.spans), formatMs(first.ms), clipText(k.shape)),
-			SpanID:  t.spans[first.spans[0]].SpanID.String(), Code: t.code(first.spans[0]),
+			Message: fmt.Sprintf("N+1: the same query ran %d times under one span (%s in all): %s", len(run.spans), formatMs(run.ms), clipText(g.key.shape)),
+			SpanID:  t.spans[first].SpanID.String(), Code: t.code(first),
 		})
 	}
 	return out
@@ -151,10 +100,8 @@ func callPeer(sp *Span) string {
 		if host == "" {
 			continue
 		}
-		if v, ok := sp.Attr(keys[1]); ok {
-			if port, ok := attrInt(v); ok && port > 0 {
-				return net.JoinHostPort(host, strconv.Itoa(port))
-			}
+		if port, ok := sp.AttrInt(keys[1]); ok && port > 0 {
+			return net.JoinHostPort(host, strconv.Itoa(port))
 		}
 		return host
 	}
@@ -246,7 +193,7 @@ func (t spanTree) errorSpans(rec *Record) []Alert {
 		sp := &t.spans[i]
 		out = append(out, Alert{
 			Kind: AlertErrorSpan, Severity: SeverityError,
-			Message: fmt.Sprintf("%s %q failed: %s", sp.Service(), sp.Name, clipText(t.failure(i))),
+			Message: fmt.Sprintf("%s %q failed: %s", spanService(sp), sp.Name, clipText(t.failure(i))),
 			SpanID:  sp.SpanID.String(), Code: t.code(i),
 		})
 	}
@@ -261,8 +208,7 @@ func (t spanTree) failure(i int) string {
 		if e.Name != "exception" {
 			continue
 		}
-		ev := Span{Attributes: e.Attributes}
-		typ, msg := ev.AttrString("exception.type"), ev.AttrString("exception.message")
+		typ, msg := stringAttr(e.Attributes, "exception.type"), stringAttr(e.Attributes, "exception.message")
 		switch {
 		case typ != "" && msg != "":
 			return typ + ": " + msg
@@ -301,11 +247,6 @@ func (t spanTree) onlyTheStatus(rec *Record, i int) bool {
 			return false
 		}
 	}
-	for _, key := range []string{"http.response.status_code", "http.status_code"} {
-		if v, ok := sp.Attr(key); ok {
-			n, ok := attrInt(v)
-			return ok && n == rec.Status
-		}
-	}
-	return false
+	status, ok := sp.AttrInt("http.response.status_code", "http.status_code")
+	return ok && status == rec.Status
 }

@@ -154,6 +154,13 @@ func TestAlertsFireAndHoldBackOnNearMisses(t *testing.T) {
 			r.ClientRequest = Headers{{"Accept-Encoding", "gzip;q=0, identity"}}
 		}), nil, nil},
 		{"not uncompressed: an image", alertRecord(body("image/png", 40960)), nil, nil},
+		{"not uncompressed: the proxy dropped the Accept-Encoding of a page that may get the toolbar", alertRecord(body("text/html", 4096), func(r *Record) {
+			r.AcceptEncodingDropped = true
+			r.UpstreamRequest = Headers{{"Accept-Encoding", "gzip"}} // Go's transport's own, decoded before Tracebar
+		}), nil, nil},
+		{"uncompressed: JSON whose Accept-Encoding reached the upstream", alertRecord(body("application/json", 4096), func(r *Record) {
+			r.UpstreamRequest = Headers{{"Accept-Encoding", "gzip"}}
+		}), nil, []string{"uncompressed warning Content-Encoding"}},
 
 		{"cookie flags: none set over https", alertRecord(setCookie("sid=[redacted]; Path=/")), proxied(200, "https"),
 			[]string{"cookie_flags warning Set-Cookie"}},

@@ -61,6 +61,10 @@ type API struct {
 	// imports of OTLP/JSON (the toolbar package has no OTLP decoder).
 	DecodeTraces func(otlpJSON []byte) ([]Span, error)
 
+	// historyEvery is the least time between two passes of a history
+	// stream over the records (requestStream); zero: a pass per change.
+	historyEvery time.Duration
+
 	mux *http.ServeMux
 }
 
@@ -121,7 +125,7 @@ func (a *API) backend() Backend {
 
 // NewAPI returns an API over store.
 func NewAPI(store *Store) *API {
-	a := &API{Store: store, KeepAlive: 15 * time.Second, Idle: time.Minute, mux: http.NewServeMux()}
+	a := &API{Store: store, KeepAlive: 15 * time.Second, Idle: time.Minute, historyEvery: historyEvery, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/requests", a.requests)
 	a.mux.HandleFunc("GET /api/requests/stream", a.requestStream)
 	a.mux.HandleFunc("GET /api/requests/{id}", a.request)
@@ -167,13 +171,18 @@ type summary struct {
 	Services    []string  `json:"services"`           // of its spans, in order of appearance
 	Queries     int       `json:"queries"`            // its database spans
 	Error       bool      `json:"error"`              // a 5xx, or a span with an error status or exception
+	Imported    bool      `json:"imported,omitempty"` // Record.Imported: no replay
 }
 
 func (a *API) summarize(rec *Record) summary {
 	f := a.Store.recordFacts(rec)
-	return summary{rec.ID, rec.TraceID, rec.Method, rec.URL, rec.Status, rec.Done, rec.StartTime, rec.DurationMs,
-		rec.ContentType, rec.Injected, rec.ClientResponse.Get("Location"),
-		f.route, f.operation, f.services, f.queries, f.failed}
+	return summary{
+		ID: rec.ID, TraceID: rec.TraceID, Method: rec.Method, URL: rec.URL,
+		Status: rec.Status, Done: rec.Done, StartTime: rec.StartTime, DurationMs: rec.DurationMs,
+		ContentType: rec.ContentType, Injected: rec.Injected, Location: rec.ClientResponse.Get("Location"),
+		Route: f.route, Operation: f.operation, Services: f.services, Queries: f.queries, Error: f.failed,
+		Imported: rec.Imported,
+	}
 }
 
 func (a *API) requests(w http.ResponseWriter, r *http.Request) {
@@ -186,10 +195,18 @@ func (a *API) requests(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
+// historyEvery is API.historyEvery's default. Spans come one batch per
+// ended span of the proxy's, each a wake-up of every history stream; one
+// pass in this time sends a record's summary once for a burst of them
+// (BenchmarkHistoryStreamSpanBatches).
+const historyEvery = 150 * time.Millisecond
+
 // requestStream sends a summary of the newest records, then of every record
 // published or changed, for the live history list. The first burst makes
 // the stream complete on its own: nothing published while a client was
-// connecting is missed.
+// connecting is missed. A change after a quiet spell is sent at once;
+// changes that come faster are sent together, a pass at most every
+// historyEvery.
 func (a *API) requestStream(w http.ResponseWriter, r *http.Request) {
 	wake, cancel := a.Store.SubscribeRequests()
 	defer cancel()
@@ -223,10 +240,20 @@ func (a *API) requestStream(w http.ResponseWriter, r *http.Request) {
 		if err := rc.Flush(); err != nil {
 			return
 		}
+		passed := time.Now()
 		select {
 		case <-r.Context().Done():
 			return
 		case <-wake:
+			if wait := a.historyEvery - time.Since(passed); wait > 0 {
+				timer := time.NewTimer(wait)
+				select {
+				case <-r.Context().Done():
+					timer.Stop()
+					return
+				case <-timer.C:
+				}
+			}
 		case <-ticker.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return

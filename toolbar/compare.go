@@ -86,17 +86,13 @@ type QueryTotal struct {
 	TotalMs float64 `json:"totalMs"`
 }
 
-// nPlusOneRepeats is how many runs of one shape under one parent make an
-// N+1, as assets/model/sql.js counts them.
-const nPlusOneRepeats = 3
-
 // spanKey is what matches a span across two loads of a route: its
-// service, its name with ids folded (the proxy names its span
-// "GET /orders/42"), and the shape of its statement (StatementShape) or
-// else its http.route.
+// service (unknownService without one), its name with ids folded (the
+// proxy names its span "GET /orders/42"), and the shape of its statement
+// (StatementShape) or else its http.route.
 func spanKey(sp *Span) (key, name string) {
 	name = foldName(sp.Name)
-	key = sp.Service() + " " + name
+	key = spanService(sp) + " " + name
 	if statement, _, ok := sp.DBStatement(); ok {
 		return key + " " + StatementShape(statement), name
 	}
@@ -124,9 +120,10 @@ func foldName(name string) string {
 	return strings.Join(words, " ")
 }
 
-// Compare sets rec and its spans against base and its (nil base: no
-// baseline, every span is added). Spans are as RecordSpans returns them;
-// none is left out, whatever its source.
+// Compare sets rec and its spans, recSpans, against the baseline base and
+// its spans, baseSpans. With a nil base there is no baseline: every span
+// of rec is added. Spans are as RecordSpans returns them; none is left
+// out, whatever its source.
 func Compare(rec, base *Record, recSpans, baseSpans []Span) Comparison {
 	c := Comparison{
 		Request: rec.ID,
@@ -145,21 +142,21 @@ func Compare(rec, base *Record, recSpans, baseSpans []Span) Comparison {
 
 	now, before := groupSpans(recSpans), groupSpans(baseSpans)
 	for key, g := range now {
-		b, ok := before[key]
+		baseGroup, ok := before[key]
 		if !ok {
 			c.Spans.Added = append(c.Spans.Added, *g)
 			continue
 		}
 		c.Spans.Changed = append(c.Spans.Changed, SpanChange{
 			Service: g.Service, Name: g.Name, Key: key,
-			Count:   CountPair{g.Count, b.Count},
-			TotalMs: MsPair{roundMs(g.TotalMs), roundMs(b.TotalMs)},
-			DeltaMs: roundMs(g.TotalMs - b.TotalMs),
+			Count:   CountPair{g.Count, baseGroup.Count},
+			TotalMs: MsPair{roundMs(g.TotalMs), roundMs(baseGroup.TotalMs)},
+			DeltaMs: roundMs(g.TotalMs - baseGroup.TotalMs),
 		})
 	}
-	for key, b := range before {
+	for key, baseGroup := range before {
 		if _, ok := now[key]; !ok {
-			c.Spans.Removed = append(c.Spans.Removed, *b)
+			c.Spans.Removed = append(c.Spans.Removed, *baseGroup)
 		}
 	}
 	longestFirst := func(x, y SpanGroup) int {
@@ -183,7 +180,7 @@ func groupSpans(spans []Span) map[string]*SpanGroup {
 		key, name := spanKey(sp)
 		g := groups[key]
 		if g == nil {
-			g = &SpanGroup{Service: sp.Service(), Name: name, Key: key}
+			g = &SpanGroup{Service: spanService(sp), Name: name, Key: key}
 			groups[key] = g
 		}
 		g.Count++
@@ -195,63 +192,34 @@ func groupSpans(spans []Span) map[string]*SpanGroup {
 	return groups
 }
 
-// queryKey is a query shape of one database system.
-type queryKey struct{ system, shape string }
+// spanService is sp's service.name, or unknownService.
+func spanService(sp *Span) string { return cmp.Or(sp.Service(), unknownService) }
 
-// queryGroup is the runs of one query shape in one record.
-type queryGroup struct {
-	QueryTotal
-	perParent map[SpanID]int
-	nPlusOne  bool
-}
-
-// groupQueries groups the database spans (a db.* attribute) by system and
-// shape (dbShape), as the SQL panel does.
-func groupQueries(spans []Span) map[queryKey]*queryGroup {
-	groups := map[queryKey]*queryGroup{}
-	for i := range spans {
-		sp := &spans[i]
-		if !isDBSpan(sp) {
-			continue
-		}
-		system, shape := dbShape(sp)
-		k := queryKey{system, shape}
-		g := groups[k]
-		if g == nil {
-			g = &queryGroup{perParent: map[SpanID]int{}}
-			groups[k] = g
-		}
-		g.Count++
-		g.TotalMs += spanMs(sp)
-		g.perParent[sp.ParentSpanID]++
-		g.nPlusOne = g.nPlusOne || g.perParent[sp.ParentSpanID] >= nPlusOneRepeats
-	}
-	return groups
-}
-
-// diffQueries pairs the query groups of two records, the largest change
-// in count first, then in time.
-func diffQueries(now, before map[queryKey]*queryGroup) []QueryDiff {
+// diffQueries pairs the query groups (groupQueries) of two records, the
+// largest change in count first, then in time.
+func diffQueries(now, before []*queryGroup) []QueryDiff {
 	out := make([]QueryDiff, 0, len(now)+len(before))
-	add := func(k queryKey) {
-		d := QueryDiff{Shape: k.shape, System: k.system}
-		if g := now[k]; g != nil {
-			d.Request = QueryTotal{g.Count, roundMs(g.TotalMs)}
-			d.NPlusOne.Request = g.nPlusOne
-		}
-		if g := before[k]; g != nil {
-			d.Baseline = QueryTotal{g.Count, roundMs(g.TotalMs)}
-			d.NPlusOne.Baseline = g.nPlusOne
+	beforeByKey := make(map[queryKey]*queryGroup, len(before))
+	for _, g := range before {
+		beforeByKey[g.key] = g
+	}
+	for _, g := range now {
+		d := QueryDiff{Shape: g.key.shape, System: g.key.system}
+		d.Request = QueryTotal{g.count, roundMs(g.totalMs)}
+		d.NPlusOne.Request = g.nPlusOne() != nil
+		if baseGroup := beforeByKey[g.key]; baseGroup != nil {
+			d.Baseline = QueryTotal{baseGroup.count, roundMs(baseGroup.totalMs)}
+			d.NPlusOne.Baseline = baseGroup.nPlusOne() != nil
+			delete(beforeByKey, g.key)
 		}
 		out = append(out, d)
 	}
-	for k := range now {
-		add(k)
-	}
-	for k := range before {
-		if now[k] == nil {
-			add(k)
+	for _, g := range before {
+		if beforeByKey[g.key] == nil {
+			continue // paired above
 		}
+		out = append(out, QueryDiff{Shape: g.key.shape, System: g.key.system,
+			Baseline: QueryTotal{g.count, roundMs(g.totalMs)}, NPlusOne: FlagPair{Baseline: g.nPlusOne() != nil}})
 	}
 	slices.SortFunc(out, func(x, y QueryDiff) int {
 		return cmp.Or(
@@ -295,16 +263,16 @@ func (a *API) baseline(rec *Record) *Record {
 	var best *Record
 	var facts recordFacts
 	known := false
-	for _, c := range a.Store.Requests(0) {
-		if c.ID == rec.ID || !c.Done || c.Method != rec.Method || !c.StartTime.Before(rec.StartTime) ||
-			(best != nil && !c.StartTime.After(best.StartTime)) {
+	for _, candidate := range a.Store.Requests(0) {
+		if candidate.ID == rec.ID || !candidate.Done || candidate.Method != rec.Method || !candidate.StartTime.Before(rec.StartTime) ||
+			(best != nil && !candidate.StartTime.After(best.StartTime)) {
 			continue
 		}
 		if !known {
 			facts, known = a.Store.recordFacts(rec), true
 		}
-		if sameRoute(facts, a.Store.recordFacts(c)) {
-			best = c
+		if sameRoute(facts, a.Store.recordFacts(candidate)) {
+			best = candidate
 		}
 	}
 	return best

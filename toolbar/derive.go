@@ -3,6 +3,7 @@ package toolbar
 import (
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -10,8 +11,42 @@ import (
 // off a record's spans.
 
 // Attr returns the value of the span attribute key.
-func (sp *Span) Attr(key string) (Value, bool) {
-	for _, kv := range sp.Attributes {
+func (sp *Span) Attr(key string) (Value, bool) { return attrValue(sp.Attributes, key) }
+
+// AttrString returns the first of keys the span has as a string attribute
+// (keys in order of preference: a current semantic convention before the
+// older one it replaced), or "".
+func (sp *Span) AttrString(keys ...string) string { return stringAttr(sp.Attributes, keys...) }
+
+// AttrInt returns the first of keys the span has as an integer attribute:
+// an int, a whole double, or a decimal string (some SDKs write ports and
+// status codes so). Keys are in order of preference, as for AttrString.
+func (sp *Span) AttrInt(keys ...string) (int, bool) {
+	for _, key := range keys {
+		v, ok := sp.Attr(key)
+		if !ok {
+			continue
+		}
+		switch x := v.V.(type) {
+		case int64:
+			return int(x), true
+		case float64:
+			if x == math.Trunc(x) && math.Abs(x) <= math.MaxInt32 {
+				return int(x), true
+			}
+		case string:
+			if n, err := strconv.Atoi(x); err == nil {
+				return n, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// attrValue returns the value of key among attrs (a span's, an event's,
+// a resource's).
+func attrValue(attrs []KeyValue, key string) (Value, bool) {
+	for _, kv := range attrs {
 		if kv.Key == key {
 			return kv.Value, true
 		}
@@ -19,12 +54,10 @@ func (sp *Span) Attr(key string) (Value, bool) {
 	return Value{}, false
 }
 
-// AttrString returns the first of keys the span has as a string attribute
-// (keys in order of preference: a current semantic convention before the
-// older one it replaced), or "".
-func (sp *Span) AttrString(keys ...string) string {
+// stringAttr returns the first of keys that attrs have as a string, or "".
+func stringAttr(attrs []KeyValue, keys ...string) string {
 	for _, key := range keys {
-		if v, ok := sp.Attr(key); ok {
+		if v, ok := attrValue(attrs, key); ok {
 			if s, ok := v.V.(string); ok {
 				return s
 			}
@@ -33,18 +66,19 @@ func (sp *Span) AttrString(keys ...string) string {
 	return ""
 }
 
-// Service is the service.name of the span's resource, or "unknown" as the
-// toolbar shows it.
+// Service is the service.name of the span's resource, or "" when it has
+// none: the caller decides how to show that (the toolbar's panels say
+// unknownService).
 func (sp *Span) Service() string {
-	if sp.Resource != nil {
-		for _, kv := range sp.Resource.Attributes {
-			if s, ok := kv.Value.V.(string); ok && kv.Key == "service.name" && s != "" {
-				return s
-			}
-		}
+	if sp.Resource == nil {
+		return ""
 	}
-	return "unknown"
+	return stringAttr(sp.Resource.Attributes, "service.name")
 }
+
+// unknownService names the service of a span without service.name, as
+// the toolbar's panels do (assets/model/otlp.js).
+const unknownService = "unknown"
 
 // DBStatement returns a database span's statement and system, by the
 // current conventions (db.query.text, db.system.name) or the older ones
@@ -136,6 +170,76 @@ func dbShape(sp *Span) (system, shape string) {
 		return system, sp.Name
 	}
 	return system, StatementShape(statement)
+}
+
+// nPlusOneRepeats is how many runs of one shape under one parent make an
+// N+1, as assets/model/sql.js counts them.
+const nPlusOneRepeats = 3
+
+// queryKey is a query shape of one database system.
+type queryKey struct{ system, shape string }
+
+// queryGroup is the database spans of one record that share a queryKey,
+// as the SQL panel groups them, and their runs: the group's spans under
+// each parent span.
+type queryGroup struct {
+	key      queryKey
+	count    int
+	totalMs  float64
+	runs     []*queryRun // one per parent span, in the order of its first span
+	byParent map[SpanID]*queryRun
+}
+
+// queryRun is the spans of one query group under one parent span.
+type queryRun struct {
+	spans []int // indexes of the spans grouped, in their order
+	ms    float64
+}
+
+// groupQueries groups the database spans (isDBSpan) by system and shape
+// (dbShape), in the order of each group's first span.
+func groupQueries(spans []Span) []*queryGroup {
+	var groups []*queryGroup
+	byKey := map[queryKey]*queryGroup{}
+	for i := range spans {
+		sp := &spans[i]
+		if !isDBSpan(sp) {
+			continue
+		}
+		system, shape := dbShape(sp)
+		key := queryKey{system, shape}
+		g := byKey[key]
+		if g == nil {
+			g = &queryGroup{key: key, byParent: map[SpanID]*queryRun{}}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		run := g.byParent[sp.ParentSpanID]
+		if run == nil {
+			run = &queryRun{}
+			g.byParent[sp.ParentSpanID] = run
+			g.runs = append(g.runs, run)
+		}
+		ms := spanMs(sp)
+		run.spans = append(run.spans, i)
+		run.ms += ms
+		g.count++
+		g.totalMs += ms
+	}
+	return groups
+}
+
+// nPlusOne returns the run of g that reached nPlusOneRepeats spans first,
+// in span order: the N+1 the SQL panel flags. nil when no run did.
+func (g *queryGroup) nPlusOne() *queryRun {
+	var first *queryRun
+	const at = nPlusOneRepeats - 1
+	for _, run := range g.runs {
+		if len(run.spans) > at && (first == nil || run.spans[at] < first.spans[at]) {
+			first = run
+		}
+	}
+	return first
 }
 
 // spanMs is sp's length in milliseconds; 0 when its end is not after its start.

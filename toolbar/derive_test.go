@@ -1,22 +1,33 @@
 package toolbar
 
-import "testing"
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+)
 
-// The cases of assets/test/sql.test.js: the Go and JavaScript shapes agree.
+// TestStatementShapeMatchesTheSQLPanel: the Go and JavaScript shapes
+// agree on the cases both test, assets/testdata/sql-shapes.json
+// (assets/test/sql.test.js reads it too).
 func TestStatementShapeMatchesTheSQLPanel(t *testing.T) {
-	cases := []struct{ statement, shape string }{
-		{"SELECT name FROM products WHERE id = 3", "SELECT name FROM products WHERE id = ?"},
-		{"SELECT * FROM t WHERE s = 'it''s' AND n = -1.5e3", "SELECT * FROM t WHERE s = ? AND n = -?"},
-		{"SELECT * FROM t WHERE id IN (1, 2,3)", "SELECT * FROM t WHERE id IN (?)"},
-		{"SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)", "SELECT * FROM t WHERE a = ? AND b IN (?)"},
-		{"SELECT t1.c2, x3 FROM t1 -- note\n WHERE v = 0xFF /* c */ LIMIT 10", "SELECT t1.c2, x3 FROM t1 WHERE v = ? LIMIT ?"},
-		{"SELECT /* hint */ x\n  FROM t2 -- trailing\n WHERE t2.c1 = 0x1F", "SELECT x FROM t2 WHERE t2.c1 = ?"},
-		{"INSERT INTO t (a, b) VALUES (?, ?)", "INSERT INTO t (a, b) VALUES (?)"},
-		{"  SELECT   1  ", "SELECT ?"},
+	b, err := os.ReadFile("../assets/testdata/sql-shapes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct{ Statement, Shape string }
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 8 {
+		t.Fatalf("%d cases in sql-shapes.json, want the 8 at least", len(cases))
 	}
 	for _, tt := range cases {
-		if got := StatementShape(tt.statement); got != tt.shape {
-			t.Errorf("StatementShape(%q) = %q, want %q", tt.statement, got, tt.shape)
+		if tt.Statement == "" || tt.Shape == "" {
+			t.Fatalf("case %+v: want a statement and a shape", tt)
+		}
+		if got := StatementShape(tt.Statement); got != tt.Shape {
+			t.Errorf("StatementShape(%q) = %q, want %q", tt.Statement, got, tt.Shape)
 		}
 	}
 }
@@ -64,4 +75,87 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestSpanAttrInt(t *testing.T) {
+	sp := &Span{Attributes: []KeyValue{
+		{"int", Value{int64(443)}}, {"double", Value{200.0}}, {"fraction", Value{1.5}}, {"text", Value{"8080"}},
+		{"word", Value{"http"}}, {"flag", Value{true}},
+	}}
+	tests := []struct {
+		name string
+		keys []string
+		want int
+		ok   bool
+	}{
+		{"an int", []string{"int"}, 443, true},
+		{"a whole double", []string{"double"}, 200, true},
+		{"a decimal string", []string{"text"}, 8080, true},
+		{"a fraction is none", []string{"fraction"}, 0, false},
+		{"a word is none", []string{"word"}, 0, false},
+		{"a bool is none", []string{"flag"}, 0, false},
+		{"missing", []string{"nope"}, 0, false},
+		{"the first key that reads", []string{"nope", "word", "text", "int"}, 8080, true},
+	}
+	for _, tt := range tests {
+		if got, ok := sp.AttrInt(tt.keys...); got != tt.want || ok != tt.ok {
+			t.Errorf("%s: AttrInt(%v) = %d, %v; want %d, %v", tt.name, tt.keys, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestSpanServiceLeavesTheUnknownToTheCaller(t *testing.T) {
+	tests := []struct {
+		name string
+		res  *Resource
+		want string
+	}{
+		{"service.name", &Resource{Attributes: []KeyValue{{"host.name", Value{"a"}}, {"service.name", Value{"shop"}}}}, "shop"},
+		{"no resource", nil, ""},
+		{"no service.name", &Resource{Attributes: []KeyValue{{"host.name", Value{"a"}}}}, ""},
+		{"a service.name that is no string", &Resource{Attributes: []KeyValue{{"service.name", Value{int64(1)}}}}, ""},
+	}
+	for _, tt := range tests {
+		if got := (&Span{Resource: tt.res}).Service(); got != tt.want {
+			t.Errorf("%s: Service() = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestGroupQueriesKeepsRunsInSpanOrder: one group per system and shape, in
+// order of first appearance; its runs per parent, in order; the N+1 is the
+// run that reached three first.
+func TestGroupQueriesKeepsRunsInSpanOrder(t *testing.T) {
+	query := func(id, parent int, statement string) Span {
+		return Span{SpanID: sid(id), ParentSpanID: sid(parent), Name: "query",
+			Attributes: []KeyValue{{"db.system.name", Value{"postgresql"}}, {"db.query.text", Value{statement}}}}
+	}
+	spans := []Span{
+		{SpanID: sid(1), Name: "handler"},
+		query(2, 1, "SELECT * FROM items WHERE id = 1"),
+		query(3, 9, "SELECT * FROM items WHERE id = 2"), // parent 9: a second run
+		query(4, 1, "SELECT * FROM users"),
+		query(5, 9, "SELECT * FROM items WHERE id = 3"),
+		query(6, 9, "SELECT * FROM items WHERE id = 4"), // run 9 reaches three here
+		query(7, 1, "SELECT * FROM items WHERE id = 5"),
+		query(8, 1, "SELECT * FROM items WHERE id = 6"), // run 1 only here
+	}
+	groups := groupQueries(spans)
+	var got []string
+	for _, g := range groups {
+		got = append(got, fmt.Sprint(g.key.shape, " ", g.count))
+		for _, run := range g.runs {
+			got = append(got, fmt.Sprint(run.spans))
+		}
+	}
+	want := []string{"SELECT * FROM items WHERE id = ? 6", "[1 6 7]", "[2 4 5]", "SELECT * FROM users 1", "[3]"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("groups %q, want %q", got, want)
+	}
+	if n := groups[0].nPlusOne(); n == nil || fmt.Sprint(n.spans) != "[2 4 5]" {
+		t.Fatalf("the N+1 run is %v, want the one under span 9, which reached three first", n)
+	}
+	if n := groups[1].nPlusOne(); n != nil {
+		t.Fatalf("one query has an N+1 run %v", n)
+	}
 }

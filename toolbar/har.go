@@ -127,6 +127,8 @@ type (
 		TraceLink      string    `json:"traceLink,omitempty"`
 		ReplayOf       string    `json:"replayOf,omitempty"`
 		UpstreamParams []harPair `json:"upstreamParams,omitempty"`
+		// AcceptEncodingDropped is Record.AcceptEncodingDropped.
+		AcceptEncodingDropped bool `json:"acceptEncodingDropped,omitempty"`
 	}
 )
 
@@ -152,14 +154,14 @@ func (a *API) har(w http.ResponseWriter, r *http.Request) {
 	page := harPage{StartedDateTime: harTime(rec.StartTime), ID: "page_" + rec.ID}
 	page.PageTimings.OnContentLoad, page.PageTimings.OnLoad = -1, -1
 	out := harFile{harLog{Version: "1.2", Creator: harCreator{"Tracebar", moduleVersion()}}}
-	for _, sr := range session {
-		spans := a.Store.RecordSpans(sr)
+	for _, sessionRec := range session {
+		spans := a.Store.RecordSpans(sessionRec)
 		otlp, err := MarshalOTLPJSON(spans)
 		if err != nil {
 			http.Error(w, "toolbar: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		e := harEntryOf(sr, recordScheme(sr, spans))
+		e := harEntryOf(sessionRec, recordScheme(sessionRec, spans))
 		e.Pageref, e.Spans = page.ID, otlp
 		out.Log.Entries = append(out.Log.Entries, e)
 	}
@@ -230,7 +232,7 @@ func harEntryOf(rec *Record, scheme string) harEntry {
 		Tracebar: &harRecord{
 			StartTime: rec.StartTime, RemoteAddr: rec.RemoteAddr, Timing: rec.Timing, ResponseBytes: rec.ResponseBytes,
 			ClientEncoding: rec.ClientEncoding, Injected: rec.Injected, Error: rec.Error, TraceLink: rec.TraceLink,
-			ReplayOf: rec.ReplayOf, UpstreamParams: harPairs(rec.UpstreamParams),
+			ReplayOf: rec.ReplayOf, UpstreamParams: harPairs(rec.UpstreamParams), AcceptEncodingDropped: rec.AcceptEncodingDropped,
 		},
 	}
 	if host, _, err := net.SplitHostPort(rec.Host); err == nil && net.ParseIP(host) != nil {
@@ -238,12 +240,12 @@ func harEntryOf(rec *Record, scheme string) harEntry {
 	} else if net.ParseIP(rec.Host) != nil {
 		e.ServerIPAddress = rec.Host
 	}
-	if b := rec.RequestBody; b != nil {
-		pd := &harPostData{MimeType: b.ContentType, Params: []harPair{}, Text: b.Text, Redacted: b.Redacted}
-		if t, _, _ := strings.Cut(b.ContentType, ";"); strings.TrimSpace(t) == "application/x-www-form-urlencoded" {
-			pd.Params = queryPairs("?" + b.Text)
+	if body := rec.RequestBody; body != nil {
+		postData := &harPostData{MimeType: body.ContentType, Params: []harPair{}, Text: body.Text, Redacted: body.Redacted}
+		if BodyKindOf(body.ContentType) == FormBody {
+			postData.Params = queryPairs("?" + body.Text)
 		}
-		e.Request.PostData = pd
+		e.Request.PostData = postData
 	}
 	return e
 }
@@ -292,7 +294,7 @@ func unescape(s string) string {
 // their values redacted, so usually none can be read.
 func requestCookies(h Headers) []harCookie {
 	out := []harCookie{}
-	for _, v := range headerValues(h, "Cookie") {
+	for _, v := range h.Values("Cookie") {
 		cookies, err := http.ParseCookie(v)
 		if err != nil {
 			continue
@@ -307,17 +309,17 @@ func requestCookies(h Headers) []harCookie {
 // responseCookies lists the cookies of the Set-Cookie headers.
 func responseCookies(h Headers) []harCookie {
 	out := []harCookie{}
-	for _, v := range headerValues(h, "Set-Cookie") {
+	for _, v := range h.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(v)
 		if err != nil {
 			continue
 		}
-		hc := harCookie{Name: c.Name, Value: c.Value, Path: c.Path, Domain: c.Domain, HTTPOnly: c.HttpOnly, Secure: c.Secure}
+		cookie := harCookie{Name: c.Name, Value: c.Value, Path: c.Path, Domain: c.Domain, HTTPOnly: c.HttpOnly, Secure: c.Secure}
 		if !c.Expires.IsZero() {
-			hc.Expires = c.Expires.UTC().Format(time.RFC3339)
+			cookie.Expires = c.Expires.UTC().Format(time.RFC3339)
 		}
-		hc.SameSite = map[http.SameSite]string{http.SameSiteLaxMode: "Lax", http.SameSiteStrictMode: "Strict", http.SameSiteNoneMode: "None"}[c.SameSite]
-		out = append(out, hc)
+		cookie.SameSite = map[http.SameSite]string{http.SameSiteLaxMode: "Lax", http.SameSiteStrictMode: "Strict", http.SameSiteNoneMode: "None"}[c.SameSite]
+		out = append(out, cookie)
 	}
 	return out
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -20,13 +20,17 @@ const MaxImportBytes = 32 << 20
 // spans that came in through POST /api/import.
 const ImportSource = "import"
 
-// importTrace adds a shared trace to the store: OTLP/JSON (spans only),
-// or a HAR that Tracebar exported (its entries become records, their
-// _spans the spans). Nothing is stored unless the whole body reads.
+// importTrace answers POST /api/import: it adds a shared trace to the
+// store (see decodeImport for what it reads) and answers with the traces
+// and records it added. Nothing is stored unless the whole body reads.
 func (a *API) importTrace(w http.ResponseWriter, r *http.Request) {
-	// A form cannot send application/json without a CORS preflight, so a
-	// cross-origin page cannot post here (Sec-Fetch-Site aside).
-	if t, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); t != "application/json" {
+	if err := sameOrigin(r); err != nil {
+		http.Error(w, "toolbar: import: "+err.Error(), http.StatusForbidden)
+		return
+	}
+	// A form cannot send JSON, and a page of another origin cannot post
+	// it without a CORS preflight, which the API never answers.
+	if BodyKindOf(r.Header.Get("Content-Type")) != JSONBody {
 		http.Error(w, "toolbar: import wants Content-Type: application/json", http.StatusUnsupportedMediaType)
 		return
 	}
@@ -39,36 +43,85 @@ func (a *API) importTrace(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "toolbar: import: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		http.Error(w, "toolbar: import: not a JSON object: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	var (
-		recs  []*Record
-		spans []Span
-	)
-	switch {
-	case top["log"] != nil:
-		recs, spans, err = a.readHAR(body)
-	case top["resourceSpans"] != nil:
-		spans, err = a.decodeSpans(body)
-		if err == nil && len(spans) == 0 {
-			err = errors.New("the OTLP/JSON holds no spans")
-		}
-		recs = rootRecords(spans)
-	default:
-		err = errors.New(`want a HAR that Tracebar exported (an object with "log") or OTLP/JSON traces (an object with "resourceSpans")`)
-	}
+	recs, spans, err := a.decodeImport(body)
 	if err != nil {
 		http.Error(w, "toolbar: import: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	writeJSON(w, a.storeImport(recs, spans))
+}
 
-	out := struct {
-		TraceIDs []TraceID `json:"traceIds"`
-		Requests []string  `json:"requests"`
-	}{[]TraceID{}, []string{}}
+// sameOrigin refuses an import that a page of another origin may have
+// sent: the import changes what the toolbar shows, so besides the API's
+// refusal of cross-site requests (ServeHTTP) and the JSON content type,
+// it wants Sec-Fetch-Site to be same-origin, none (the user's own
+// action) or absent (a client that is not a browser), and the Origin
+// header, when there is one, to be the request's own scheme://host: the
+// scheme is https when this server terminated TLS, so an https page
+// behind another TLS-terminating proxy cannot import.
+func sameOrigin(r *http.Request) error {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Errorf("a %q request is refused", site)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	own := &url.URL{Scheme: scheme, Host: r.Host}
+	got, err := url.Parse(origin)
+	if err != nil || !strings.EqualFold(got.Scheme, scheme) || !strings.EqualFold(hostOnDefaultPort(got), hostOnDefaultPort(own)) {
+		return fmt.Errorf("a request from origin %q is refused: not %s://%s", origin, scheme, r.Host)
+	}
+	return nil
+}
+
+// decodeImport reads an import's body into the records and spans to
+// store: a HAR that Tracebar exported (its entries become records, their
+// _spans the spans), or OTLP/JSON traces (each root span becomes a record,
+// see rootRecords), as a file the toolbar exported or as a trace saved
+// from Jaeger's API v3 ({"result": ...}) or Tempo's ({"batches": ...},
+// {"trace": ...}), which DecodeTraces reads too.
+func (a *API) decodeImport(body []byte) ([]*Record, []Span, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	switch {
+	case top["log"] != nil:
+		return a.readHAR(body)
+	case top["resourceSpans"] != nil, top["result"] != nil, top["batches"] != nil, top["trace"] != nil:
+		spans, err := a.decodeSpans(body)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(spans) == 0 {
+			return nil, nil, errors.New("the trace holds no spans")
+		}
+		return rootRecords(spans), spans, nil
+	}
+	return nil, nil, errors.New(`want a HAR that Tracebar exported (an object with "log"), OTLP/JSON traces (an object with "resourceSpans"), ` +
+		`or a trace from Jaeger's API v3 ("result") or Tempo's ("batches", "trace")`)
+}
+
+// importResult is the answer to POST /api/import.
+type importResult struct {
+	TraceIDs []TraceID `json:"traceIds"`
+	Requests []string  `json:"requests"`
+}
+
+// storeImport adds an import's spans, then its records, to the store.
+// Every span is marked tracebar.source = ImportSource, whatever source it
+// claims (a HAR from a toolbar with a backend says BackendSource; a
+// crafted file may say anything). A record the store has already stays
+// as it is.
+func (a *API) storeImport(recs []*Record, spans []Span) importResult {
+	out := importResult{TraceIDs: []TraceID{}, Requests: []string{}}
 	seen := map[TraceID]bool{}
 	addTrace := func(id TraceID) {
 		if !seen[id] {
@@ -77,11 +130,8 @@ func (a *API) importTrace(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for i := range spans {
-		sp := &spans[i]
-		if _, ok := sp.Attr("tracebar.source"); !ok {
-			sp.Attributes = append(sp.Attributes[:len(sp.Attributes):len(sp.Attributes)], KeyValue{"tracebar.source", Value{ImportSource}})
-		}
-		addTrace(sp.TraceID)
+		markImported(&spans[i])
+		addTrace(spans[i].TraceID)
 	}
 	// Spans first: a record's summary reads its spans when it is published.
 	a.Store.AddSpans(spans)
@@ -92,13 +142,28 @@ func (a *API) importTrace(w http.ResponseWriter, r *http.Request) {
 		addTrace(rec.TraceID)
 		out.Requests = append(out.Requests, rec.ID)
 	}
-	writeJSON(w, out)
+	return out
+}
+
+// markImported sets sp's tracebar.source to ImportSource, in a new
+// attribute slice: the decoded one may be shared.
+func markImported(sp *Span) {
+	mark := KeyValue{"tracebar.source", Value{ImportSource}}
+	attrs := make([]KeyValue, 0, len(sp.Attributes)+1)
+	for _, kv := range sp.Attributes {
+		if kv.Key != mark.Key {
+			attrs = append(attrs, kv)
+		}
+	}
+	sp.Attributes = append(attrs, mark)
 }
 
 // rootRecords makes a record of each root span of an OTLP import (a span
 // whose parent is not among spans), so that an imported trace opens in the
-// same panels as a proxied request: its HTTP attributes, when it has them,
-// else its name as the URL.
+// same panels as a proxied request. Its method and URL are the span's HTTP
+// attributes; failing those, a span name of the form "GET /orders/7" gives
+// them (the proxy names its spans so); else the method stays empty and
+// the URL is the span's name.
 func rootRecords(spans []Span) []*Record {
 	ids := make(map[SpanID]bool, len(spans))
 	for i := range spans {
@@ -110,36 +175,40 @@ func rootRecords(spans []Span) []*Record {
 		if sp.ParentSpanID.IsValid() && ids[sp.ParentSpanID] {
 			continue
 		}
-		url := sp.AttrString("url.full", "http.url")
-		if url == "" {
-			if url = sp.AttrString("url.path", "http.target"); url != "" {
+		method := sp.AttrString("http.request.method", "http.method")
+		uri := sp.AttrString("url.full", "http.url")
+		if uri == "" {
+			if uri = sp.AttrString("url.path", "http.target"); uri != "" {
 				if q := sp.AttrString("url.query"); q != "" {
-					url += "?" + q
+					uri += "?" + q
 				}
-			} else {
-				url = sp.Name
 			}
 		}
+		if nameMethod, namePath, ok := methodAndPath(sp.Name); ok {
+			method, uri = cmp.Or(method, nameMethod), cmp.Or(uri, namePath)
+		}
 		rec := &Record{
-			ID: sp.SpanID.String(), TraceID: sp.TraceID, Done: true,
-			Method: sp.AttrString("http.request.method", "http.method"), URL: url,
+			ID: sp.SpanID.String(), TraceID: sp.TraceID, Done: true, Imported: true,
+			Method: method, URL: cmp.Or(uri, sp.Name),
 			Host:      sp.AttrString("server.address", "http.host"),
 			StartTime: sp.Start, DurationMs: spanMs(sp),
 		}
-		for _, key := range []string{"http.response.status_code", "http.status_code"} {
-			if v, ok := sp.Attr(key); ok {
-				if n, ok := attrInt(v); ok {
-					rec.Status = n
-					break
-				}
-			}
-		}
+		rec.Status, _ = sp.AttrInt("http.response.status_code", "http.status_code")
 		if sp.Status.Code == StatusError {
 			rec.Error = cmp.Or(sp.Status.Message, "error")
 		}
 		recs = append(recs, rec)
 	}
 	return recs
+}
+
+// methodAndPath splits a span name of the form "GET /orders/7".
+func methodAndPath(name string) (method, path string, ok bool) {
+	method, path, ok = strings.Cut(name, " ")
+	if !ok || !isUpperWord(method) || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t") {
+		return "", "", false
+	}
+	return method, path, true
 }
 
 // decodeSpans reads OTLP/JSON with the API's decoder.
@@ -207,7 +276,7 @@ func recordOf(e *harEntry) (*Record, error) {
 	}
 	var redact *Redactor // the default rules
 	rec := &Record{
-		ID: id.String(), TraceID: traceID, Method: e.Request.Method, URL: redact.URL(uri), Host: host,
+		ID: id.String(), TraceID: traceID, Imported: true, Method: e.Request.Method, URL: redact.URL(uri), Host: host,
 		Proto: e.Request.HTTPVersion, Status: e.Response.Status, Done: true, DurationMs: max(e.Time, 0),
 		RequestBytes: max(e.Request.BodySize, 0), ResponseBytes: max(e.Response.Content.Size, 0), ClientBytes: max(e.Response.Content.Size, 0),
 		ClientRequest: importHeaders(e.Request.Headers), ClientResponse: importHeaders(e.Response.Headers),
@@ -222,13 +291,17 @@ func recordOf(e *harEntry) (*Record, error) {
 	if t := e.Response.Content.MimeType; t != harUnknownType {
 		rec.ContentType = t
 	}
-	if pd := e.Request.PostData; pd != nil {
-		rec.RequestBody = &Body{ContentType: pd.MimeType, Text: pd.Text, Redacted: pd.Redacted}
+	// A body is kept as the proxy would have captured it (a form or JSON
+	// up to MaxCapturedBody), redacted as it would have been.
+	if postData := e.Request.PostData; postData != nil && len(postData.Text) <= MaxCapturedBody {
+		if text, changed, ok := redact.Body(postData.MimeType, postData.Text); ok {
+			rec.RequestBody = &Body{ContentType: postData.MimeType, Text: text, Redacted: postData.Redacted || changed}
+		}
 	}
 	if x := e.Tracebar; x != nil {
 		rec.StartTime, rec.RemoteAddr, rec.Timing, rec.ResponseBytes = x.StartTime, x.RemoteAddr, x.Timing, x.ResponseBytes
 		rec.ClientEncoding, rec.Injected, rec.Error, rec.TraceLink, rec.ReplayOf = x.ClientEncoding, x.Injected, x.Error, x.TraceLink, x.ReplayOf
-		rec.UpstreamParams = importHeaders(x.UpstreamParams)
+		rec.UpstreamParams, rec.AcceptEncodingDropped = importHeaders(x.UpstreamParams), x.AcceptEncodingDropped
 	} else if e.Timings.Receive >= 0 {
 		rec.Timing.HeadersMs = max(rec.DurationMs-e.Timings.Receive, 0)
 	}

@@ -25,6 +25,19 @@ func (h Headers) Get(name string) string {
 	return ""
 }
 
+// Values returns the value of each field of h named name (any case), in
+// order; nil when there is none.
+func (h Headers) Values(name string) []string {
+	name = textproto.CanonicalMIMEHeaderKey(name)
+	var out []string
+	for _, f := range h {
+		if f.Name == name {
+			out = append(out, f.Value)
+		}
+	}
+	return out
+}
+
 // MarshalJSON writes h as {"Name": ["value", ...], ...}, names sorted, and
 // nil as null.
 func (h Headers) MarshalJSON() ([]byte, error) {

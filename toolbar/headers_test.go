@@ -3,6 +3,7 @@ package toolbar
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 )
 
@@ -35,5 +36,24 @@ func TestHeadersMarshalAsHTTPHeader(t *testing.T) {
 	}
 	if got := (Headers{{"Location", "/a"}}).Get("Vary"); got != "" {
 		t.Errorf("Get of a missing name = %q", got)
+	}
+}
+
+func TestHeadersValues(t *testing.T) {
+	h := Headers{{"Set-Cookie", "a=1"}, {"Accept", "*/*"}, {"Set-Cookie", "b=2"}, {":path", "/x"}}
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"Set-Cookie", []string{"a=1", "b=2"}},
+		{"set-cookie", []string{"a=1", "b=2"}},
+		{"ACCEPT", []string{"*/*"}},
+		{":path", []string{"/x"}},
+		{"Vary", nil},
+	}
+	for _, tt := range tests {
+		if got := h.Values(tt.name); !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+			t.Errorf("Values(%q) = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

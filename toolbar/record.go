@@ -62,6 +62,16 @@ type Record struct {
 	// ReplayOf is the ID of the record this request replayed (the
 	// toolbar's replay button sends ReplayHeader with it).
 	ReplayOf string `json:"replayOf,omitempty"`
+	// Imported marks a record that came in through POST /api/import (a
+	// colleague's HAR or trace), not through this proxy: the toolbar
+	// offers no replay of it, which would send it with this browser's
+	// cookies.
+	Imported bool `json:"imported,omitempty"`
+	// AcceptEncodingDropped tells that the proxy removed the client's
+	// Accept-Encoding before the handler chain, as it does for a page that
+	// may get the toolbar (its body must reach the proxy uncompressed):
+	// the upstream could not compress the response for the client.
+	AcceptEncodingDropped bool `json:"acceptEncodingDropped,omitempty"`
 }
 
 // ReplayHeader names the record a request replays; the proxy strips it

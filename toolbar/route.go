@@ -2,7 +2,6 @@ package toolbar
 
 import (
 	"encoding/json"
-	"mime"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,17 +15,33 @@ import (
 // picks a comparison's baseline: "GET /orders/{id}". The route is the
 // http.route of the app's SERVER span (see appSpans; the proxy's own span,
 // spans[0], has none), else rec's URL path with its ids folded (FoldPath).
-// spans are rec's spans as RecordSpans returns them.
+// spans are rec's spans as RecordSpans returns them. A record without a
+// method (imported from a span that names none) has the route alone.
 func RouteOf(rec *Record, spans []Span) string {
+	route, _ := routeOf(rec, spans)
+	return route
+}
+
+// routeOf is RouteOf, and whether the app's spans named the route
+// (fromApp) rather than rec's path.
+func routeOf(rec *Record, spans []Span) (route string, fromApp bool) {
 	if route := appRoute(spans); route != "" {
-		return rec.Method + " " + route
+		return methodRoute(rec.Method, route), true
 	}
-	return pathRouteOf(rec)
+	return pathRouteOf(rec), false
 }
 
 // pathRouteOf is RouteOf without the app's help: what RouteOf says of rec
 // before its app's spans arrive.
-func pathRouteOf(rec *Record) string { return rec.Method + " " + FoldPath(rec.URL) }
+func pathRouteOf(rec *Record) string { return methodRoute(rec.Method, FoldPath(rec.URL)) }
+
+// methodRoute puts method, when there is one, in front of route.
+func methodRoute(method, route string) string {
+	if method == "" {
+		return route
+	}
+	return method + " " + route
+}
 
 // appRoute is the http.route of the app's SERVER span, without the method
 // some frameworks put in front ("GET /orders/{id}") and with a leading
@@ -231,7 +246,7 @@ func OperationOf(rec *Record, spans []Span) string {
 			return method
 		}
 	}
-	if rec.RequestBody != nil && isJSONType(rec.RequestBody.ContentType) {
+	if rec.RequestBody != nil && BodyKindOf(rec.RequestBody.ContentType) == JSONBody {
 		return bodyOperation(rec.RequestBody.Text)
 	}
 	if _, query, ok := strings.Cut(rec.URL, "?"); ok && strings.Contains(query, "operationName=") {
@@ -240,11 +255,6 @@ func OperationOf(rec *Record, spans []Span) string {
 		}
 	}
 	return ""
-}
-
-func isJSONType(contentType string) bool {
-	media, _, err := mime.ParseMediaType(contentType)
-	return err == nil && (media == "application/json" || strings.HasSuffix(media, "+json"))
 }
 
 // graphQLRequest is the part of a GraphQL-over-HTTP request body that
@@ -271,9 +281,9 @@ func bodyOperation(body string) string {
 		reqs = []graphQLRequest{one}
 	}
 	var names []string
-	for _, r := range reqs {
-		if r.OperationName != "" {
-			names = append(names, graphQLOperation(r.OperationName, r.Query))
+	for _, req := range reqs {
+		if req.OperationName != "" {
+			names = append(names, graphQLOperation(req.OperationName, req.Query))
 		}
 	}
 	return strings.Join(names, ", ")
@@ -322,17 +332,14 @@ type recordFacts struct {
 // a service.name add no service.
 func readFacts(rec *Record, spans []Span) recordFacts {
 	f := recordFacts{
-		route:     pathRouteOf(rec),
 		pathRoute: pathRouteOf(rec),
 		operation: OperationOf(rec, spans),
 		services:  []string{},
 	}
-	if route := appRoute(spans); route != "" { // as RouteOf
-		f.route, f.appRouted = rec.Method+" "+route, true
-	}
+	f.route, f.appRouted = routeOf(rec, spans)
 	for i := range spans {
 		sp := &spans[i]
-		if service := sp.Service(); service != "unknown" && !slices.Contains(f.services, service) {
+		if service := sp.Service(); service != "" && !slices.Contains(f.services, service) {
 			f.services = append(f.services, service)
 		}
 		if isDBSpan(sp) {

@@ -561,6 +561,48 @@ func TestRequestStreamResendsWhenSpansArrive(t *testing.T) {
 	}
 }
 
+// TestRequestStreamCoalescesBursts: a burst of span batches (the proxy
+// adds one per span that ends) right after a pass is sent as one summary
+// of the record with every span, historyEvery after that pass, not as a
+// summary per batch.
+func TestRequestStreamCoalescesBursts(t *testing.T) {
+	s := NewStore(Limits{})
+	rec, spans := orderLoad(1, time.Now(), 42, 3, 1, nil)
+	s.PutRequest(rec)
+	s.AddSpans(spans)
+	api := NewAPI(s)
+	api.historyEvery = 300 * time.Millisecond
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/requests/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	next := sseEvents(t, resp)
+	read := func() summary {
+		t.Helper()
+		e := next()
+		var sum summary
+		if err := json.Unmarshal([]byte(e[1]), &sum); e[0] != "request" || err != nil || sum.ID != rec.ID {
+			t.Fatalf("event %v (%v), want a summary of %s", e, err, rec.ID)
+		}
+		return sum
+	}
+	first := read()
+	passed := time.Now()
+	const batches = 50
+	root, _ := ParseSpanID(rec.ID)
+	for i := range batches {
+		s.AddSpans([]Span{{TraceID: rec.TraceID, SpanID: sid(0x200 + i), ParentSpanID: root, Name: "SELECT",
+			Attributes: []KeyValue{str("db.system.name", "sqlite"), str("db.query.text", "SELECT 1")}}})
+	}
+	sum := read()
+	if waited := time.Since(passed); sum.Queries != first.Queries+batches || waited < api.historyEvery/2 {
+		t.Fatalf("after %v: a summary of %d queries, want one of %d after about %v", waited, sum.Queries, first.Queries+batches, api.historyEvery)
+	}
+}
+
 // BenchmarkRequestsSummaries is /api/requests?limit=1000 over a full
 // store: a thousand records of fifty spans each. "cached" reads the list
 // again with nothing new; "uncached" after every record was replaced (as
