@@ -21,7 +21,8 @@ if (!window.__tracebarHook) installHook(document.currentScript);
 function installHook(tag) {
 	const { traceId, requestId } = tagIds(tag);
 	const prefix = tagPrefix(tag && tag.src, 'hook.js', location.href).path;
-	const now = () => performance.timeOrigin + performance.now(); // epoch ms, sub-ms precision
+	// Epoch ms, with sub-ms precision.
+	const now = () => performance.timeOrigin + performance.now();
 	const calls = [], listeners = [];
 	window.__tracebarHook = {
 		traceId, requestId, prefix, pageSpanId: randomHex(8), list: calls, fetch: window.fetch,
@@ -50,7 +51,8 @@ function installHook(tag) {
 	function end(call, status, recordHeader, error) {
 		call.end = now();
 		call.status = status | 0;
-		call.requestId = String(recordHeader || '').split('/').pop(); // X-Tracebar-Request: <prefix>/api/requests/<id>
+		// X-Tracebar-Request: <prefix>/api/requests/<id>
+		call.requestId = String(recordHeader || '').split('/').pop();
 		call.error = error ? String(error.message || error) : '';
 		emit(call);
 	}

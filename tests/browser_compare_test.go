@@ -38,6 +38,20 @@ type apiAlert struct {
 	} `json:"code"`
 }
 
+// replaysOf lists the stored records that replayed record id.
+func replaysOf(t *testing.T, base, id string) []string {
+	t.Helper()
+	var out []string
+	for _, s := range historyOf(t, base) {
+		var rec apiRecord
+		getAPI(t, base, "requests/"+s.ID, &rec)
+		if rec.ReplayOf == id {
+			out = append(out, rec.ID)
+		}
+	}
+	return out
+}
+
 func getAPI(t *testing.T, base, path string, v any) {
 	t.Helper()
 	resp, body := get(t, base+"/__tracebar/api/"+path)
@@ -100,7 +114,8 @@ func TestBrowserRequestView(t *testing.T) {
 	var replayed apiRecord
 	t.Run("replay", func(t *testing.T) {
 		b := browserTab{t, b.ctx}
-		b.do(`root.querySelector('[data-act=replay]').click()`)
+		// A double click sends it once.
+		b.do(`(button => { button.click(); button.click(); })(root.querySelector('[data-act=replay]'))`)
 		b.wait("the replay compared with the original", `host.dataset.request !== '`+second+`' && host.dataset.request !== '' && root.querySelector('.tb-tab[data-tab=compare]').getAttribute('aria-selected') === 'true' && root.querySelector('.tb-cmp-base[data-baseline="`+second+`"]')`)
 		id := b.str(`host.dataset.request`)
 		getAPI(t, e.base, "requests/"+id, &replayed)
@@ -111,6 +126,33 @@ func TestBrowserRequestView(t *testing.T) {
 		}
 		// The third load ran a third product query: an N+1 now.
 		b.wait("the N+1 that came", `root.querySelector('[data-query-delta="1"]') && root.querySelector('[data-cmp=came]') && root.querySelector('[data-cmp=came]').textContent.includes('SELECT name, price_cents FROM products WHERE id = ?')`)
+		if got := replaysOf(t, e.base, second); len(got) != 1 || got[0] != id {
+			t.Fatalf("replays of %s: %v, want %s alone", second, got, id)
+		}
+	})
+
+	t.Run("replay a redacted URL", func(t *testing.T) {
+		b := browserTab{t, b.ctx}
+		// The token is stored redacted: a replay can send only the placeholder, and says so first.
+		resp, _ := get(t, e.base+"/api/products?token=s3cret")
+		_, original := traceOf(t, resp)
+		var stored apiRecord
+		getAPI(t, e.base, "requests/"+original, &stored)
+		if stored.URL != "/api/products?token=%5Bredacted%5D" {
+			t.Fatalf("stored URL %q", stored.URL)
+		}
+		b.navigate(e.base + "/__tracebar/requests/" + original)
+		b.wait("the request's page", `host.dataset.state === 'ready' && root.querySelector('[data-act=replay]')`)
+		b.do(`(window.confirm = message => { window.asked = message; return false; }, root.querySelector('[data-act=replay]').click())`)
+		b.wait("the confirmation naming the placeholder", `String(window.asked).startsWith('Send GET /api/products?token=%5Bredacted%5D again?') && String(window.asked).includes('placeholder [redacted]')`)
+		if got := b.str(`fetch('/__tracebar/api/requests?limit=1').then(r => r.json()).then(l => l[0].id)`); got != original {
+			t.Fatalf("a request was sent (%s) though the replay was declined", got)
+		}
+		b.do(`(window.confirm = () => true, root.querySelector('[data-act=replay]').click())`)
+		b.wait("the replay compared with the original", `host.dataset.request !== '`+original+`' && location.pathname.endsWith('/requests/' + host.dataset.request) && root.querySelector('.tb-cmp-base[data-baseline="`+original+`"]')`)
+		if got := replaysOf(t, e.base, original); len(got) != 1 {
+			t.Fatalf("replays of %s: %v, want one", original, got)
+		}
 	})
 
 	t.Run("replay a POST", func(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -164,18 +163,22 @@ func TestBrowserDashboard(t *testing.T) {
 	app := startDemoApp(t, e.otlpHTTP)
 	e.startCaddy(t, demoCaddyfile, app)
 
+	sent := 0 // the requests made, each a record
 	for i := range 4 {
 		get(t, fmt.Sprintf("%s/api/products?page=%d", e.base, i))
+		sent++
 	}
 	for range 2 {
 		get(t, e.base+"/")
 		get(t, e.base+"/orders")
 		postGraphQL(t, e.base, `{"query":"query GetProducts { products { id name } }","operationName":"GetProducts"}`)
+		sent += 3
 	}
 	postGraphQL(t, e.base, `{"query":"mutation AddItem($id: Int!) { addToCart(productId: $id) }","variables":{"id":2}}`)
 	if resp, _ := get(t, e.base+"/boom"); resp.StatusCode != http.StatusInternalServerError {
 		t.Fatalf("/boom answered %s", resp.Status)
 	}
+	sent += 2
 
 	b := browserTab{t, newBrowser(t)}
 	b.navigate(e.base + "/__tracebar/")
@@ -188,21 +191,27 @@ func TestBrowserDashboard(t *testing.T) {
 
 	t.Run("figures", func(t *testing.T) {
 		b := browserTab{t, b.ctx}
-		// The page agrees with the API once the spans have come (a
-		// record's operation and error come with its app's spans, and
-		// nothing tells when the last has): poll both.
-		var diff string
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			var page []routeStats
-			if err := json.Unmarshal([]byte(b.str(pageRoutes)), &page); err != nil {
-				t.Fatal(err)
-			}
-			if diff = sameStats(page, historyOf(t, e.base)); diff == "" {
-				break
-			}
+		// The page has every request, each done (a group's sparkline draws
+		// its finished requests only): those sent above and the browser's
+		// own GET /favicon.ico (page.html names no icon); and the orders
+		// page's exceptions, which come with the app's spans, the last news
+		// of a record. The page shows what the API sent it: the API has it
+		// all too.
+		b.wait("every request done, the exceptions counted", `(() => {
+			const groups = [...root.querySelectorAll('.tb-rg')], count = g => g.querySelector('[data-stat=count]').textContent;
+			return groups.reduce((n, g) => n + Number(count(g)), 0) === `+strconv.Itoa(sent+1)+` && `+group("GET /favicon.ico", "")+` &&
+				groups.every(g => g.querySelector('.tb-spark').getAttribute('aria-label').startsWith(count(g) + ' recent duration')) &&
+				`+group("GET /orders", "")+`.querySelector('[data-stat=errors]').textContent === '2';
+		})()`)
+		var page []routeStats
+		if err := json.Unmarshal([]byte(b.str(pageRoutes)), &page); err != nil {
+			t.Fatal(err)
 		}
-		if diff != "" {
+		if diff := sameStats(page, historyOf(t, e.base)); diff != "" {
 			b.fail("the dashboard's route figures: %s", diff)
+		}
+		if b.str(`!!root.querySelector('link[href*="/static/dashboard.css"]')`) != "true" {
+			b.fail("the history page has no dashboard.css")
 		}
 		// Errors: the 500 and the orders page's exception, marked on the group and the row.
 		b.wait("the error marks", group("GET /boom", "")+`.classList.contains('tb-rg-err') && `+group("GET /boom", "")+`.querySelector('.tb-hrow.tb-herr .tb-chip.tb-bad')`+
@@ -261,7 +270,8 @@ func TestBrowserDashboard(t *testing.T) {
 		if href := b.str(row + `.querySelector('a.tb-req').getAttribute('href')`); href != "/__tracebar/requests/"+id {
 			b.fail("request link %q for %s", href, id)
 		}
-		b.do(row + `.querySelector('[data-replay]').click()`)
+		// A double click sends it once.
+		b.do(`(button => { button.click(); button.click(); })(` + row + `.querySelector('[data-replay]'))`)
 		b.wait("the replay's comparison", `location.pathname.startsWith('/__tracebar/requests/') && location.pathname !== '/__tracebar/requests/`+id+`' && location.hash === '#compare=`+id+`' && host.dataset.state === 'ready'`)
 		newID := b.str(`location.pathname.split('/').pop()`)
 		var replayed struct {
@@ -271,6 +281,13 @@ func TestBrowserDashboard(t *testing.T) {
 		_, body := get(t, e.base+"/__tracebar/api/requests/"+newID)
 		if err := json.Unmarshal(body, &replayed); err != nil || replayed.ReplayOf != id || !strings.HasPrefix(replayed.URL, "/api/products") {
 			b.fail("the replayed record %s: %s (%v)", newID, body, err)
+		}
+		if got := replaysOf(t, e.base, id); !slices.Equal(got, []string{newID}) {
+			b.fail("a double click replayed %s as %v, want %s alone", id, got, newID)
+		}
+		// A request's own page has the toolbar's stylesheet, not the dashboard's.
+		if got := b.str(`[...root.querySelectorAll('link[rel=stylesheet]')].map(l => new URL(l.href).pathname).join(' ')`); got != "/__tracebar/static/toolbar.css" {
+			b.fail("the request page's stylesheets: %q", got)
 		}
 	})
 
@@ -422,6 +439,10 @@ func TestBrowserDashboard(t *testing.T) {
 			b.fail("setting the file: %v", err)
 		}
 		b.wait("the imported request", `location.pathname.startsWith('/__tracebar/requests/') && host.dataset.state === 'ready' && root.querySelector('.tb-sum').textContent.includes('/orders?n=997') && Number(host.dataset.spanCount) >= `+strconv.Itoa(spans))
+		// An imported request was never sent here: no replay of it.
+		if b.str(`!!root.querySelector('[data-act=replay]')`) != "false" {
+			b.fail("the imported request offers a replay")
+		}
 		b.tab("sql")
 		b.wait("its N+1", `root.querySelector('.tb-qg[data-sql="N+1"]') && root.querySelector('.tb-qg[data-sql="N+1"]').textContent.includes('SELECT name, price_cents FROM products WHERE id = ?')`)
 
@@ -429,6 +450,8 @@ func TestBrowserDashboard(t *testing.T) {
 		// that opens.
 		_, otlp := get(t, e.base+"/__tracebar/api/traces/"+boomTrace)
 		b.navigate(e2.base + "/__tracebar/")
+		imported := `[...root.querySelectorAll('.tb-hrow')].find(r => r.textContent.includes('/orders?n=997'))`
+		b.wait("the imported request on the dashboard, without replay", imported+` && `+imported+`.querySelector('.tb-act') && !`+imported+`.querySelector('[data-replay]')`)
 		dropFile("boom.json", string(otlp))
 		b.wait("the imported trace's request", `location.pathname === '/__tracebar/requests/`+boom+`' && host.dataset.state === 'ready' && Number(host.dataset.spanCount) > 1`)
 	})

@@ -1,6 +1,6 @@
 /* The alerts of a request (the API's /alerts: {kind, severity, message,
-   spanId?, header?, code?}), in the order and tone the panel and the
-   badge show them. Pure. */
+   spanId?, header?, code?}, the most severe first) and the tone the panel
+   and the badge show them in. Pure. */
 
 export const SEVERITIES = ['error', 'warning', 'info'];
 
@@ -11,9 +11,8 @@ export const ALERT_NAMES = {
 
 const rank = alert => { const i = SEVERITIES.indexOf(alert && alert.severity); return i < 0 ? SEVERITIES.length : i; };
 
-// Errors first, then warnings, then the rest, each in the API's order.
-export const sortAlerts = alerts => (Array.isArray(alerts) ? alerts.filter(Boolean) : [])
-	.map((alert, i) => [alert, i]).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([alert]) => alert);
+// The alerts to show, in the API's order (it sorts them), nulls left out.
+export const alertList = alerts => Array.isArray(alerts) ? alerts.filter(Boolean) : [];
 
 // The tone of a count of alerts: that of the most severe one.
 export function alertTone(alerts) {

@@ -2,13 +2,13 @@
    spans added, removed and changed, queries per shape) sorted into what
    the Compare panel says: what got slower or faster, which queries
    appeared or vanished or ran a different number of times, which N+1
-   groups came or went. Pure. */
+   groups came or went. Each list keeps the API's order: spans added and
+   removed the longest first, changes and queries the largest first. Pure. */
 
 // A change in a span's total time counts when it is at least 1 ms and a
 // tenth of the baseline's time: below that it is noise between two loads.
 export const changeCounts = (deltaMs, baselineMs) => Math.abs(deltaMs) >= Math.max(1, 0.1 * Math.abs(baselineMs || 0));
 
-const byTotal = (a, b) => b.totalMs - a.totalMs;
 const count = side => (side && side.count) || 0;
 
 // The panel's lists, from the API's comparison (data).
@@ -20,14 +20,13 @@ export function compareView(data) {
 	return {
 		durationMs: duration,
 		deltaMs: duration.request - duration.baseline,
-		slower: changed.filter(c => c.deltaMs > 0).sort((a, b) => b.deltaMs - a.deltaMs),
-		faster: changed.filter(c => c.deltaMs < 0).sort((a, b) => a.deltaMs - b.deltaMs),
-		added: (spans.added || []).slice().sort(byTotal),
-		removed: (spans.removed || []).slice().sort(byTotal),
+		slower: changed.filter(c => c.deltaMs > 0),
+		faster: changed.filter(c => c.deltaMs < 0),
+		added: spans.added || [],
+		removed: spans.removed || [],
 		appeared: queries.filter(q => count(q.request) && !count(q.baseline)),
 		vanished: queries.filter(q => !count(q.request) && count(q.baseline)),
-		recounted: queries.filter(q => count(q.request) && count(q.baseline) && count(q.request) !== count(q.baseline))
-			.sort((a, b) => Math.abs(count(b.request) - count(b.baseline)) - Math.abs(count(a.request) - count(a.baseline))),
+		recounted: queries.filter(q => count(q.request) && count(q.baseline) && count(q.request) !== count(q.baseline)),
 		nPlusOneCame: queries.filter(q => nPlusOne(q).request && !nPlusOne(q).baseline),
 		nPlusOneWent: queries.filter(q => !nPlusOne(q).request && nPlusOne(q).baseline),
 		queryCount: { request: queries.reduce((n, q) => n + count(q.request), 0), baseline: queries.reduce((n, q) => n + count(q.baseline), 0) }

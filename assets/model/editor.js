@@ -19,10 +19,17 @@ export function hostPath(config, file) {
 	return file;
 }
 
-/* The editor URL for file at line, or null when no editor is configured or
+// Schemes that run script or show content rather than open an editor: a
+// link with one is never made (the server refuses such a template too).
+// Browsers read a URL's scheme past leading spaces and control characters
+// and without its tabs and newlines, and so is it read here.
+const UNSAFE = /^[\0- ]*(?:javascript|data|vbscript):/i;
+
+/* The editor URL for file at line, or null when no editor is configured,
    the file is not an absolute path (Java's Orders.java, <anonymous>,
-   node:internal: no editor could find them). Windows paths (C:\src\x.cs)
-   go with forward slashes, as editors' URL handlers take them. */
+   node:internal: no editor could find them) or the URL's scheme is unsafe
+   (UNSAFE). Windows paths (C:\src\x.cs) go with forward slashes, as
+   editors' URL handlers take them. */
 export function editorLink(config, file, line) {
 	const template = config && config.editor;
 	if (!template || !file) return null;
@@ -33,11 +40,12 @@ export function editorLink(config, file, line) {
 	// After one slash (vscode://file/{file}) the path goes without its own:
 	// two would make its first segment a host. After two (file://{file}) it
 	// keeps it, and a Windows path gets one.
-	return template.replace(/\{file\}/g, (all, at) => {
+	const href = template.replace(/\{file\}/g, (all, at) => {
 		const before = template.slice(Math.max(0, at - 2), at);
 		if (before === '//') return encoded[0] === '/' ? encoded : '/' + encoded;
 		return before.endsWith('/') ? encoded.replace(/^\//, '') : encoded;
 	}).replace(/\{line\}/g, number);
+	return UNSAFE.test(href.replace(/[\t\n\r]/g, '')) ? null : href;
 }
 
 /* The source location code.* attributes name: {file, line, function}, or

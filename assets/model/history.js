@@ -17,33 +17,10 @@ export const statusClass = r => r.status >= 200 && r.status < 600 ? Math.floor(r
 
 const startMs = r => Date.parse(r.startTime) || 0;
 
-// A segment that names one thing rather than a route, by the rule of the
-// Go side (toolbar.FoldPath): all digits; a UUID; 16 or more hex digits;
-// four or more digits among other characters (ord_12345, 2024-05-01); or
-// a random token of 16 or more letters, digits, - and _ with digits and
-// both cases (cus_NffrFeUfNV2Hib). Words with a few digits stay (v2,
-// oauth2, v1.2.3), as do lower-case slugs.
-function isIdSegment(segment) {
-	const digits = segment.replace(/\D/g, '').length;
-	if (digits === segment.length || digits >= 4) return true;
-	if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment) || /^[0-9a-f]{16,}$/i.test(segment)) return true;
-	return segment.length >= 16 && /^[\w-]+$/.test(segment) && digits > 0 && /[A-Z]/.test(segment) && /[a-z]/.test(segment);
-}
-
-// A URL's path with its ids folded to {id}, the query string dropped:
-// "/orders/42?x=1" gives "/orders/{id}".
-export function foldPath(url) {
-	const path = String(url || '').replace(/[?#].*$/, '').replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '') || '/';
-	return path.split('/').map(segment => segment && isIdSegment(segment) ? '{id}' : segment).join('/');
-}
-
-// A record's method and route: the API's route ("GET /orders/{id}"),
-// else the method and the folded path.
-export function routeOf(r) {
-	const method = r.method || '';
-	if (r.route) return r.route.startsWith(method + ' ') ? r.route : (method + ' ' + r.route).trim();
-	return (method + ' ' + foldPath(r.url)).trim();
-}
+// A record's method and route: the API's ("GET /orders/{id}", from the
+// app's http.route or the path with its ids folded, toolbar.RouteOf);
+// for a summary without one, the method and the URL's path, unfolded.
+export const routeOf = r => r.route || ((r.method || '') + ' ' + String(r.url || '').replace(/[?#].*$/, '')).trim();
 
 /* The records that pass filter: { text, method, status, service }, each
    '' for any. text: words that must all occur (any case) in the method,

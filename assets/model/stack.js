@@ -14,16 +14,26 @@
      PHP      #0 /app/x.php(16): Orders->row(), and "... in /app/x.php:25"
      .NET     at Shop.Orders.Load(Int32 id) in /src/Orders.cs:line 14
    Frames without a file or line (native, internal, <anonymous>) are left
-   out. Pure. */
+   out. Pure.
 
-const DOTNET = /^\s*at (.+?) in (.+):line (\d+)\s*$/;
-const PYTHON = /^\s*File "(.+)", line (\d+)(?:, in (.+))?$/;
-const NODE = /^\s*at (?:async )?(?:(.+?) \()?(.+?):(\d+):(\d+)\)?$/;
-const JAVA = /^\s*at (?:[\w.$-]*\/)*([^\s(]+)\((.+?):(\d+)\)$/;
+   Every pattern runs in time linear in the line: a part that must not
+   reach past a separator says so ((?! in ).), rather than a lazy .+? whose
+   every stop would send a greedy .+ to the line's end and back; and lines
+   longer than MAX_LINE (a minified source line, a JSON payload in a
+   message) are skipped before any pattern runs. */
+
+const MAX_LINE = 1000;
+const DOTNET = /^\s*at ((?:(?! in ).)+) in (.+):line (\d+)\s*$/;
+const PYTHON = /^\s*File "([^"]+)", line (\d+)(?:, in (.+))?$/;
+const NODE = /^\s*at (?:async )?(?:((?:(?! \().)+) \()?(.+?):(\d+):(\d+)\)?$/;
+const JAVA = /^\s*at (?:[^\s(/]*\/)*([^\s(/]+)\((.+?):(\d+)\)$/;
 const GO_FILE = /^\t(\S.*?):(\d+)(?: \+0x[0-9a-f]+)?$/;
 const RUBY = /^\s*(?:from )?(\S.*?):(\d+):in [`']([^`']+)'(?::|$)/;
-const PHP_FRAME = /^#\d+ (.+?)\((\d+)\): (.+?)(?:\(.*\))?$/;
-const PHP_THROWN = /^(?:Next |PHP Fatal error:\s+Uncaught )?[A-Za-z_\\][\w\\]*(?:: .*)? in (.+):(\d+)$/;
+const PHP_FRAME = /^#\d+ (.+?)\((\d+)\): (.+)$/;
+const PHP_THROWN = /^(?:Next |PHP Fatal error:\s+Uncaught )?[A-Za-z_\\][\w\\]*(?:: .*)? in ((?:(?! in ).)+):(\d+)$/;
+
+// A call without its arguments: "Load(Int32 id)" gives "Load".
+const callName = text => text.replace(/^(.[^(]*)\(.*\)$/, '$1');
 
 // A file: URL (Node.js's ES modules) as its path.
 function filePath(location) {
@@ -40,13 +50,13 @@ const goFunction = text => text.replace(/^created by /, '').replace(/ in gorouti
 // One line's frame, or null; previous: the line before it (Go's function).
 function frameOf(text, previous) {
 	let m;
-	if ((m = DOTNET.exec(text))) return { function: m[1].replace(/\(.*\)$/, ''), file: m[2], line: +m[3] };
+	if ((m = DOTNET.exec(text))) return { function: callName(m[1]), file: m[2], line: +m[3] };
 	if ((m = PYTHON.exec(text))) return { function: m[3] || '', file: m[1], line: +m[2] };
-	if ((m = GO_FILE.exec(text))) return { function: previous && !/^\s/.test(previous) ? goFunction(previous.trim()) : '', file: m[1], line: +m[2] };
+	if ((m = GO_FILE.exec(text))) return { function: previous && previous.length <= MAX_LINE && !/^\s/.test(previous) ? goFunction(previous.trim()) : '', file: m[1], line: +m[2] };
 	if ((m = NODE.exec(text))) return { function: m[1] || '', file: filePath(m[2]), line: +m[3], column: +m[4] };
 	if ((m = JAVA.exec(text))) return { function: m[1], file: m[2], line: +m[3] };
 	if ((m = RUBY.exec(text))) return { function: m[3], file: m[1], line: +m[2] };
-	if ((m = PHP_FRAME.exec(text))) return { function: m[3], file: m[1], line: +m[2] };
+	if ((m = PHP_FRAME.exec(text))) return { function: callName(m[3]), file: m[1], line: +m[2] };
 	if ((m = PHP_THROWN.exec(text))) return { function: '', file: m[1], line: +m[2] };
 	return null;
 }
@@ -55,7 +65,7 @@ function frameOf(text, previous) {
 export function parseStack(text) {
 	const lines = String(text || '').split(/\r?\n/), out = [];
 	lines.forEach((line, i) => {
-		const frame = frameOf(line, lines[i - 1]);
+		const frame = line.length <= MAX_LINE && frameOf(line, lines[i - 1]);
 		if (frame && frame.file && frame.line > 0) out.push(Object.assign(frame, { textLine: i }));
 	});
 	return out;

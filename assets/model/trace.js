@@ -40,7 +40,8 @@ export function buildTree(spans) {
 	const byStart = (a, b) => compareTimes(a.start, b.start);
 	for (const list of children.values()) list.sort(byStart);
 	roots.sort(byStart);
-	const visit = root => { // depth first, with a stack: traces can be deep
+	// Depth first, with a stack: traces can be deep.
+	const visit = root => {
 		const stack = [[root, 0]];
 		while (stack.length) {
 			const [span, d] = stack.pop();
@@ -53,7 +54,8 @@ export function buildTree(spans) {
 		}
 	};
 	roots.forEach(visit);
-	if (order.length < spans.size) [...spans.values()].sort(byStart).forEach(visit); // parent cycles: shown as roots
+	// Spans left over are in parent cycles: shown as roots.
+	if (order.length < spans.size) [...spans.values()].sort(byStart).forEach(visit);
 	return { children, roots, depth, order, start, end, services, errors, maxDepth };
 }
 
@@ -118,7 +120,8 @@ export function visibleRows(tree, spans, collapsed, query) {
 		for (const span of tree.order) if (keep.has(span.id)) rows.push(row(span));
 		return { rows, hits };
 	}
-	let foldedAt = -1; // the depth of the folded span whose subtree is being skipped
+	// The depth of the folded span whose subtree is being skipped.
+	let foldedAt = -1;
 	for (const span of tree.order) {
 		const r = row(span);
 		if (foldedAt >= 0) {

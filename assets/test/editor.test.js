@@ -45,6 +45,15 @@ test('no link without an editor, a file, or an absolute path', () => {
 	assert.equal(editorLink({ editor: PRESETS.vscode }, '/a.go', 0), 'vscode://file/a.go:1', 'line 1 when unknown');
 });
 
+test('no link when the template\'s scheme runs script or shows content, however it is written', () => {
+	for (const editor of ['javascript:alert({line})//{file}', 'JavaScript:void(0)/{file}', 'data:text/html,{file}', 'vbscript:msgbox({line}){file}',
+		' \u0001javascript:x/{file}', 'java\tscript:x/{file}', 'jav\nas\rcript:x/{file}']) {
+		assert.equal(editorLink({ editor }, '/app/x.go', 3), null, JSON.stringify(editor));
+	}
+	assert.equal(editorLink({ editor: 'javascript-editor://open/{file}' }, '/app/x.go', 3), 'javascript-editor://open/app/x.go', 'only the scheme counts');
+	assert.equal(editorLink({ editor: 'x-data:{file}' }, '/app/x.go', 3), 'x-data:/app/x.go');
+});
+
 test('container paths map to the host by the first matching prefix, on a path boundary', () => {
 	const config = { editor: PRESETS.vscode, editorPaths: [{ from: '/app', to: '/home/dev/shop' }, { from: '/app/vendor', to: '/never' }, { from: '/srv/', to: '/home/dev/srv/' }] };
 	assert.equal(hostPath(config, '/app/vendor/x.php'), '/home/dev/shop/vendor/x.php', 'the first match wins');

@@ -110,3 +110,35 @@ test('the app\'s innermost frame: the first outside libraries, the last in Pytho
 	assert.deepEqual(own('dotnet'), ['Shop.Data.OrderRepository.Load', 'OrderRepository.cs', 21]);
 	assert.equal(ownFrame('goroutine 1 [running]:\nnet/http.(*conn).serve(0x1)\n\t/usr/local/go/src/net/http/server.go:2067 +0x690'), null, 'only the runtime\'s');
 });
+
+test('a line over 1,000 characters names no frame: a 100 KB message is skipped, the frames after it are read', () => {
+	const payload = JSON.stringify(Array.from({ length: 2500 }, (_, i) => ({ id: i, note: 'row ' + i + ' in table (a)', path: '/app/x.php:' + i })));
+	assert.ok(payload.length > 100000, String(payload.length));
+	const text = ['OutOfBoundsException: ' + payload + ' in /app/x.php:25', 'Stack trace:', '#0 /app/x.php(16): Orders->row(' + payload + ')',
+		'#1 /app/x.php(33): Orders->load()', '   at Shop.Load(Int32 id) in /src/' + ' in a'.repeat(25000) + '.cs:line 9', '#2 {main}'].join('\n');
+	assert.deepEqual(parseStack(text).map(f => [f.function, f.file, f.line, f.textLine]), [['Orders->load', '/app/x.php', 33, 3]]);
+	const line = length => '#0 /app/' + 'a'.repeat(length - 20) + '.php(3): f()';
+	assert.equal(line(1000).length, 1000);
+	assert.equal(parseStack(line(1000)).length, 1, 'a line of 1,000 characters is read');
+	assert.deepEqual(parseStack(line(1001)), []);
+});
+
+test('many long lines that are no frames, each just under the bound, among frames: the frames and their lines', () => {
+	const noise = [
+		'E: ' + ' in a'.repeat(199), // PHP's thrown line, without a line number
+		'   at x' + ' in a'.repeat(198), // .NET's, without ":line n"
+		'   at ' + 'a ('.repeat(331), // Node.js's, without ":line:column"
+		'   at ' + 'a/'.repeat(496), // Java's, without the call
+		'\tat ' + 'f(a:1:'.repeat(165), // Node.js's again, with colons and digits
+		'File "' + '", line 1'.repeat(110) + 'x' // Python's, with text after the line number
+	];
+	const lines = [], want = [];
+	for (let i = 0; i < 1200; i++) {
+		if (i % 100 === 99) {
+			lines.push('#' + i + ' /app/orders.php(' + i + '): Orders->load(' + 'a, '.repeat(318) + 'z)');
+			want.push(['Orders->load', '/app/orders.php', i, i]);
+		} else lines.push(noise[i % noise.length]);
+	}
+	assert.ok(lines.every(line => line.length > 980 && line.length <= 1000), 'each near the bound');
+	assert.deepEqual(parseStack(lines.join('\n')).map(f => [f.function, f.file, f.line, f.textLine]), want);
+});

@@ -70,7 +70,8 @@ export function startToolbar(config) {
 		if (pending) return;
 		pending = true;
 		if (window.requestAnimationFrame) requestAnimationFrame(flush);
-		setTimeout(flush, 120); // rAF does not fire in hidden tabs
+		// rAF does not fire in hidden tabs.
+		setTimeout(flush, 120);
 	}
 	function flush() {
 		if (!pending) return;

@@ -31,7 +31,8 @@ export function createClient(app, onRecord) {
 	}
 	function setRecord(state, record) {
 		if (!shown(state) || !record || typeof record !== 'object') return;
-		if (state.record && state.record.done && !record.done) return; // a stale copy from before it finished
+		// A stale copy from before it finished.
+		if (state.record && state.record.done && !record.done) return;
 		const finished = record.done && !(state.record && state.record.done);
 		state.record = record;
 		if (finished) refresh(state, 0);
@@ -45,7 +46,8 @@ export function createClient(app, onRecord) {
 		app.setLoadState('ready');
 		app.schedule();
 	}
-	function retry(state, why) { // the record may not be stored yet: back off a little
+	// The record may not be stored yet: tries again, backing off a little.
+	function retry(state, why) {
 		if (++state.tries < 7) return setTimeout(() => loadRecord(state), 250 * state.tries);
 		state.failed = why;
 		app.setLoadState('error');
@@ -69,10 +71,11 @@ export function createClient(app, onRecord) {
 		if (state.traceId) return;
 		state.traceId = id;
 		openStream(state);
-		fetchPath(traceURL(id)).then(res => res.ok ? res.text() : '').then(text => { // 404: no spans yet
+		// The spans so far (a 404: none yet), parsed and indexed (perf.load).
+		fetchPath(traceURL(id)).then(res => res.ok ? res.text() : '').then(text => {
 			const t = performance.now();
 			if (text) mergeSpans(state, JSON.parse(text));
-			app.debug.perf.load = performance.now() - t; // parse and index the trace
+			app.debug.perf.load = performance.now() - t;
 		}).catch(() => {}).then(() => ready(state));
 		getJSON(traceURL(id) + '/logs').then(records => mergeLogs(state, records), () => {});
 	}
@@ -123,10 +126,12 @@ export function createClient(app, onRecord) {
 		}, () => {});
 	}
 	// The comparison with state.compareWith, or with the route's last load;
-	// and the history, to pick another from.
+	// and the history, to pick another from: app.history's when it has
+	// loaded, else the API's.
 	function loadComparison(state) {
 		state.compareAsked = true;
-		if (!state.record || !state.record.done) return; // refresh reads it when done
+		// Not done yet: refresh reads it when it is.
+		if (!state.record || !state.record.done) return;
 		const other = state.compareWith, query = other ? '?with=' + encodeURIComponent(other) : '';
 		getJSON(requestPath(state, '/compare' + query)).then(comparison => {
 			if (!shown(state) || other !== state.compareWith) return;
@@ -138,6 +143,7 @@ export function createClient(app, onRecord) {
 			state.compareError = 'Could not compare: ' + e.message;
 			app.schedule();
 		});
+		if (!state.routeRecords && app.history.status === 'ok') state.routeRecords = [...app.history.records.values()];
 		if (!state.routeRecords) {
 			getJSON('/api/requests?limit=300').then(list => {
 				if (!shown(state)) return;
@@ -155,8 +161,12 @@ export function createClient(app, onRecord) {
 	function addHistory(record) {
 		if (!record || !record.id) return;
 		const old = history.records.get(record.id);
-		if (old && old.done && !record.done) return; // the list and the stream race: keep the finished one
+		// The list and the stream race: the finished one is kept.
+		if (old && old.done && !record.done) return;
 		history.records.set(record.id, record);
+		// The UI's own bound, not the store's size (which the server's
+		// config sets): 1,000 is what the dashboard was made to stay quick
+		// with (the store's default), 300 enough for the toolbar's list.
 		if (history.records.size > (app.list ? 1000 : 300)) history.records.delete(history.records.keys().next().value);
 	}
 	function startHistory() {
@@ -167,13 +177,15 @@ export function createClient(app, onRecord) {
 		es.addEventListener('request', e => { addHistory(parseEvent(e)); app.schedule(); });
 		es.addEventListener('idle', () => { es.close(); end(); });
 		es.onerror = () => { if (es.readyState === 2 && history.stream === es) end(); };
-		getJSON('/api/requests' + (app.list ? '' : '?limit=50')).then(list => { // the history page shows the whole store
+		// The history page shows the whole store, the toolbar the newest.
+		getJSON('/api/requests' + (app.list ? '' : '?limit=50')).then(list => {
 			if (Array.isArray(list)) list.forEach(addHistory);
 			history.status = 'ok';
 			app.schedule();
 		}, e => { history.status = 'Could not load the history: ' + e.message; app.schedule(); });
 	}
-	function stopHistory() { // the standalone list stays live
+	// Stops the history's stream, save on the history page: it stays live.
+	function stopHistory() {
 		if (history.stream && !app.list) {
 			history.stream.close();
 			history.stream = null;

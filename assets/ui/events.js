@@ -51,7 +51,8 @@ export function bindEvents(app) {
 	panel.addEventListener('click', e => {
 		const target = e.target.closest('[data-act]'), name = target && target.getAttribute('data-act');
 		const action = name && Object.prototype.hasOwnProperty.call(actions, name) && actions[name];
-		if (!action) return; // data-act=depth is the depth picker's: its change event acts
+		// data-act=depth is the depth picker's: its change event acts.
+		if (!action) return;
 		action(target);
 		e.stopPropagation();
 	});
@@ -119,7 +120,8 @@ export function bindEvents(app) {
 		}
 		if (e.key !== 'Escape' || !ui.open) return;
 		const active = root.activeElement;
-		if (active && active.tagName === 'INPUT' && active.value) return; // Esc clears the filter first
+		// Esc clears a filter first.
+		if (active && active.tagName === 'INPUT' && active.value) return;
 		app.setOpen(false);
 		if (active) badge.focus();
 	}, true);
@@ -135,6 +137,7 @@ export function bindEvents(app) {
 	};
 	addEventListener('focus', wake);
 	document.addEventListener('visibilitychange', () => { if (!document.hidden) wake(); });
-	addEventListener('pagehide', () => { client.closeStream(); client.stopHistory(); }); // let the page into the back/forward cache
+	// Streams closed on leaving let the page into the back/forward cache.
+	addEventListener('pagehide', () => { client.closeStream(); client.stopHistory(); });
 	addEventListener('pageshow', e => { if (e.persisted) { client.openStream(); app.schedule(); } });
 }

@@ -11,6 +11,7 @@ import { statusChip } from './widgets.js';
 import { logsOf, queriesOf, traceOf } from './state.js';
 import { alertTone } from '../model/alerts.js';
 import { pageRequestItems } from './panels/requests.js';
+import { canReplay } from './replay.js';
 
 export const TAB_NAMES = { timing: 'Timing', headers: 'Headers', trace: 'Trace', sql: 'SQL', logs: 'Logs', alerts: 'Alerts', compare: 'Compare', requests: 'Requests' };
 export const THEMES = ['auto', 'light', 'dark'];
@@ -25,11 +26,12 @@ export function createShell(app) {
 	host.id = 'tracebar-root';
 	setAttrs(host, { 'data-state': 'loading', 'data-span-count': '0', 'data-request': app.homeId });
 	const root = host.attachShadow({ mode: 'open' });
-	// This build's stylesheets, cached for good; the dashboard's only on the page that has it.
-	const stylesheets = ['toolbar.css', app.dashboard ? 'dashboard.css' : null].filter(Boolean).map(name =>
+	// This build's stylesheets, cached for good; the dashboard's only on the history page (<prefix>/).
+	const stylesheets = ['toolbar.css', app.list ? 'dashboard.css' : null].filter(Boolean).map(name =>
 		setAttrs(document.createElement('link'), { rel: 'stylesheet', href: app.prefix + '/static/' + name + (app.version ? '?v=' + app.version : '') }));
 	const wrap = el('div', 'tb' + (app.page ? ' tb-pg' : ''));
-	wrap.style.display = 'none'; // unstyled content would be a mess: wait for the CSS
+	// Unstyled content would be a mess: hidden until the CSS has loaded.
+	wrap.style.display = 'none';
 	let loading = stylesheets.length;
 	for (const sheet of stylesheets) sheet.onload = () => { if (--loading) return; wrap.style.display = ''; app.schedule(); };
 	const badge = setAttrs(button('tb-badge'),
@@ -146,9 +148,10 @@ export function createShell(app) {
 			parts.push(el('span', 'tb-mu', state.failed ? 'Request ' + state.id + ': ' + state.failed : 'Loading' + ELLIPSIS));
 		}
 		parts.push(el('span', 'tb-sp'));
-		if (r && r.done && !app.list) {
+		if (r && r.done && !app.list && canReplay(r)) {
 			const safe = r.method === 'GET' || r.method === 'HEAD';
-			parts.push(actionButton('tb-tb', 'Replay', 'replay', 'Send ' + r.method + ' ' + r.url + ' again from this page and compare' + (safe ? '' : ' (asks first)')));
+			parts.push(actionButton('tb-tb', 'Replay', 'replay', 'Send ' + r.method + ' ' + r.url + ' again from this page and compare' + (safe ? '' : ' (asks first)'),
+				app.replaying && { disabled: '' }));
 		}
 		if (state.traceId) {
 			parts.push(setAttrs(el('code', 'tb-tid', state.traceId.slice(0, 8) + ELLIPSIS), { title: 'trace ' + state.traceId }),

@@ -5,7 +5,7 @@
    Headers tab) or its source line (the editor). */
 
 import { ELLIPSIS, plural } from '../../model/format.js';
-import { ALERT_NAMES, sortAlerts } from '../../model/alerts.js';
+import { ALERT_NAMES, alertList } from '../../model/alerts.js';
 import { actionButton, append, el, setAttrs } from '../dom.js';
 import { emptyNote, sourceLink, spanLink } from '../widgets.js';
 
@@ -31,7 +31,7 @@ export function alertsPanel(app) {
 		return append(out, emptyNote(waiting));
 	}
 	if (!state.alerts.length) return append(out, emptyNote('No alerts: nothing in this request matched a known problem.'));
-	const alerts = sortAlerts(state.alerts);
+	const alerts = alertList(state.alerts);
 	append(out, el('div', 'tb-bar2', el('span', 'tb-mu', plural(alerts.length, 'alert') + ', the most severe first; they are read again as late spans arrive.')));
 	return append(out, el('div', 'tb-als', alerts.map(alert => alertRow(app, alert))));
 }

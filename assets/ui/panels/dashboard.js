@@ -14,7 +14,7 @@ import { GROUP_ORDERS, STATUS_CLASSES, filterChoices, filterRecords, groupByRout
 import { button, el, remember, remembered, replace, setAttrs } from '../dom.js';
 import { emptyNote, summaryParts } from '../widgets.js';
 import { bindDrop, importFiles } from '../import.js';
-import { replay } from '../replay.js';
+import { canReplay, replay } from '../replay.js';
 
 const GROUP_ROWS = 3; // a group's newest requests shown at first
 const PAGE = 200; // rows added by "show more"
@@ -81,17 +81,52 @@ function setOptions(e, options, value) {
 	e.value = options.some(o => o[0] === value) ? value : '';
 }
 
+/* A dashboard's parts and state, which the functions below share:
+     app, filter { text, method, status, service }, view { mode, order },
+     shown     group key -> rows shown ('' the flat list's)
+     rows      record id -> { record, node }: a row per version of a record
+     blocks    group key -> { node, head, list, signature }: a route's block
+     tools     the bar's controls (dashboardTools)
+     status, summary, columns, content, flat: the page's elements
+     update()  draws it again; startImport(files) imports files */
 function createDashboard(app) {
-	const filter = { text: '', method: '', status: '', service: '' };
 	const view = { mode: remembered('tracebar.dash.view') === 'list' ? 'list' : 'groups', order: remembered('tracebar.dash.order') || 'recent' };
 	if (!GROUP_ORDERS.includes(view.order)) view.order = 'recent';
-	const shown = new Map(); // group key -> rows shown; '' -> the list's
-	const rows = new Map(); // record id -> { record, node }
-	const groupBlocks = new Map(); // group key -> { node, head, list, signature }
+	const context = {
+		app, view, filter: { text: '', method: '', status: '', service: '' }, shown: new Map(), rows: new Map(), blocks: new Map(),
+		status: setAttrs(el('div', 'tb-dstat'), { role: 'status' }),
+		summary: el('div', 'tb-dsum'),
+		columns: el('div', 'tb-rgh tb-cols-head', [el('span', null, 'Route'), el('span', 'tb-num', 'Requests'), el('span', 'tb-num', 'p50'),
+			el('span', 'tb-num', 'p95'), el('span', 'tb-num', 'Queries'), el('span', 'tb-num', 'Errors'), el('span', null, 'Recent durations')]),
+		content: el('div', 'tb-dash-list'),
+		flat: el('div', 'tb-reqs'),
+		update: () => updateDashboard(context),
+		startImport: files => importFiles(app, files, (message, kind) => say(context, message, kind))
+	};
+	context.tools = dashboardTools(context);
+	const drop = setAttrs(el('div', 'tb-drop', el('div', null, 'Drop a HAR or OTLP JSON file to import it')), { hidden: '' });
+	const element = el('div', 'tb-pad tb-dash', [context.tools.bar, context.status, context.summary, context.columns, context.content, drop]);
 
+	// Replay and "show more" act here; rows' links need nothing.
+	context.content.addEventListener('click', e => {
+		const target = e.target.closest('[data-replay],[data-more]');
+		if (!target) return;
+		if (target.hasAttribute('data-replay')) return replayRow(context, target);
+		const key = target.getAttribute('data-more'), shown = context.shown;
+		shown.set(key, target.hasAttribute('data-fewer') ? GROUP_ROWS : (shown.get(key) || (key ? GROUP_ROWS : PAGE)) + PAGE);
+		context.update();
+	});
+	bindDrop(on => { drop.hidden = !on; }, context.startImport);
+	return { element, update: context.update };
+}
+
+// The bar above the requests: search, filters, the view (by route or
+// all requests), the order of routes and the import; each change updates.
+function dashboardTools(context) {
+	const { filter, view } = context, update = context.update;
 	const search = setAttrs(el('input', 'tb-q'), { type: 'search', placeholder: 'Search URL, route, operation, status',
 		'aria-label': 'Search requests by URL, route, operation or status', spellcheck: 'false', autocomplete: 'off', 'data-f': 'h:q' });
-	search.oninput = () => { filter.text = search.value; shown.delete(''); update(); };
+	search.oninput = () => { filter.text = search.value; context.shown.delete(''); update(); };
 	search.onkeydown = e => { if (e.key === 'Escape' && search.value) { search.value = filter.text = ''; update(); e.stopPropagation(); } };
 	const methodSelect = select('Method', 'method', v => { filter.method = v; update(); });
 	const statusSelect = select('Status', 'status', v => { filter.status = v; update(); });
@@ -107,159 +142,135 @@ function createDashboard(app) {
 	const modes = [modeButton('groups', 'By route'), modeButton('list', 'All requests')];
 	const fileInput = setAttrs(el('input', 'tb-file'), { type: 'file', accept: '.har,.json,application/json', multiple: '', 'data-f': 'h:file',
 		'aria-label': 'Import a HAR or OTLP JSON file' });
-	fileInput.onchange = () => { const files = [...fileInput.files]; fileInput.value = ''; if (files.length) startImport(files); };
+	fileInput.onchange = () => { const files = [...fileInput.files]; fileInput.value = ''; if (files.length) context.startImport(files); };
 	const importLabel = setAttrs(el('label', 'tb-tb tb-imp', ['Import HAR or OTLP', ELLIPSIS, fileInput]),
 		{ title: 'Import a HAR or OTLP JSON file (or drop it anywhere on this page)' });
-	const status = setAttrs(el('div', 'tb-dstat'), { role: 'status' });
-	const summary = el('div', 'tb-dsum');
-	const columns = el('div', 'tb-rgh tb-cols-head', [el('span', null, 'Route'), el('span', 'tb-num', 'Requests'), el('span', 'tb-num', 'p50'),
-		el('span', 'tb-num', 'p95'), el('span', 'tb-num', 'Queries'), el('span', 'tb-num', 'Errors'), el('span', null, 'Recent durations')]);
-	const content = el('div', 'tb-dash-list'), flat = el('div', 'tb-reqs');
-	const drop = setAttrs(el('div', 'tb-drop', el('div', null, 'Drop a HAR or OTLP JSON file to import it')), { hidden: '' });
-	const element = el('div', 'tb-pad tb-dash', [
-		el('div', 'tb-tools tb-dtools', [search, methodSelect, statusSelect, serviceSelect, el('span', 'tb-seg', modes), orderSelect,
-			el('span', 'tb-sp'), importLabel]),
-		status, summary, columns, content, drop]);
+	const bar = el('div', 'tb-tools tb-dtools', [search, methodSelect, statusSelect, serviceSelect, el('span', 'tb-seg', modes), orderSelect,
+		el('span', 'tb-sp'), importLabel]);
+	return { bar, methodSelect, serviceSelect, orderSelect, modes };
+}
 
-	// Replay and "show more" act here; rows' links need nothing.
-	content.addEventListener('click', e => {
-		const target = e.target.closest('[data-replay],[data-more]');
-		if (!target) return;
-		if (target.hasAttribute('data-replay')) replayRequest(target);
-		else {
-			const key = target.getAttribute('data-more');
-			shown.set(key, target.hasAttribute('data-fewer') ? GROUP_ROWS : (shown.get(key) || (key ? GROUP_ROWS : PAGE)) + PAGE);
-			update();
-		}
-	});
-	bindDrop(on => { drop.hidden = !on; }, startImport);
+// The status line: a message, and its kind ("busy", "error", or '' for news).
+function say(context, message, kind) {
+	const status = context.status;
+	replace(status, message);
+	status.className = 'tb-dstat' + (kind === 'error' ? ' tb-note tb-bad' : message ? ' tb-note' : '');
+	status.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+}
 
-	function say(message, kind) {
-		replace(status, message);
-		status.className = 'tb-dstat' + (kind === 'error' ? ' tb-note tb-bad' : message ? ' tb-note' : '');
-		status.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+// Replays a row's request (ui/replay.js, which opens the comparison), its
+// button disabled meanwhile; what goes wrong shows in the status line.
+async function replayRow(context, target) {
+	const app = context.app, id = target.getAttribute('data-replay');
+	if (app.replaying) return;
+	let told = false;
+	target.disabled = true;
+	say(context, 'Replaying ' + target.getAttribute('data-what') + ELLIPSIS, 'busy');
+	try {
+		const replayed = await replay(app, app.history.records.get(id) || { id }, message => { told = true; say(context, message, 'error'); });
+		if (!replayed && !told) say(context, ''); // declined
+	} finally {
+		target.disabled = false;
 	}
-	function startImport(files) { importFiles(app, files, say); }
+}
 
-	// Fetches the whole record (replay needs its headers and body), replays
-	// it, and opens the comparison of the two.
-	async function replayRequest(target) {
-		const id = target.getAttribute('data-replay');
-		target.disabled = true;
-		say('Replaying ' + (target.getAttribute('data-what') || id) + ELLIPSIS, 'busy');
-		try {
-			const res = await fetch(app.prefix + '/api/requests/' + encodeURIComponent(id),
-				{ credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } });
-			if (!res.ok) throw new Error(res.status === 404 ? 'the request is no longer stored' : 'HTTP ' + res.status);
-			const replayed = await replay(app, await res.json());
-			if (!replayed) return say('', ''); // not confirmed
-			location.assign(requestHref(app, replayed) + '#compare=' + encodeURIComponent(id));
-		} catch (e) {
-			say('Replay failed: ' + (e.message || e), 'error');
-		} finally {
-			target.disabled = false;
-		}
+// A request's row: a link to its page, the compare and replay actions
+// (no replay for an imported request: it was never sent here).
+function rowOf(context, r) {
+	const cached = context.rows.get(r.id);
+	if (cached && cached.record === r) return cached.node;
+	const error = isError(r), href = requestHref(context.app, r.id), what = r.method + ' ' + r.url;
+	const queries = typeof r.queries === 'number' && r.queries ? el('span', 'tb-mu', plural(r.queries, 'query')) : null;
+	const link = setAttrs(el('a', 'tb-req', [el('span', 'tb-num tb-mu', clock(r.startTime)), summaryParts(r), queries,
+		error ? el('span', 'tb-chip tb-bad', 'error') : null]),
+	{ href, 'data-req-id': r.id, 'data-f': 'r:' + r.id, title: what + (r.operation ? ' (' + r.operation + ')' : '') });
+	const node = setAttrs(el('div', 'tb-hrow' + (error ? ' tb-herr' : ''), [link,
+		setAttrs(el('a', 'tb-act', 'Compare'), { href: href + '#compare', title: 'Compare with the previous ' + routeOf(r), 'data-f': 'c:' + r.id }),
+		canReplay(r) ? setAttrs(button('tb-act', 'Replay'), { 'data-replay': r.id, 'data-what': what, title: 'Send ' + what + ' again and compare', 'data-f': 'p:' + r.id }) : null]),
+	{ 'data-id': r.id, 'data-error': error });
+	context.rows.set(r.id, { record: r, node });
+	return node;
+}
+
+// The rows of records up to the window of key, and the button that
+// shows more (or fewer).
+function windowed(context, records, key) {
+	const first = key ? GROUP_ROWS : PAGE, limit = context.shown.get(key) || first, nodes = records.slice(0, limit).map(r => rowOf(context, r));
+	const more = records.length - limit;
+	if (more > 0) {
+		const text = more <= PAGE ? 'Show all ' + records.length : 'Show ' + PAGE + ' more (' + more + ' not shown)';
+		nodes.push(setAttrs(button('tb-more', text), { 'data-more': key, 'data-f': 'm:' + key }));
+	} else if (key && limit > GROUP_ROWS) {
+		nodes.push(setAttrs(button('tb-more', 'Show fewer'), { 'data-more': key, 'data-fewer': '', 'data-f': 'm:' + key }));
 	}
+	return nodes;
+}
 
-	// A request's row: a link to its page, the compare and replay actions.
-	function rowOf(r) {
-		const cached = rows.get(r.id);
-		if (cached && cached.record === r) return cached.node;
-		const error = isError(r), href = requestHref(app, r.id);
-		const queries = typeof r.queries === 'number' && r.queries ? el('span', 'tb-mu', plural(r.queries, 'query')) : null;
-		const link = setAttrs(el('a', 'tb-req', [el('span', 'tb-num tb-mu', clock(r.startTime)), summaryParts(r), queries,
-			error ? el('span', 'tb-chip tb-bad', 'error') : null]),
-		{ href, 'data-req-id': r.id, 'data-f': 'r:' + r.id, title: r.method + ' ' + r.url + (r.operation ? ' (' + r.operation + ')' : '') });
-		const what = r.method + ' ' + r.url;
-		const node = setAttrs(el('div', 'tb-hrow' + (error ? ' tb-herr' : ''), [link,
-			setAttrs(el('a', 'tb-act', 'Compare'), { href: href + '#compare', title: 'Compare with the previous ' + routeOf(r), 'data-f': 'c:' + r.id }),
-			setAttrs(button('tb-act', 'Replay'), { 'data-replay': r.id, 'data-what': what, title: 'Send ' + what + ' again and compare', 'data-f': 'p:' + r.id })]),
-		{ 'data-id': r.id, 'data-error': error });
-		rows.set(r.id, { record: r, node });
-		return node;
+// A route's block: its figures, then its newest requests.
+function groupBlock(context, group) {
+	let block = context.blocks.get(group.key);
+	if (!block) {
+		const head = el('div', 'tb-rgh'), list = el('div', 'tb-reqs');
+		const label = group.route + (group.operation ? ' ' + group.operation : '');
+		block = { head, list, node: setAttrs(el('div', 'tb-rg', [head, list]), { 'data-route': group.route, role: 'group', 'aria-label': label }), signature: '' };
+		context.blocks.set(group.key, block);
 	}
-
-	// The rows of records up to the window of key, and the button that
-	// shows more (or fewer).
-	function windowed(records, key) {
-		const first = key ? GROUP_ROWS : PAGE, limit = shown.get(key) || first, nodes = records.slice(0, limit).map(rowOf);
-		const more = records.length - limit;
-		if (more > 0) {
-			const text = more <= PAGE ? 'Show all ' + records.length : 'Show ' + PAGE + ' more (' + more + ' not shown)';
-			nodes.push(setAttrs(button('tb-more', text), { 'data-more': key, 'data-f': 'm:' + key }));
-		} else if (key && limit > GROUP_ROWS) {
-			nodes.push(setAttrs(button('tb-more', 'Show fewer'), { 'data-more': key, 'data-fewer': '', 'data-f': 'm:' + key }));
-		}
-		return nodes;
+	const signature = [group.count, group.errors, group.p50, group.p95, group.queries, group.recent.join()].join('|');
+	if (signature !== block.signature) {
+		block.signature = signature;
+		const space = group.route.indexOf(' '), method = space > 0 ? group.route.slice(0, space) : '', path = group.route.slice(space + 1);
+		const label = group.operation ? [el('span', 'tb-meth', method), el('span', 'tb-op', group.operation), el('span', 'tb-url tb-mu', path)]
+			: [el('span', 'tb-meth', method), el('span', 'tb-url', path)];
+		const figure = (name, value) => setAttrs(el('span', 'tb-num', value), { 'data-stat': name, title: name + ': ' + value });
+		replace(block.head, setAttrs(el('span', 'tb-rl', label), { title: group.route + (group.operation ? ' ' + group.operation : '') }),
+			figure('count', group.count), figure('p50', ms(group.p50)), figure('p95', ms(group.p95)),
+			figure('queries', group.queries == null ? DASH : Math.round(group.queries * 10) / 10),
+			group.errors ? setAttrs(el('span', 'tb-num tb-errs', group.errors), { 'data-stat': 'errors', title: plural(group.errors, 'error') }) : figure('errors', DASH),
+			sparkSVG(group.recent));
+		block.node.classList.toggle('tb-rg-err', group.errors > 0);
+		block.node.setAttribute('data-operation', group.operation);
 	}
+	reconcile(block.list, windowed(context, group.records, group.key));
+	return block.node;
+}
 
-	// A route's block: its figures, then its newest requests.
-	function groupBlock(group) {
-		let block = groupBlocks.get(group.key);
-		if (!block) {
-			const head = el('div', 'tb-rgh'), list = el('div', 'tb-reqs');
-			const label = group.route + (group.operation ? ' ' + group.operation : '');
-			block = { head, list, node: setAttrs(el('div', 'tb-rg', [head, list]), { 'data-route': group.route, role: 'group', 'aria-label': label }), signature: '' };
-			groupBlocks.set(group.key, block);
-		}
-		const signature = [group.count, group.errors, group.p50, group.p95, group.queries, group.recent.join()].join('|');
-		if (signature !== block.signature) {
-			block.signature = signature;
-			const space = group.route.indexOf(' '), method = space > 0 ? group.route.slice(0, space) : '', path = group.route.slice(space + 1);
-			const label = group.operation ? [el('span', 'tb-meth', method), el('span', 'tb-op', group.operation), el('span', 'tb-url tb-mu', path)]
-				: [el('span', 'tb-meth', method), el('span', 'tb-url', path)];
-			const figure = (name, value) => setAttrs(el('span', 'tb-num', value), { 'data-stat': name, title: name + ': ' + value });
-			replace(block.head, setAttrs(el('span', 'tb-rl', label), { title: group.route + (group.operation ? ' ' + group.operation : '') }),
-				figure('count', group.count), figure('p50', ms(group.p50)), figure('p95', ms(group.p95)),
-				figure('queries', group.queries == null ? DASH : Math.round(group.queries * 10) / 10),
-				group.errors ? setAttrs(el('span', 'tb-num tb-errs', group.errors), { 'data-stat': 'errors', title: plural(group.errors, 'error') }) : figure('errors', DASH),
-				sparkSVG(group.recent));
-			block.node.classList.toggle('tb-rg-err', group.errors > 0);
-			block.node.setAttribute('data-operation', group.operation);
-		}
-		reconcile(block.list, windowed(group.records, group.key));
-		return block.node;
+// Brings the dashboard up to date with the history, the filter and the view.
+function updateDashboard(context) {
+	const started = performance.now(), { app, filter, view, tools, rows, blocks, summary, columns, content } = context, history = app.history;
+	const all = [...history.records.values()];
+	for (const [id, row] of rows) if (history.records.get(id) !== row.record) rows.delete(id); // gone or replaced
+	const choices = filterChoices(all);
+	setOptions(tools.methodSelect, [['', 'Any method'], ...choices.methods.map(m => [m, m])], filter.method);
+	setOptions(tools.serviceSelect, [['', 'Any service'], ...choices.services.map(s => [s, s])], filter.service);
+	tools.serviceSelect.hidden = !choices.services.length;
+	filter.method = tools.methodSelect.value;
+	filter.service = tools.serviceSelect.value;
+	for (const b of tools.modes) b.setAttribute('aria-pressed', b.getAttribute('data-view') === view.mode);
+	tools.orderSelect.hidden = columns.hidden = view.mode !== 'groups';
+
+	const records = filterRecords(all, filter), filtered = records.length !== all.length;
+	if (!all.length) {
+		const waiting = history.status === 'ok' || history.stream ? 'No requests yet. Load a page of your app through Caddy, or drop a HAR or OTLP JSON file here to import it.'
+			: history.status && history.status !== 'loading' ? history.status : 'Loading' + ELLIPSIS;
+		replace(summary);
+		columns.hidden = true;
+		reconcile(content, [emptyNote(waiting)]);
+	} else if (!records.length) {
+		replace(summary, plural(all.length, 'request'), ' stored');
+		columns.hidden = true;
+		reconcile(content, [emptyNote('No request matches the filter.')]);
+	} else if (view.mode === 'groups') {
+		const groups = groupByRoute(records, view.order), errors = groups.reduce((n, g) => n + g.errors, 0);
+		replace(summary, plural(records.length, 'request'), filtered ? ' of ' + all.length : '', DOT, plural(groups.length, 'route'),
+			errors ? [DOT, el('span', 'tb-errs', plural(errors, 'error'))] : null);
+		reconcile(content, groups.map(group => groupBlock(context, group)));
+		const keys = new Set(groups.map(g => g.key));
+		for (const key of blocks.keys()) if (!keys.has(key)) blocks.delete(key);
+	} else {
+		const list = newestFirst(records), errors = list.filter(isError).length;
+		replace(summary, plural(list.length, 'request'), filtered ? ' of ' + all.length : '', errors ? [DOT, el('span', 'tb-errs', plural(errors, 'error'))] : null);
+		reconcile(context.flat, windowed(context, list, ''));
+		reconcile(content, [context.flat]);
 	}
-
-	function update() {
-		const started = performance.now(), history = app.history;
-		const all = [...history.records.values()];
-		for (const [id, row] of rows) if (history.records.get(id) !== row.record) rows.delete(id); // gone or replaced
-		const choices = filterChoices(all);
-		setOptions(methodSelect, [['', 'Any method'], ...choices.methods.map(m => [m, m])], filter.method);
-		setOptions(serviceSelect, [['', 'Any service'], ...choices.services.map(s => [s, s])], filter.service);
-		serviceSelect.hidden = !choices.services.length;
-		filter.method = methodSelect.value;
-		filter.service = serviceSelect.value;
-		for (const b of modes) b.setAttribute('aria-pressed', b.getAttribute('data-view') === view.mode);
-		orderSelect.hidden = columns.hidden = view.mode !== 'groups';
-
-		const records = filterRecords(all, filter), filtered = records.length !== all.length;
-		if (!all.length) {
-			const waiting = history.status === 'ok' || history.stream ? 'No requests yet. Load a page of your app through Caddy, or drop a HAR or OTLP JSON file here to import it.'
-				: history.status && history.status !== 'loading' ? history.status : 'Loading' + ELLIPSIS;
-			replace(summary);
-			columns.hidden = true;
-			reconcile(content, [emptyNote(waiting)]);
-		} else if (!records.length) {
-			replace(summary, plural(all.length, 'request'), ' stored');
-			columns.hidden = true;
-			reconcile(content, [emptyNote('No request matches the filter.')]);
-		} else if (view.mode === 'groups') {
-			const groups = groupByRoute(records, view.order), errors = groups.reduce((n, g) => n + g.errors, 0);
-			replace(summary, plural(records.length, 'request'), filtered ? ' of ' + all.length : '', DOT, plural(groups.length, 'route'),
-				errors ? [DOT, el('span', 'tb-errs', plural(errors, 'error'))] : null);
-			reconcile(content, groups.map(groupBlock));
-			const keys = new Set(groups.map(g => g.key));
-			for (const key of groupBlocks.keys()) if (!keys.has(key)) groupBlocks.delete(key);
-		} else {
-			const list = newestFirst(records), errors = list.filter(isError).length;
-			replace(summary, plural(list.length, 'request'), filtered ? ' of ' + all.length : '', errors ? [DOT, el('span', 'tb-errs', plural(errors, 'error'))] : null);
-			reconcile(flat, windowed(list, ''));
-			reconcile(content, [flat]);
-		}
-		app.debug.perf.dashboard = performance.now() - started;
-	}
-
-	return { element, update };
+	app.debug.perf.dashboard = performance.now() - started;
 }

@@ -63,7 +63,8 @@ function redirectSection(app, home) {
 }
 
 export function requestsPanel(app) {
-	if (app.list) return app.dashboard(app); // page.js's
+	// The history page's dashboard, given by page.js.
+	if (app.list) return app.dashboard(app);
 	const out = el('div', 'tb-pad');
 	const home = app.isHome(), items = pageRequestItems(app);
 	const none = home ? app.hook ? 'No fetch or XHR requests yet.' : 'No later requests (the fetch hook is not on this page).' : 'None.';

@@ -32,8 +32,9 @@ export function sqlPanel(app) {
 	return out;
 }
 
-// The slow query threshold, in ms (/api/config; the API's default before it came).
-const slowQueryMs = app => (app.config && app.config.slowQueryMs) || 100;
+// The slow query threshold, in ms: /api/config's, the server's own; until
+// it came no query is marked slow.
+const slowQueryMs = app => (app.config && app.config.slowQueryMs) || Infinity;
 
 // One run of a query: its duration and bar (on a 0 to longest scale), its
 // start, its span, its text when not the shape, and for a slow one the

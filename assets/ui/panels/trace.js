@@ -14,7 +14,8 @@ import { emptyNote } from '../widgets.js';
 import { traceOf } from '../state.js';
 import { spanDetail } from './span-detail.js';
 
-export const ROW_HEIGHT = 24; // px, as in the CSS
+// A row's height in px, as in the CSS.
+export const ROW_HEIGHT = 24;
 
 export const rowSelector = id => '.tb-span[data-span-id="' + CSS.escape(id) + '"]';
 
