@@ -59,6 +59,13 @@ type exchange struct {
 	reqBytes atomic.Int64 // the transport may read the body in its own goroutine
 	body     *captureBody // a form or JSON body captured for replay, or nil
 
+	// A session's observers: ws for a WebSocket request (its flows count
+	// once the upgrade happened), sse once the response turned out to be
+	// an event stream. The record's Session points at session.
+	ws      *wsSession
+	sse     *sseCounter
+	session toolbar.Session
+
 	mu  sync.Mutex // guards what follows against httptrace callbacks
 	rec toolbar.Record
 
@@ -86,8 +93,38 @@ var phaseNames = [phaseCount]string{"dns.start", "dns.done", "connect.start", "c
 func (x *exchange) publish() {
 	x.mu.Lock()
 	rec := x.rec
+	if rec.Session != nil {
+		s := *rec.Session // the published record never changes
+		rec.Session = &s
+	}
 	x.mu.Unlock()
 	x.h.store.PutRequest(&rec)
+}
+
+// openSession marks the exchange a session of kind (toolbar.RecordWebSocket
+// or RecordSSE) that opened now, and publishes it, in flight.
+func (x *exchange) openSession(kind string) {
+	now := time.Now()
+	x.mu.Lock()
+	x.rec.Kind = kind
+	x.session.OpenedAt = now
+	x.rec.Session = &x.session
+	x.mu.Unlock()
+	x.publish()
+}
+
+// closeSession fills the session's figures at its end. x.mu is held.
+func (x *exchange) closeSession(now time.Time) {
+	s := &x.session
+	s.ClosedAt = now
+	s.DurationMs = toolbar.Millis(now.Sub(s.OpenedAt))
+	switch {
+	case x.ws != nil:
+		x.ws.figures(s)
+	case x.sse != nil:
+		s.ClientToServer = toolbar.Flow{Bytes: x.reqBytes.Load()}
+		s.ServerToClient = toolbar.Flow{Bytes: x.sse.bytes, Messages: x.sse.events}
+	}
 }
 
 func (x *exchange) since(t time.Time) float64 { return toolbar.Millis(t.Sub(x.start)) }
@@ -231,6 +268,9 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err, sendErr error) 
 		}
 	}
 	rec.DurationMs = toolbar.Millis(now.Sub(x.start))
+	if rec.Session != nil {
+		x.closeSession(now)
+	}
 	rec.RequestBytes = x.reqBytes.Load()
 	rec.ResponseBytes = rw.bodyBytes
 	rec.ClientBytes = rw.clientBytes

@@ -212,8 +212,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.Secret != "" {
 		dropCookie(r)
 	}
-	// Never wrap tunnels: WebSocket and CONNECT go through untouched.
-	if r.Method == http.MethodConnect || r.Header.Get("Upgrade") != "" {
+	// A WebSocket is recorded and its tunnel observed (websocket.go);
+	// other tunnels (CONNECT, h2c and other upgrades) go through untouched.
+	ws := isWebSocket(r)
+	if !ws && (r.Method == http.MethodConnect || r.Header.Get("Upgrade") != "") {
 		r.Header.Del(toolbar.ReplayHeader)
 		return next.ServeHTTP(w, r)
 	}
@@ -281,6 +283,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	ctx = httptrace.WithClientTrace(ctx, x.clientTrace())
 	r = r.WithContext(ctx)
 	x.watchBody(r)
+	if ws {
+		x.ws = newWSSession()
+		if r.Method == http.MethodConnect && r.Body != nil && r.Body != http.NoBody {
+			// Extended CONNECT: the client's frames are the request body.
+			r.Body = &tunnelBody{ReadCloser: r.Body, flow: &x.ws.fromClient}
+		}
+	}
 
 	rw := &responseWriter{ResponseWriter: w, x: x, req: r}
 	defer func() {

@@ -1,9 +1,11 @@
 package caddymodule
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -49,6 +51,10 @@ type responseWriter struct {
 	first      *[]byte
 	firstLen   int
 	firstIsLen bool // firstLen is the upstream's Content-Length
+
+	// stream observes a body that is a session's traffic as it passes:
+	// an event stream's, or a WebSocket's over HTTP/2 or HTTP/3.
+	stream interface{ observe([]byte) }
 
 	encoding    string // Content-Encoding as Tracebar wrote the head
 	sent        bool   // a body byte passed on: the client's headers are final
@@ -140,6 +146,45 @@ func (rw *responseWriter) commit(inj bool) {
 	x.rec.Timing.HeadersMs = x.since(time.Now())
 	x.mu.Unlock()
 	rw.ResponseWriter.WriteHeader(rw.status)
+	rw.observeSession(inj)
+}
+
+// observeSession opens the record's session when the head just written
+// starts one that passes through Write: an event stream, or a WebSocket
+// over HTTP/2 or HTTP/3, whose extended CONNECT succeeds with any 2xx
+// (RFC 8441 §5, RFC 9220 §3). An HTTP/1.1 WebSocket opens in Hijack.
+func (rw *responseWriter) observeSession(inj bool) {
+	x := rw.x
+	switch {
+	case inj:
+	case x.ws != nil:
+		if rw.req.Method == http.MethodConnect && rw.status >= 200 && rw.status < 300 {
+			rw.stream = &x.ws.toClient
+			x.openSession(toolbar.RecordWebSocket)
+		}
+	case isEventStream(rw.req.Method, rw.status, rw.Header()):
+		enc := rw.Header().Get("Content-Encoding")
+		x.sse = newSSECounter(enc != "" && enc != "identity")
+		rw.stream = x.sse
+		x.openSession(toolbar.RecordSSE)
+	}
+}
+
+// Hijack hands the client connection to reverse_proxy's tunnel after a
+// 101 to a WebSocket request, observed: both directions pass untouched
+// through the tunnelConn, whose flows count them, and the record is
+// published as an open session. Any other hijack is the next writer's.
+func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(rw.ResponseWriter).Hijack()
+	if err != nil || rw.x.ws == nil || rw.status != http.StatusSwitchingProtocols {
+		return conn, brw, err
+	}
+	// The head went out with the hijack: it is the client's now.
+	rw.sent = true
+	rw.recordClientHeaders()
+	conn = observeTunnel(conn, brw, rw.x.ws)
+	rw.x.openSession(toolbar.RecordWebSocket)
+	return conn, brw, nil
 }
 
 func (rw *responseWriter) Write(p []byte) (int, error) {
@@ -147,6 +192,11 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 		rw.WriteHeader(http.StatusOK)
 	}
 	rw.bodyBytes += int64(len(p))
+	if rw.stream != nil {
+		n, err := rw.send(p)
+		rw.stream.observe(p[:n])
+		return n, err
+	}
 	if rw.encoded != nil {
 		rw.encoded.Write(p)
 		if rw.encoded.Len() > maxEncoded {

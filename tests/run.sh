@@ -55,3 +55,4 @@ fuzz ./otelbridge FuzzSinkProtobuf
 fuzz ./otelbridge FuzzSinkJSON
 fuzz ./otelbridge FuzzZipkinJSON
 fuzz ./otelbridge FuzzZipkinProto
+fuzz ./caddymodule FuzzWebSocketFrames

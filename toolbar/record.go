@@ -72,6 +72,53 @@ type Record struct {
 	// may get the toolbar (its body must reach the proxy uncompressed):
 	// the upstream could not compress the response for the client.
 	AcceptEncodingDropped bool `json:"acceptEncodingDropped,omitempty"`
+
+	// Kind is RecordWebSocket or RecordSSE for an exchange that became a
+	// session, "" for a plain one; Session holds what the session carried
+	// (nil for a plain exchange). The record is published when the
+	// session opens (the 101, or the stream's head) and again, Done, when
+	// it ends.
+	Kind    string   `json:"kind,omitempty"`
+	Session *Session `json:"session,omitempty"`
+}
+
+// Kinds of record (Record.Kind) besides a plain exchange.
+const (
+	RecordWebSocket = "websocket" // an upgrade to a WebSocket, through the proxy's tunnel
+	RecordSSE       = "sse"       // a text/event-stream response
+)
+
+// Session is what a WebSocket or an event stream carried, as the proxy
+// counted it on the way through, without holding or changing a byte.
+type Session struct {
+	OpenedAt   time.Time `json:"openedAt"`          // the upgrade, or the stream's head
+	ClosedAt   time.Time `json:"closedAt,omitzero"` // zero while open
+	DurationMs float64   `json:"durationMs"`        // from open to close; 0 while open
+	// ClientToServer and ServerToClient count each direction. An event
+	// stream's events are ServerToClient.Messages; its ClientToServer
+	// bytes are the request body's.
+	ClientToServer Flow `json:"clientToServer"`
+	ServerToClient Flow `json:"serverToClient"`
+	// CloseCode and CloseReason are a WebSocket's, from the first Close
+	// frame that passed, sent by ClosedBy ("client" or "server"). 1005:
+	// that frame had no code; 1006: the connection ended without a Close
+	// frame, ClosedBy "" (RFC 6455 §7.1.5). Zero for an event stream.
+	CloseCode   int    `json:"closeCode,omitempty"`
+	CloseReason string `json:"closeReason,omitempty"`
+	ClosedBy    string `json:"closedBy,omitempty"`
+}
+
+// Flow counts one direction of a session. Frames, message kinds and
+// control frames are a WebSocket's (RFC 6455 §5), omitted when zero.
+type Flow struct {
+	Bytes    int64 `json:"bytes"`    // as they passed, WebSocket frame headers included
+	Messages int64 `json:"messages"` // complete messages: WebSocket text and binary, or events
+	Text     int64 `json:"text,omitempty"`
+	Binary   int64 `json:"binary,omitempty"`
+	Frames   int64 `json:"frames,omitempty"` // every whole frame: data, continuation, control
+	Pings    int64 `json:"pings,omitempty"`
+	Pongs    int64 `json:"pongs,omitempty"`
+	Closes   int64 `json:"closes,omitempty"`
 }
 
 // ReplayHeader names the record a request replays; the proxy strips it
