@@ -1,5 +1,8 @@
 /* Request records (the API's /api/requests): their spans, durations, the
-   redirects that led to one, and a page's later requests. Pure. */
+   redirects that led to one, a page's later requests, and what a
+   WebSocket or event stream carried. Pure. */
+
+import { bytes, ms, plural } from './format.js';
 
 // The id of the proxy's SERVER span for a record: the record's own id.
 export const recordSpanId = record => (record && record.id) || '';
@@ -64,4 +67,33 @@ export function pageRequests(calls, records, spans) {
 		else out.push({ call: null, record, time: Date.parse(record.startTime) || 0 });
 	}
 	return out.sort((a, b) => a.time - b.time);
+}
+
+// One direction of a session (Record.session's flows), as a line:
+// "4 messages (3 text, 1 binary), 70.4 KB, 1 ping".
+function flowText(flow, events) {
+	if (!flow) return '';
+	const kinds = [flow.text && flow.text + ' text', flow.binary && flow.binary + ' binary'].filter(Boolean);
+	const control = [flow.pings && plural(flow.pings, 'ping'), flow.pongs && plural(flow.pongs, 'pong')].filter(Boolean);
+	return [plural(flow.messages || 0, events ? 'event' : 'message') + (kinds.length ? ' (' + kinds.join(', ') + ')' : ''),
+		bytes(flow.bytes || 0), ...control].join(', ');
+}
+
+/* What a WebSocket or event stream record (kind "websocket" or "sse")
+   carried, as { title, rows: [[label, text]] } for a facts table; null
+   for a plain exchange. */
+export function sessionFacts(record) {
+	const session = record && record.session;
+	if (!session || (record.kind !== 'websocket' && record.kind !== 'sse')) return null;
+	const socket = record.kind === 'websocket', open = !session.closedAt;
+	const rows = [['Opened', session.openedAt], ['Closed', open ? 'still open' : session.closedAt + ' (' + ms(session.durationMs || 0) + ')']];
+	if (socket) {
+		rows.push(['Client \u2192 server', flowText(session.clientToServer)], ['Server \u2192 client', flowText(session.serverToClient)]);
+		// RFC 6455 §7.1.5: 1005, a Close frame without a code; 1006, no Close frame at all.
+		if (!open) rows.push(['Close', session.closeCode === 1006 ? '1006: the connection ended without a Close frame'
+			: [session.closeCode, session.closeReason && '\u201c' + session.closeReason + '\u201d', session.closedBy && 'by the ' + session.closedBy].filter(Boolean).join(' ')]);
+	} else {
+		rows.push(['Server \u2192 client', flowText(session.serverToClient, true)]);
+	}
+	return { title: socket ? 'WebSocket session' : 'Event stream', rows };
 }

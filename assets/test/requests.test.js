@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pageRequests, recordMs, recordSpanId, redirectChain } from '../model/requests.js';
+import { pageRequests, recordMs, recordSpanId, redirectChain, sessionFacts } from '../model/requests.js';
 import { capture, load } from './fixtures.js';
 
 const history = load('go-requests.json'), base = 'http://127.0.0.1:8080/';
@@ -66,4 +66,27 @@ test('a record\'s span and total time', () => {
 	assert.equal(recordMs(go.record), go.record.timing.totalMs);
 	assert.equal(recordMs(find('GET', '/orders')), find('GET', '/orders').durationMs);
 	assert.equal(recordMs(null), 0);
+});
+
+test('a WebSocket session: both directions, then its close', () => {
+	const record = { kind: 'websocket', session: {
+		openedAt: '2026-12-07T08:00:00Z', closedAt: '2026-12-07T08:00:01.5Z', durationMs: 1500,
+		clientToServer: { bytes: 72063, messages: 4, text: 3, binary: 1, frames: 8, pings: 1, closes: 1 },
+		serverToClient: { bytes: 72027, messages: 4, text: 3, binary: 1, frames: 6, pongs: 1, closes: 1 },
+		closeCode: 1000, closeReason: 'bye', closedBy: 'client' } };
+	const facts = sessionFacts(record);
+	assert.equal(facts.title, 'WebSocket session');
+	assert.deepEqual(Object.fromEntries(facts.rows), {
+		Opened: '2026-12-07T08:00:00Z', Closed: '2026-12-07T08:00:01.5Z (1.50 s)',
+		'Client \u2192 server': '4 messages (3 text, 1 binary), 70.4 KB, 1 ping',
+		'Server \u2192 client': '4 messages (3 text, 1 binary), 70.3 KB, 1 pong',
+		Close: '1000 \u201cbye\u201d by the client' });
+});
+
+test('an open event stream, a socket that ended without a Close frame, and a plain exchange', () => {
+	const stream = sessionFacts({ kind: 'sse', session: { openedAt: 't0', serverToClient: { bytes: 137, messages: 5 } } });
+	assert.deepEqual(stream, { title: 'Event stream', rows: [['Opened', 't0'], ['Closed', 'still open'], ['Server \u2192 client', '5 events, 137 B']] });
+	const dropped = sessionFacts({ kind: 'websocket', session: { openedAt: 't0', closedAt: 't1', closeCode: 1006 } });
+	assert.equal(Object.fromEntries(dropped.rows).Close, '1006: the connection ended without a Close frame');
+	assert.equal(sessionFacts({ kind: '', status: 200 }), null);
 });

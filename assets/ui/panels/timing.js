@@ -4,7 +4,7 @@
    Navigation Timing. */
 
 import { DASH, ELLIPSIS, bytes, ms } from '../../model/format.js';
-import { recordMs } from '../../model/requests.js';
+import { recordMs, sessionFacts } from '../../model/requests.js';
 import { append, el, percent, setAttrs } from '../dom.js';
 import { emptyNote, encodedNote, keyValues, section, timingRow } from '../widgets.js';
 import { navigationTiming } from '../browser.js';
@@ -19,6 +19,7 @@ export function timingPanel(app) {
 	const upstream = hasHeaders(record.upstreamRequestHeaders) || hasHeaders(record.upstreamParams) ||
 		t.upstreamDurationMs || t.upstreamLatencyMs;
 	if (record.error) append(out, el('div', 'tb-note tb-bad', ['Proxy error: ', record.error]));
+	const session = sessionFacts(record);
 	append(out,
 		el('div', 'tb-cols', [section('Proxy', el('table', 'tb-kv tb-tt', proxyRows(t, end)), upstream ? null : 'no upstream'), browser]),
 		section('Request', keyValues([
@@ -32,7 +33,8 @@ export function timingPanel(app) {
 			['Request body', bytes(record.requestBytes || 0)],
 			['Response body', bytes(record.responseBytes || 0) + (upstream ? ' from upstream' : '')],
 			['Sent to client', bytes(record.clientBytes || 0) + (record.injected ? ' (toolbar injected)' : '') + encodedNote(record)],
-			record.startTime && ['Started', record.startTime]])));
+			record.startTime && ['Started', record.startTime]])),
+		session && section(session.title, keyValues(session.rows)));
 	return out;
 }
 
