@@ -139,6 +139,10 @@ func startEchoWebSocket(t *testing.T, otlp string) *echoUpstream {
 	tracer := tp.Tracer("ws-echo")
 	u := &echoUpstream{conns: make(chan *rawConn, 8), received: make(chan []wsMessage, 8), closed: make(chan websocket.StatusCode, 8)}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/chat" { // the browser's /favicon.ico
+			http.NotFound(w, r)
+			return
+		}
 		ctx := propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		ctx, span := tracer.Start(ctx, "websocket echo", trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
@@ -436,6 +440,15 @@ func TestWebSocketThroughTracebar(t *testing.T) {
 	if d := spanDuration(t, e, traceID, id); d.Milliseconds() < int64(s.DurationMs) {
 		t.Errorf("the proxy's span lasted %v, shorter than the %v ms session", d, s.DurationMs)
 	}
+
+	// The toolbar's page of the session shows what it carried, each way.
+	b := browserTab{t, newBrowser(t)}
+	b.navigate(e.base + "/__tracebar/requests/" + id)
+	b.wait("the toolbar", `host.dataset.state === 'ready'`)
+	b.tab("timing")
+	b.wait("the session's facts", `[...root.querySelectorAll('.tb-body tr')].some(row => row.textContent.startsWith('Client \u2192 server4 messages (3 text, 1 binary)')) &&
+		[...root.querySelectorAll('.tb-body tr')].some(row => row.textContent === 'Close1000 \u201cbye\u201d by the client') &&
+		root.querySelector('.tb-body').textContent.includes('WebSocket session')`)
 }
 
 func sameMessages(a, b []wsMessage) bool {
