@@ -97,9 +97,14 @@ type App struct {
 	// SlowQuery is the database span length from which a query is slow
 	// (alerts, the SQL panel). Default toolbar.DefaultSlowQuery.
 	SlowQuery caddy.Duration `json:"slow_query,omitempty"`
+	// Storage is a file (bbolt; one process at a time) that keeps the
+	// store's records, spans and logs across restarts and crashes. Empty:
+	// memory only. Like the bounds, it takes effect when the store is made.
+	Storage string `json:"storage,omitempty"`
 
 	store     *toolbar.Store
 	sink      *otelbridge.Sink
+	metrics   *toolbar.MetricStore
 	sinkCfg   *otelbridge.SinkConfig // this config's, in force from Start
 	prevCfg   *otelbridge.SinkConfig // the one it replaced
 	forwarder *otelbridge.Forwarder
@@ -146,14 +151,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxBodyBytes <= 0 {
 		a.MaxBodyBytes = otelbridge.DefaultMaxBodyBytes
 	}
-	v, _, err := pool.LoadOrNew(storeKey, func() (caddy.Destructor, error) {
-		store := toolbar.NewStore(toolbar.Limits{Traces: a.MaxTraces, Spans: a.MaxSpans, Requests: a.MaxRequests, Bytes: a.MaxBytes})
-		return pooledStore{store, otelbridge.NewSink(store)}, nil
-	})
+	v, _, err := pool.LoadOrNew(storeKey, a.newStore)
 	if err != nil {
 		return fmt.Errorf("tracebar: store: %w", err)
 	}
-	a.store, a.sink = v.(pooledStore).store, v.(pooledStore).sink
+	a.store, a.sink, a.metrics = v.(pooledStore).store, v.(pooledStore).sink, v.(pooledStore).metrics
 	a.redactor = toolbar.NewRedactor(a.Redact...)
 	if a.Backend != "" && a.Backend != "off" {
 		api := a.BackendAPI
@@ -295,7 +297,7 @@ func (a *App) Store() *toolbar.Store { return a.store }
 // proxy and the toolbar still work without the app's spans.
 func (a *App) Start() error {
 	sink := a.sink
-	a.sinkCfg = &otelbridge.SinkConfig{MaxBodyBytes: a.MaxBodyBytes, Forwarder: a.forwarder, CORSOrigins: a.CORSOrigins, Redactor: a.redactor}
+	a.sinkCfg = &otelbridge.SinkConfig{MaxBodyBytes: a.MaxBodyBytes, Forwarder: a.forwarder, CORSOrigins: a.CORSOrigins, Redactor: a.redactor, Metrics: a.metrics}
 	a.prevCfg = sink.Configure(a.sinkCfg)
 	a.backendSlot = &toolbar.BackendSlot{}
 	if a.backend != nil { // not a nil *otelbridge.Backend in the interface
@@ -459,13 +461,6 @@ func (l *portListener) Close() error {
 	l.once.Do(func() { sinkPorts.add(l.port, -1) })
 	return l.Listener.Close()
 }
-
-type pooledStore struct {
-	store *toolbar.Store
-	sink  *otelbridge.Sink
-}
-
-func (pooledStore) Destruct() error { return nil }
 
 type httpServer struct{ *http.Server }
 

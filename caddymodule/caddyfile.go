@@ -143,6 +143,7 @@ func parseApp(d *caddyfile.Dispenser, existing any) (any, error) {
 //	        editor         <vscode|cursor|idea|phpstorm|sublime|URL template with {file} {line}>
 //	        editor_paths   <container-prefix>=<host-prefix>...
 //	        slow_query     <duration>
+//	        storage        <path of a file>
 //	    }
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -186,6 +187,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		switch opt {
 		case "forward":
 			a.Forward = val
+		case "storage":
+			a.Storage = val
 		case "backend":
 			if val != "off" {
 				if u, err := url.Parse(val); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -301,6 +304,7 @@ func (a *App) configureAPI(api *toolbar.API) error {
 		return err
 	}
 	api.SlowQuery = time.Duration(a.SlowQuery)
+	api.Metrics = a.metrics
 	redactor := a.Redactor()
 	api.DecodeTraces = func(b []byte) ([]toolbar.Span, error) { return otelbridge.DecodeTraces(b, redactor) }
 	if f := a.Forwarder(); f != nil {

@@ -119,6 +119,9 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{"slow_query zero", "tracebar {\n slow_query 0s\n}", App{}, "positive duration"},
 		{"slow_query negative", "tracebar {\n slow_query -1s\n}", App{}, "positive duration"},
 		{"slow_query not a duration", "tracebar {\n slow_query fast\n}", App{}, "positive duration"},
+		{"storage", "tracebar {\n storage /var/lib/tracebar/store.db\n}", App{Storage: "/var/lib/tracebar/store.db"}, ""},
+		{"storage without a path", "tracebar {\n storage\n}", App{}, "wrong argument count"},
+		{"storage with two paths", "tracebar {\n storage a.db b.db\n}", App{}, "wrong argument count"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,11 +28,12 @@ func NewStoreProcessor(store *toolbar.Store, res *resource.Resource) *StoreProce
 // OnStart does nothing: only ended spans are stored.
 func (p *StoreProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
-// OnEnd stores s.
+// OnEnd stores s, without waiting for the store's file (storage): no one
+// acknowledges the proxy's own spans, so no proxied request waits for a disk.
 func (p *StoreProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	ts := fromSDK(s, p.res, p.scope.Load())
 	p.scope.Store(ts.Scope)
-	p.store.AddSpans([]toolbar.Span{ts})
+	p.store.AddProxySpans([]toolbar.Span{ts})
 }
 
 // Shutdown does nothing; the store outlives tracer providers.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/tracebar/tracebar/toolbar"
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
-	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -51,6 +50,7 @@ type SinkConfig struct {
 	// Redactor redacts secret attributes before spans and logs are stored
 	// or forwarded; nil uses the default names.
 	Redactor *toolbar.Redactor
+	Metrics  *toolbar.MetricStore // keeps the points of metrics exports (sink_metrics.go); nil: only forwarded
 }
 
 // NewSink returns a Sink writing to store.
@@ -126,16 +126,6 @@ func (s *Sink) ingestLogs(req *collectorlogs.ExportLogsServiceRequest) *collecto
 	return resp
 }
 
-// ingestMetrics forwards a metrics export, redacted, when forwarding is
-// on, and drops it otherwise: the toolbar shows no metrics.
-func (s *Sink) ingestMetrics(req *collectormetrics.ExportMetricsServiceRequest) *collectormetrics.ExportMetricsServiceResponse {
-	if cfg := s.config(); cfg.Forwarder != nil {
-		redactMetrics(req.GetResourceMetrics(), cfg.Redactor)
-		cfg.Forwarder.ForwardMetrics(req)
-	}
-	return &collectormetrics.ExportMetricsServiceResponse{}
-}
-
 // ingest stores an export's spans and forwards it, with one config read:
 // a reload in between must not redact with one and forward with another.
 func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectortrace.ExportTraceServiceResponse {
@@ -146,6 +136,9 @@ func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectort
 	// backend, a retried export) stops here; a full toolbar store does not
 	// stop forwarding.
 	if _, dups := s.store.AddSpans(spans); dups < len(spans) {
+		// A trace no proxied request started (a worker's job, a cron
+		// job) gets a record of its root span, of kind background.
+		s.store.PutBackground(spans)
 		if f := cfg.Forwarder; f != nil {
 			if rejected > 0 {
 				dropInvalid(req.GetResourceSpans())

@@ -47,8 +47,9 @@ func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceR
 }
 
 // NewGRPCServer returns a gRPC server with the TraceService, LogsService
-// and MetricsService registered. Metrics are only forwarded (or dropped
-// without a forwarder), so SDKs that export them by default do not log errors.
+// and MetricsService registered. Metrics are kept (SinkConfig.Metrics)
+// and forwarded, or dropped with neither, so SDKs that export them by
+// default do not log errors.
 func (s *Sink) NewGRPCServer() *grpc.Server {
 	g := grpc.NewServer(grpc.MaxRecvMsgSize(int(s.config().maxBody())), grpc.InTapHandle(s.tapGRPC))
 	collectortrace.RegisterTraceServiceServer(g, s)
@@ -74,5 +75,5 @@ type metricsService struct {
 }
 
 func (m metricsService) Export(_ context.Context, req *collectormetrics.ExportMetricsServiceRequest) (*collectormetrics.ExportMetricsServiceResponse, error) {
-	return m.s.ingestMetrics(req), nil
+	return m.s.exportMetrics(req), nil
 }

@@ -29,8 +29,8 @@ import (
 // optionally gzip-compressed. Errors follow the OTLP specification: 400 for
 // a bad payload, 413 over the size limit, 415 for an unknown content type,
 // 429 with Retry-After when too many exports are being decoded at once.
-// POST /v1/logs keeps the records that name a trace; /v1/metrics is
-// validated and only forwarded. With a forwarder, all three go on.
+// POST /v1/logs keeps the records that name a trace; /v1/metrics keeps
+// the points in SinkConfig.Metrics. With a forwarder, all three go on.
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var req proto.Message
 	switch r.URL.Path {
@@ -86,7 +86,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case *collectorlogs.ExportLogsServiceRequest:
 		resp = s.ingestLogs(req)
 	case *collectormetrics.ExportMetricsServiceRequest:
-		resp = s.ingestMetrics(req)
+		resp = s.exportMetrics(req)
 	}
 	var out []byte
 	if ct == "application/json" {

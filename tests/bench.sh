@@ -16,7 +16,10 @@
 # issue 12's targets, MET or NOT MET. Before the rounds: the proxy's peak RSS
 # around a 10 MB and a 100 MB page through Tracebar, and the 100 MB page's
 # time to first byte, plain vs Tracebar. After: the injector's speed on the
-# real pages (go test -bench BenchmarkRealPages) and sink ingest.
+# real pages (go test -bench BenchmarkRealPages) and sink ingest: the Go
+# benchmarks, then over loopback (tests/cmd/ingest) into a Caddy without and
+# with `storage`, that Caddy's start-up on the full storage file, and the
+# file's size per 1,000 spans.
 #
 # Pages (tests/bench/pages.py): ~200 B JSON, the 100 KB synthetic table,
 # and real pages: the Go spec, three Sphinx pages of python3-doc, and
@@ -103,7 +106,8 @@ mapfile -t pages < <(cut -f1 "$BENCH_WWW/pages.tsv")
 export BENCH_UPSTREAM=$PORT_BASE BENCH_PLAIN=$((PORT_BASE + 1)) BENCH_TRACING=$((PORT_BASE + 2)) \
 	BENCH_TRACEBAR=$((PORT_BASE + 3)) BENCH_OUTSIDE=$((PORT_BASE + 4)) BENCH_SINK=$((PORT_BASE + 7))
 nginx_plain=$((PORT_BASE + 5)) nginx_sub=$((PORT_BASE + 6))
-for port in $(seq "$PORT_BASE" $((PORT_BASE + 7))); do
+ingest_port=$((PORT_BASE + 8)) ingest_admin=$((PORT_BASE + 9))
+for port in $(seq "$PORT_BASE" $((PORT_BASE + 9))); do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		echo "bench: 127.0.0.1:$port is in use (set PORT_BASE)" >&2
 		exit 1
@@ -283,3 +287,49 @@ fi
 echo "Sink ingest, batches of 512 spans:"
 timeout 600 go test ./otelbridge -run '^$' -bench 'BenchmarkSink' -benchtime 3s 2>&1 | grep -E 'Benchmark|FAIL' || echo "  (go test failed)"
 timeout 300 go test ./otelbridge -run '^$' -bench 'BenchmarkStoreBytesPerSpan' -benchtime 1x 2>&1 | grep -E 'Benchmark|FAIL' || echo "  (go test failed)"
+
+# Ingest with and without storage (issue 15): a Caddy with only the tracebar
+# app, OTLP/HTTP protobuf from INGEST_CLIENTS clients for INGEST_DURATION,
+# exports of 400 spans in 2 traces, so the store fills to its default bounds
+# (1,000 traces of 200 spans) and evicts; with storage every export is
+# acknowledged once committed. Then a Caddy starts on the full file.
+dir=$(mktemp -d) # the EXIT trap's cleanup removes it
+go build -o "$dir/ingest" ./tests/cmd/ingest
+ingest_caddy() { # storage file or "": starts the Caddy, waits for its sink
+	local st=""
+	[ -z "$1" ] || st=", \"storage\": \"$1\""
+	cat >"$dir/ingest.json" <<JSON
+{"admin": {"listen": "127.0.0.1:$ingest_admin"},
+ "apps": {"tracebar": {"otlp_http": "127.0.0.1:$ingest_port", "otlp_grpc": "off", "zipkin": "off", "forward": "off"$st}}}
+JSON
+	env HOME="$dir" XDG_DATA_HOME="$dir" XDG_CONFIG_HOME="$dir" "$caddy" run --config "$dir/ingest.json" >"$dir/ingest-caddy.log" 2>&1 &
+	ingest_pid=$!
+	pids+=("$ingest_pid")
+	local i
+	for i in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$ingest_port") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "  (Caddy did not start: $(tail -c 300 "$dir/ingest-caddy.log"))"
+	return 1
+}
+ingest_stop() { kill -INT "$ingest_pid" 2>/dev/null || true; wait "$ingest_pid" 2>/dev/null || true; }
+echo "Sink ingest over loopback (${INGEST_CLIENTS:-4} clients, ${INGEST_DURATION:-10s}, exports of 400 spans in 2 traces, store at its default bounds):"
+for label in memory storage; do
+	file=""
+	[ "$label" = memory ] || file="$dir/store.db"
+	ingest_caddy "$file" || continue
+	line=$(timeout 300 "$dir/ingest" -label "$label" -proto http -endpoint "127.0.0.1:$ingest_port" \
+		-c "${INGEST_CLIENTS:-4}" -d "${INGEST_DURATION:-10s}" -spans 400 -traces 2 2>&1) || echo "  (ingest failed: $line)"
+	awk -v l="$line" 'BEGIN { n = split(l, f, " "); for (i = 1; i <= n; i++) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
+		printf "  %-8s %10s spans/s  %s errors\n", v["label"], v["spans/s"], v["errors"] }'
+	ingest_stop
+done
+if [ -f "$dir/store.db" ] && ingest_caddy "$dir/store.db"; then
+	loaded=$(grep -m1 '"storage loaded"' "$dir/ingest-caddy.log" || true)
+	num() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" <<<"$loaded"; }
+	awk -v t="$(num traces)" -v s="$(num spans)" -v took="$(num took)" -v size="$(stat -c %s "$dir/store.db")" 'BEGIN {
+		if (s == "" || s == 0) { print "  (no storage loaded line)"; exit }
+		printf "  start-up on the full file: %d traces, %d spans loaded in %.0f ms; file %.1f MB, %.0f KB per 1,000 spans\n", t, s, took*1000, size/1048576, size/1024/s*1000 }'
+	ingest_stop
+fi

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -14,7 +13,7 @@ import (
 //
 //	GET /api/requests                 records, newest first (?limit=N)
 //	GET /api/requests/stream          SSE: a "request" summary for each new or updated record
-//	GET /api/requests/{id}            one record in full
+//	GET /api/requests/{id}            one record in full, with its route and operation
 //	GET /api/traces/{id}              the trace as OTLP/JSON
 //	GET /api/traces/{id}/logs         the trace's log records
 //	GET /api/traces/{id}/stream       SSE: "request", "spans" and "logs" events as the trace grows,
@@ -24,7 +23,10 @@ import (
 //	                                  previous record of the same method and route)
 //	GET /api/requests/{id}/alerts     what looks wrong in the record and its spans
 //	GET /api/requests/{id}/har        HAR 1.2 of the page session, with the trace as _spans
+//	GET /api/traces/{id}/related      the traces its spans link to and that link to it (SSE with
+//	                                  Accept: text/event-stream: "related" and their "spans")
 //	POST /api/import                  an OTLP/JSON trace or such a HAR, added to the store
+//	GET /api/metrics                  the app's metrics in a time window (?service=&from=&to=)
 //	GET /api/config                   the UI's settings: editor links, slow query threshold
 //	GET /api/stats                    store fill level
 //
@@ -60,6 +62,7 @@ type API struct {
 	// base64 ids) into redacted spans, for POST /api/import; nil refuses
 	// imports of OTLP/JSON (the toolbar package has no OTLP decoder).
 	DecodeTraces func(otlpJSON []byte) ([]Span, error)
+	Metrics      *MetricStore // the app's metrics, for GET /api/metrics (metrics.go); nil: none kept
 
 	// historyEvery is the least time between two passes of a history
 	// stream over the records (requestStream); zero: a pass per change.
@@ -138,6 +141,8 @@ func NewAPI(store *Store) *API {
 	a.mux.HandleFunc("POST /api/import", a.importTrace)
 	a.mux.HandleFunc("GET /api/config", a.config)
 	a.mux.HandleFunc("GET /api/stats", a.stats)
+	a.mux.Handle("GET /api/traces/{id}/related", newRelatedHandler(a)) // links.go
+	a.mux.HandleFunc("GET /api/metrics", a.metrics)
 	return a
 }
 
@@ -151,124 +156,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(w, r)
-}
-
-// summary is a record as the history list shows it.
-type summary struct {
-	ID          string    `json:"id"`
-	TraceID     TraceID   `json:"traceId"`
-	Method      string    `json:"method"`
-	URL         string    `json:"url"`
-	Status      int       `json:"status"`
-	Done        bool      `json:"done"`
-	StartTime   time.Time `json:"startTime"`
-	DurationMs  float64   `json:"durationMs"`
-	ContentType string    `json:"contentType,omitempty"`
-	Injected    bool      `json:"injected"`
-	Location    string    `json:"location,omitempty"` // a redirect's target
-	Route       string    `json:"route"`              // RouteOf
-	Operation   string    `json:"operation"`          // OperationOf
-	Services    []string  `json:"services"`           // of its spans, in order of appearance
-	Queries     int       `json:"queries"`            // its database spans
-	Error       bool      `json:"error"`              // a 5xx, or a span with an error status or exception
-	Imported    bool      `json:"imported,omitempty"` // Record.Imported: no replay
-}
-
-func (a *API) summarize(rec *Record) summary {
-	f := a.Store.recordFacts(rec)
-	return summary{
-		ID: rec.ID, TraceID: rec.TraceID, Method: rec.Method, URL: rec.URL,
-		Status: rec.Status, Done: rec.Done, StartTime: rec.StartTime, DurationMs: rec.DurationMs,
-		ContentType: rec.ContentType, Injected: rec.Injected, Location: rec.ClientResponse.Get("Location"),
-		Route: f.route, Operation: f.operation, Services: f.services, Queries: f.queries, Error: f.failed,
-		Imported: rec.Imported,
-	}
-}
-
-func (a *API) requests(w http.ResponseWriter, r *http.Request) {
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	recs := a.Store.Requests(limit)
-	out := make([]summary, len(recs))
-	for i, rec := range recs {
-		out[i] = a.summarize(rec)
-	}
-	writeJSON(w, out)
-}
-
-// historyEvery is API.historyEvery's default. Spans come one batch per
-// ended span of the proxy's, each a wake-up of every history stream; one
-// pass in this time sends a record's summary once for a burst of them
-// (BenchmarkHistoryStreamSpanBatches).
-const historyEvery = 150 * time.Millisecond
-
-// requestStream sends a summary of the newest records, then of every record
-// published or changed, for the live history list. The first burst makes
-// the stream complete on its own: nothing published while a client was
-// connecting is missed. A change after a quiet spell is sent at once;
-// changes that come faster are sent together, a pass at most every
-// historyEvery.
-func (a *API) requestStream(w http.ResponseWriter, r *http.Request) {
-	wake, cancel := a.Store.SubscribeRequests()
-	defer cancel()
-	rc := startEvents(w)
-	// Records are replaced, never modified, and spans only appended: a new
-	// pointer or a longer trace is news. Only the newest records are
-	// compared, so the map stays small.
-	const window = 100
-	type version struct {
-		rec   *Record
-		spans int
-	}
-	sent := map[string]version{}
-	ticker := time.NewTicker(a.KeepAlive)
-	defer ticker.Stop()
-	for {
-		recent := a.Store.Requests(window)
-		next := make(map[string]version, len(recent))
-		for i := len(recent) - 1; i >= 0; i-- { // oldest first
-			rec := recent[i]
-			v := version{rec, a.Store.traceLen(rec.TraceID)}
-			next[rec.ID] = v
-			if sent[rec.ID] == v {
-				continue
-			}
-			if err := sendEvent(w, "request", a.summarize(rec)); err != nil {
-				return
-			}
-		}
-		sent = next
-		if err := rc.Flush(); err != nil {
-			return
-		}
-		passed := time.Now()
-		select {
-		case <-r.Context().Done():
-			return
-		case <-wake:
-			if wait := a.historyEvery - time.Since(passed); wait > 0 {
-				timer := time.NewTimer(wait)
-				select {
-				case <-r.Context().Done():
-					timer.Stop()
-					return
-				case <-timer.C:
-				}
-			}
-		case <-ticker.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return
-			}
-		}
-	}
-}
-
-func (a *API) request(w http.ResponseWriter, r *http.Request) {
-	rec := a.Store.Request(r.PathValue("id"))
-	if rec == nil {
-		http.Error(w, "toolbar: no such request", http.StatusNotFound)
-		return
-	}
-	writeJSON(w, rec)
 }
 
 // traceID reads the {id} of the path, answering 400 when it is not one.
@@ -377,7 +264,7 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 			}
 			changed = time.Now()
 			recSent[rec.ID] = rec
-			if err := sendEvent(w, "request", rec); err != nil {
+			if err := sendEvent(w, "request", a.view(rec)); err != nil {
 				return
 			}
 		}

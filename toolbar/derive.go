@@ -1,6 +1,7 @@
 package toolbar
 
 import (
+	"cmp"
 	"math"
 	"regexp"
 	"strconv"
@@ -121,6 +122,98 @@ func (s *Store) RecordSpans(rec *Record) []Span {
 		}
 	}
 	return out
+}
+
+// RecordBackground is the Kind of a record that stands for a trace no
+// proxied request started: a cron job, a worker's job, a CLI command that
+// exported to the sink. The record is the trace's root span (rootRecord).
+const RecordBackground = "background"
+
+// PutBackground publishes a record of Kind RecordBackground for each root
+// span (a span without a parent) among spans whose trace has no record,
+// so that the history lists work no proxied request started and opens it
+// in the same panels. The sink calls it after AddSpans: a proxied request
+// publishes its record before its upstream can export a span, and the
+// browser's spans of a page always have a parent (the page's span). It
+// returns how many records it published.
+func (s *Store) PutBackground(spans []Span) int {
+	n := 0
+	for i := range spans {
+		sp := &spans[i]
+		if sp.ParentSpanID.IsValid() || !sp.TraceID.IsValid() || !sp.SpanID.IsValid() {
+			continue
+		}
+		// A record of this span (a retried export) is one of its trace's.
+		if len(s.TraceRequests(sp.TraceID)) > 0 {
+			continue
+		}
+		rec := rootRecord(sp)
+		rec.Kind = RecordBackground
+		s.PutRequest(rec)
+		n++
+	}
+	return n
+}
+
+// rootRecords makes a record of each root span of an OTLP import (a span
+// whose parent is not among spans), so that an imported trace opens in the
+// same panels as a proxied request.
+func rootRecords(spans []Span) []*Record {
+	ids := make(map[SpanID]bool, len(spans))
+	for i := range spans {
+		ids[spans[i].SpanID] = true
+	}
+	var recs []*Record
+	for i := range spans {
+		sp := &spans[i]
+		if sp.ParentSpanID.IsValid() && ids[sp.ParentSpanID] {
+			continue
+		}
+		rec := rootRecord(sp)
+		rec.Imported = true
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// rootRecord is the record, Done, that stands for sp, the root of a trace
+// or of an import. Its method and URL are the span's HTTP attributes;
+// failing those, a span name of the form "GET /orders/7" gives them (the
+// proxy names its spans so); else the method stays empty and the URL is
+// the span's name ("process jobs", "cleanup sessions").
+func rootRecord(sp *Span) *Record {
+	method := sp.AttrString("http.request.method", "http.method")
+	uri := sp.AttrString("url.full", "http.url")
+	if uri == "" {
+		if uri = sp.AttrString("url.path", "http.target"); uri != "" {
+			if q := sp.AttrString("url.query"); q != "" {
+				uri += "?" + q
+			}
+		}
+	}
+	if nameMethod, namePath, ok := methodAndPath(sp.Name); ok {
+		method, uri = cmp.Or(method, nameMethod), cmp.Or(uri, namePath)
+	}
+	rec := &Record{
+		ID: sp.SpanID.String(), TraceID: sp.TraceID, Done: true,
+		Method: method, URL: cmp.Or(uri, sp.Name),
+		Host:      sp.AttrString("server.address", "http.host"),
+		StartTime: sp.Start, DurationMs: spanMs(sp),
+	}
+	rec.Status, _ = sp.AttrInt("http.response.status_code", "http.status_code")
+	if sp.Status.Code == StatusError {
+		rec.Error = cmp.Or(sp.Status.Message, "error")
+	}
+	return rec
+}
+
+// methodAndPath splits a span name of the form "GET /orders/7".
+func methodAndPath(name string) (method, path string, ok bool) {
+	method, path, ok = strings.Cut(name, " ")
+	if !ok || !isUpperWord(method) || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t") {
+		return "", "", false
+	}
+	return method, path, true
 }
 
 // statementRewrites reduce a SQL statement to its shape, as the SQL

@@ -1,7 +1,6 @@
 package toolbar
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,59 +155,6 @@ func markImported(sp *Span) {
 		}
 	}
 	sp.Attributes = append(attrs, mark)
-}
-
-// rootRecords makes a record of each root span of an OTLP import (a span
-// whose parent is not among spans), so that an imported trace opens in the
-// same panels as a proxied request. Its method and URL are the span's HTTP
-// attributes; failing those, a span name of the form "GET /orders/7" gives
-// them (the proxy names its spans so); else the method stays empty and
-// the URL is the span's name.
-func rootRecords(spans []Span) []*Record {
-	ids := make(map[SpanID]bool, len(spans))
-	for i := range spans {
-		ids[spans[i].SpanID] = true
-	}
-	var recs []*Record
-	for i := range spans {
-		sp := &spans[i]
-		if sp.ParentSpanID.IsValid() && ids[sp.ParentSpanID] {
-			continue
-		}
-		method := sp.AttrString("http.request.method", "http.method")
-		uri := sp.AttrString("url.full", "http.url")
-		if uri == "" {
-			if uri = sp.AttrString("url.path", "http.target"); uri != "" {
-				if q := sp.AttrString("url.query"); q != "" {
-					uri += "?" + q
-				}
-			}
-		}
-		if nameMethod, namePath, ok := methodAndPath(sp.Name); ok {
-			method, uri = cmp.Or(method, nameMethod), cmp.Or(uri, namePath)
-		}
-		rec := &Record{
-			ID: sp.SpanID.String(), TraceID: sp.TraceID, Done: true, Imported: true,
-			Method: method, URL: cmp.Or(uri, sp.Name),
-			Host:      sp.AttrString("server.address", "http.host"),
-			StartTime: sp.Start, DurationMs: spanMs(sp),
-		}
-		rec.Status, _ = sp.AttrInt("http.response.status_code", "http.status_code")
-		if sp.Status.Code == StatusError {
-			rec.Error = cmp.Or(sp.Status.Message, "error")
-		}
-		recs = append(recs, rec)
-	}
-	return recs
-}
-
-// methodAndPath splits a span name of the form "GET /orders/7".
-func methodAndPath(name string) (method, path string, ok bool) {
-	method, path, ok = strings.Cut(name, " ")
-	if !ok || !isUpperWord(method) || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t") {
-		return "", "", false
-	}
-	return method, path, true
 }
 
 // decodeSpans reads OTLP/JSON with the API's decoder.

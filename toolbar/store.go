@@ -49,6 +49,7 @@ type Store struct {
 	reqSubs  map[chan struct{}]struct{}
 
 	backend *BackendSlot // the config whose backend the API reads traces from
+	disk    *journal     // writes what the store accepts to its storage file; nil: memory only
 }
 
 // BackendSlot is one config's hold on the store's backend: its Backend, or
@@ -151,61 +152,81 @@ func NewStore(l Limits) *Store {
 // AddSpans stores spans under their traces. A span already stored (same
 // trace and span id) is ignored, so a retried export does not duplicate.
 // It returns how many spans were stored and how many were duplicates.
+// With a storage file (OpenStore), it returns once they are committed.
 func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	defer s.unlockDurable()
+	return s.addSpansLocked(spans)
+}
+
+func (s *Store) addSpansLocked(spans []Span) (stored, duplicates int) {
 	recorded := false // some span joined a trace with records
 	for i := range spans {
-		sp := spans[i]
-		if !sp.TraceID.IsValid() || !sp.SpanID.IsValid() {
-			continue
-		}
-		t := s.traceLocked(sp.TraceID)
-		if t.has(sp.SpanID) {
+		switch t, added, dup := s.addSpanLocked(spans[i]); {
+		case added:
+			recorded = recorded || len(t.recs) > 0
+			stored++
+		case dup:
 			duplicates++
-			continue
 		}
-		size := sp.size()
-		if !s.fitsLocked(t, size) {
-			s.dropped++ // one trace may not take the whole store
-			continue
-		}
-		t.add(sp)
-		s.addedLocked(t, size)
-		recorded = recorded || len(t.recs) > 0
-		n++
 	}
 	if recorded {
 		// The records' summaries (route, services, queries) may have
 		// changed: one wake-up for the batch.
 		notify(s.reqSubs)
 	}
-	return n, duplicates
+	return stored, duplicates
+}
+
+// addSpanLocked stores sp unless invalid, a duplicate or its trace full.
+func (s *Store) addSpanLocked(sp Span) (t *trace, added, duplicate bool) {
+	if !sp.TraceID.IsValid() || !sp.SpanID.IsValid() {
+		return nil, false, false
+	}
+	t = s.traceLocked(sp.TraceID)
+	if t.has(sp.SpanID) {
+		return t, false, true
+	}
+	size := sp.size()
+	if !s.fitsLocked(t, size) {
+		s.dropped++ // one trace may not take the whole store
+		return t, false, false
+	}
+	t.add(sp)
+	s.disk.span(&t.spans[len(t.spans)-1]) // before the evictions it may cause
+	s.addedLocked(t, size)
+	return t, true, false
 }
 
 // AddLogs stores log records under their traces; records without a trace
 // id are skipped. Records count against the span limits. It returns how
-// many were stored.
+// many were stored, once committed, as AddSpans does.
 func (s *Store) AddLogs(logs []LogRecord) (stored int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlockDurable()
 	for _, l := range logs {
-		if !l.TraceID.IsValid() {
-			continue
+		if s.addLogLocked(l) {
+			stored++
 		}
-		t := s.traceLocked(l.TraceID)
-		size := l.size()
-		if !s.fitsLocked(t, size) {
-			s.dropped++
-			continue
-		}
-		t.logs = append(t.logs, l)
-		s.logCount++
-		s.addedLocked(t, size)
-		stored++
 	}
 	return stored
+}
+
+func (s *Store) addLogLocked(l LogRecord) bool {
+	if !l.TraceID.IsValid() {
+		return false
+	}
+	t := s.traceLocked(l.TraceID)
+	size := l.size()
+	if !s.fitsLocked(t, size) {
+		s.dropped++
+		return false
+	}
+	t.logs = append(t.logs, l)
+	s.logCount++
+	s.disk.log(&t.logs[len(t.logs)-1])
+	s.addedLocked(t, size)
+	return true
 }
 
 // Logs returns a copy of the log records of trace id from index from on,
@@ -258,6 +279,7 @@ func (s *Store) traceLocked(id TraceID) *trace {
 	}
 	t := &trace{id: id, spans: make([]Span, 0, 2)} // the proxy's server and client spans
 	s.traces[id] = s.order.PushBack(t)
+	s.disk.trace(id)
 	return t
 }
 
@@ -272,6 +294,7 @@ func (s *Store) evictOldestLocked() {
 	s.logCount -= len(t.logs)
 	s.bytes -= t.bytes
 	s.evicted++
+	s.disk.evict(t.id)
 	for ch := range t.subs {
 		close(ch)
 	}
@@ -334,15 +357,23 @@ func notify(subs map[chan struct{}]struct{}) {
 func (s *Store) PutRequest(r *Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.putRequestLocked(r, true)
+}
+
+// putRequestLocked publishes r; a new record joins its trace, which is
+// created if missing and create is set.
+func (s *Store) putRequestLocked(r *Record, create bool) {
+	s.disk.record(r)
 	if e, ok := s.records[r.ID]; ok {
 		e.Value = r
 	} else {
 		for s.recOrder.Len() >= s.limits.Requests {
 			old := s.recOrder.Remove(s.recOrder.Front()).(*Record)
 			delete(s.records, old.ID)
+			s.disk.dropRecord(old.ID)
 		}
 		s.records[r.ID] = s.recOrder.PushBack(r)
-		if r.TraceID.IsValid() {
+		if _, known := s.traces[r.TraceID]; r.TraceID.IsValid() && (create || known) {
 			t := s.traceLocked(r.TraceID)
 			if len(t.recs) >= s.limits.Requests {
 				delete(t.facts, t.recs[0])
@@ -449,19 +480,21 @@ func (s *Store) recordFacts(rec *Record) recordFacts {
 
 // Stats describes the Store's fill level.
 type Stats struct {
-	Traces  int    `json:"traces"`
-	Spans   int    `json:"spans"`
-	Logs    int    `json:"logs"`  // log records; with the spans, held to Limits.Spans
-	Bytes   int    `json:"bytes"` // their estimated size
-	Records int    `json:"requests"`
-	Evicted uint64 `json:"evictedTraces"`
-	Dropped uint64 `json:"droppedSpans"`
-	Limits  Limits `json:"limits"`
+	Traces        int    `json:"traces"`
+	Spans         int    `json:"spans"`
+	Logs          int    `json:"logs"`  // log records; with the spans, held to Limits.Spans
+	Bytes         int    `json:"bytes"` // their estimated size
+	Records       int    `json:"requests"`
+	Evicted       uint64 `json:"evictedTraces"`
+	Dropped       uint64 `json:"droppedSpans"`
+	Limits        Limits `json:"limits"`
+	StorageErrors uint64 `json:"storageErrors,omitempty"` // failed commits to the storage file
 }
 
 // Stats returns current counts.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Traces: s.order.Len(), Spans: s.spanCount - s.logCount, Logs: s.logCount, Bytes: s.bytes, Records: s.recOrder.Len(), Evicted: s.evicted, Dropped: s.dropped, Limits: s.limits}
+	return Stats{Traces: s.order.Len(), Spans: s.spanCount - s.logCount, Logs: s.logCount, Bytes: s.bytes, Records: s.recOrder.Len(),
+		Evicted: s.evicted, Dropped: s.dropped, Limits: s.limits, StorageErrors: s.disk.failures()}
 }

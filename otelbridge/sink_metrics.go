@@ -1,0 +1,160 @@
+package otelbridge
+
+// The sink's metrics: an OTLP metrics export, redacted, goes into the
+// config's MetricStore (the Metrics panel) and on to the forwarder.
+
+import (
+	"github.com/tracebar/tracebar/toolbar"
+	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+)
+
+// exportMetrics keeps a metrics export's points in the config's
+// MetricStore, if any, and forwards the export when forwarding is on,
+// with one config read, as ingest does spans. Both get it redacted.
+func (s *Sink) exportMetrics(req *collectormetrics.ExportMetricsServiceRequest) *collectormetrics.ExportMetricsServiceResponse {
+	resp := &collectormetrics.ExportMetricsServiceResponse{}
+	cfg := s.config()
+	if cfg.Metrics == nil && cfg.Forwarder == nil {
+		return resp // nowhere to go
+	}
+	redactMetrics(req.GetResourceMetrics(), cfg.Redactor)
+	if cfg.Metrics != nil {
+		if rejected := cfg.Metrics.Add(metricsFromProto(req.GetResourceMetrics())); rejected > 0 {
+			resp.PartialSuccess = &collectormetrics.ExportMetricsPartialSuccess{
+				RejectedDataPoints: int64(rejected),
+				ErrorMessage:       "data points without a time, with values that are not finite or with buckets that do not match their bounds were not kept",
+			}
+		}
+	}
+	if cfg.Forwarder != nil {
+		cfg.Forwarder.ForwardMetrics(req)
+	}
+	return resp
+}
+
+// metricsFromProto converts an export into MetricStore series, one per
+// data point (the store joins those of one series). Points flagged as
+// holding no recorded value are skipped, as are metrics without data.
+func metricsFromProto(rms []*metricspb.ResourceMetrics) (out []toolbar.MetricSeries) {
+	for _, rm := range rms {
+		service := ""
+		for _, kv := range rm.GetResource().GetAttributes() {
+			if kv.GetKey() == "service.name" {
+				service = kv.GetValue().GetStringValue()
+			}
+		}
+		for _, sm := range rm.GetScopeMetrics() {
+			for _, m := range sm.GetMetrics() {
+				meta := toolbar.Metric{Service: service, Name: m.GetName(), Description: m.GetDescription(), Unit: m.GetUnit(), Scope: sm.GetScope().GetName()}
+				add := func(attrs []*commonpb.KeyValue, p toolbar.MetricPoint, flags uint32) {
+					if flags&uint32(metricspb.DataPointFlags_DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK) != 0 {
+						return
+					}
+					metric := meta
+					metric.Attributes = kvsFromProto(attrs)
+					out = append(out, toolbar.MetricSeries{Metric: metric, Points: []toolbar.MetricPoint{p}})
+				}
+				switch d := m.GetData().(type) {
+				case *metricspb.Metric_Gauge:
+					meta.Kind = toolbar.MetricGauge
+					for _, p := range d.Gauge.GetDataPoints() {
+						add(p.GetAttributes(), numberPoint(p), p.GetFlags())
+					}
+				case *metricspb.Metric_Sum:
+					meta.Kind, meta.Monotonic = toolbar.MetricSum, d.Sum.GetIsMonotonic()
+					meta.Temporality = temporality(d.Sum.GetAggregationTemporality())
+					for _, p := range d.Sum.GetDataPoints() {
+						add(p.GetAttributes(), numberPoint(p), p.GetFlags())
+					}
+				case *metricspb.Metric_Histogram:
+					meta.Kind, meta.Temporality = toolbar.MetricHistogram, temporality(d.Histogram.GetAggregationTemporality())
+					for _, p := range d.Histogram.GetDataPoints() {
+						add(p.GetAttributes(), toolbar.MetricPoint{
+							Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
+							Count: p.GetCount(), Sum: p.GetSum(), Min: p.Min, Max: p.Max,
+							Bounds: p.GetExplicitBounds(), Counts: p.GetBucketCounts(),
+							Exemplars: exemplarsFromProto(p.GetExemplars()),
+						}, p.GetFlags())
+					}
+				case *metricspb.Metric_ExponentialHistogram:
+					meta.Kind, meta.Temporality = toolbar.MetricExponentialHistogram, temporality(d.ExponentialHistogram.GetAggregationTemporality())
+					for _, p := range d.ExponentialHistogram.GetDataPoints() {
+						add(p.GetAttributes(), toolbar.MetricPoint{
+							Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
+							Count: p.GetCount(), Sum: p.GetSum(), Min: p.Min, Max: p.Max,
+							Scale: p.GetScale(), ZeroCount: p.GetZeroCount(),
+							Positive:  toolbar.ExpBuckets{Offset: p.GetPositive().GetOffset(), Counts: p.GetPositive().GetBucketCounts()},
+							Negative:  toolbar.ExpBuckets{Offset: p.GetNegative().GetOffset(), Counts: p.GetNegative().GetBucketCounts()},
+							Exemplars: exemplarsFromProto(p.GetExemplars()),
+						}, p.GetFlags())
+					}
+				case *metricspb.Metric_Summary:
+					meta.Kind = toolbar.MetricSummary
+					for _, p := range d.Summary.GetDataPoints() {
+						qs := make([]toolbar.Quantile, 0, len(p.GetQuantileValues()))
+						for _, q := range p.GetQuantileValues() {
+							qs = append(qs, toolbar.Quantile{Q: q.GetQuantile(), Value: q.GetValue()})
+						}
+						add(p.GetAttributes(), toolbar.MetricPoint{
+							Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
+							Count: p.GetCount(), Sum: p.GetSum(), Quantiles: qs,
+						}, p.GetFlags())
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func temporality(t metricspb.AggregationTemporality) string {
+	switch t {
+	case metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE:
+		return "cumulative"
+	case metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA:
+		return "delta"
+	}
+	return ""
+}
+
+func numberPoint(p *metricspb.NumberDataPoint) toolbar.MetricPoint {
+	return toolbar.MetricPoint{
+		Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
+		Value: numberValue(p.GetAsDouble(), p.GetAsInt(), p.GetValue()), Exemplars: exemplarsFromProto(p.GetExemplars()),
+	}
+}
+
+// numberValue is a point's or exemplar's value, int or double, as a
+// float64 (exact up to 2^53).
+func numberValue(asDouble float64, asInt int64, v any) float64 {
+	switch v.(type) {
+	case *metricspb.NumberDataPoint_AsInt, *metricspb.Exemplar_AsInt:
+		return float64(asInt)
+	}
+	return asDouble
+}
+
+// exemplarsFromProto keeps the exemplars whose ids, when present, are
+// valid; an exemplar naming no span is kept without ids.
+func exemplarsFromProto(es []*metricspb.Exemplar) []toolbar.Exemplar {
+	if len(es) == 0 {
+		return nil
+	}
+	out := make([]toolbar.Exemplar, 0, len(es))
+	for _, e := range es {
+		tid, sid := e.GetTraceId(), e.GetSpanId()
+		if len(tid) != 0 && len(tid) != 16 || len(sid) != 0 && len(sid) != 8 || len(tid) != len(sid)*2 {
+			continue // ids of the wrong length, or half a pair
+		}
+		x := toolbar.Exemplar{
+			Time: unixNano(e.GetTimeUnixNano()), Value: numberValue(e.GetAsDouble(), e.GetAsInt(), e.GetValue()),
+			Attributes: kvsFromProto(e.GetFilteredAttributes()),
+		}
+		copy(x.TraceID[:], tid)
+		copy(x.SpanID[:], sid)
+		out = append(out, x)
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+package toolbar
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// A Value is a tag byte and the tag's payload: nothing for nil and the two
+// booleans, a string (persist_codec.go), a varint, the IEEE bits of a
+// float64 in little endian, a length and bytes, or a count and the items of
+// an array or a list of attributes. Every kind OTLP's AnyValue has comes
+// back as it went (the same Go type, NaN and -0 included), so the API
+// shows after a restart what it showed before.
+
+// Value tags.
+const (
+	valueNil = iota
+	valueString
+	valueFalse
+	valueTrue
+	valueInt
+	valueDouble
+	valueBytes
+	valueArray
+	valueKVList
+)
+
+// maxValueDepth bounds nested arrays and lists, as the OTLP sink does
+// (16, otelbridge/convert.go), with room to spare: a deeper value is
+// written as nil, and a deeper one read is an error, not a deep recursion.
+const maxValueDepth = 64
+
+func (e *encoder) value(v Value, depth int) {
+	if depth > maxValueDepth {
+		e.b = append(e.b, valueNil)
+		return
+	}
+	switch x := v.V.(type) {
+	case string:
+		e.b = append(e.b, valueString)
+		e.str(x)
+	case bool:
+		if x {
+			e.b = append(e.b, valueTrue)
+		} else {
+			e.b = append(e.b, valueFalse)
+		}
+	case int64:
+		e.b = append(e.b, valueInt)
+		e.varint(x)
+	case float64:
+		e.b = append(e.b, valueDouble)
+		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(x))
+	case []byte:
+		e.b = append(e.b, valueBytes)
+		e.uvarint(uint64(len(x)))
+		e.b = append(e.b, x...)
+	case []Value:
+		e.b = append(e.b, valueArray)
+		e.uvarint(uint64(len(x)))
+		for _, el := range x {
+			e.value(el, depth+1)
+		}
+	case []KeyValue:
+		e.b = append(e.b, valueKVList)
+		e.kvs(x, depth+1)
+	default: // nil, or a type the API cannot show either
+		e.b = append(e.b, valueNil)
+	}
+}
+
+func (e *encoder) kvs(kvs []KeyValue, depth int) {
+	e.uvarint(uint64(len(kvs)))
+	for _, kv := range kvs {
+		e.str(kv.Key)
+		e.value(kv.Value, depth)
+	}
+}
+
+func (d *decoder) value(depth int) Value {
+	tag := d.fixed(1)[0]
+	if d.err != nil {
+		return Value{}
+	}
+	if depth > maxValueDepth && tag != valueNil { // what encode writes there
+		d.fail(errors.New("values nested too deep"))
+		return Value{}
+	}
+	switch tag {
+	case valueNil:
+		return Value{}
+	case valueString:
+		return Value{d.str()}
+	case valueFalse:
+		return Value{false}
+	case valueTrue:
+		return Value{true}
+	case valueInt:
+		return Value{d.varint()}
+	case valueDouble:
+		return Value{math.Float64frombits(binary.LittleEndian.Uint64(d.fixed(8)))}
+	case valueBytes:
+		return Value{append([]byte{}, d.fixed(d.count(1))...)}
+	case valueArray:
+		vals := make([]Value, d.count(1))
+		for i := range vals {
+			vals[i] = d.value(depth + 1)
+		}
+		return Value{vals}
+	case valueKVList:
+		kvs := d.kvs(depth + 1)
+		if kvs == nil {
+			kvs = []KeyValue{}
+		}
+		return Value{kvs}
+	}
+	d.fail(fmt.Errorf("value tag %d", tag))
+	return Value{}
+}
+
+// kvs reads a list of attributes; an empty one is nil.
+func (d *decoder) kvs(depth int) []KeyValue {
+	n := d.count(minKV)
+	if n == 0 {
+		return nil
+	}
+	kvs := make([]KeyValue, n)
+	for i := range kvs {
+		kvs[i].Key = d.str()
+		kvs[i].Value = d.value(depth)
+	}
+	return kvs
+}
