@@ -25,7 +25,11 @@ import (
 //	export function f(...                 also export async function, export
 //	export const NAME = ...               class, export const; one name each
 //	// and /* */ on lines of their own    left out, as are blank lines
-//	anything else                         as it is
+//	anything else                         as it is, compacted: no indentation,
+//	                                      trailing comment, or space between
+//	                                      tokens that cannot run together
+//	                                      (compactLine); no break after { ; or ,
+//	                                      (joinLines)
 //
 // Imports come before the module's first statement. Refused: export
 // default, export lists and re-exports (export { }, export *), export let
@@ -37,7 +41,8 @@ import (
 // does not export. Top-level await is not detected; the sources have none.
 //
 // Each module becomes a function scope that returns its exports, run in
-// the order ES modules would run (depth first, in import order):
+// the order ES modules would run (depth first, in import order), named
+// after its path (the entry's is not named):
 //
 //	const $model_time = (() => {
 //	... the module, its import lines now `const { a, b: c } = $x;` ...
@@ -93,8 +98,7 @@ func join(fsys fs.FS, entry string) ([]byte, error) {
 	if err := load(entry, entry); err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	fmt.Fprintf(&out, "/* Tracebar %s: ES modules joined into one classic script at start-up (assets/bundle.go). */\n(() => {\n'use strict';\n", entry)
+	lines := []string{fmt.Sprintf("/* Tracebar %s: ES modules joined into one classic script at start-up (assets/bundle.go). */", entry), "(() => {", "'use strict';"}
 	for _, m := range order {
 		for local, ref := range m.names {
 			dep, exported, _ := strings.Cut(ref, "\x00")
@@ -103,23 +107,39 @@ func join(fsys fs.FS, entry string) ([]byte, error) {
 			}
 		}
 		last := m == order[len(order)-1]
-		fmt.Fprintf(&out, "// %s\n", m.name)
 		if last {
-			out.WriteString("(() => {\n")
+			lines = append(lines, "(() => {")
 		} else {
-			fmt.Fprintf(&out, "const %s = (() => {\n", varName(m.name))
+			lines = append(lines, fmt.Sprintf("const %s = (() => {", varName(m.name)))
 		}
-		for _, l := range m.lines {
-			out.WriteString(l)
-			out.WriteByte('\n')
-		}
+		lines = append(lines, m.lines...)
 		if !last {
-			fmt.Fprintf(&out, "return { %s };\n", strings.Join(m.exports, ", "))
+			lines = append(lines, fmt.Sprintf("return { %s };", strings.Join(m.exports, ", ")))
 		}
-		out.WriteString("})();\n")
+		lines = append(lines, "})();")
 	}
-	out.WriteString("})();\n")
-	return out.Bytes(), nil
+	lines = append(lines, "})();")
+	return joinLines(lines), nil
+}
+
+// joinLines joins lines into a script, without the line break after a
+// line that ends with {, ; or ,: after those a break changes nothing
+// (automatic semicolon insertion needs a break where the code could not
+// go on, and no restricted production, such as return, ends with them).
+// A line holding a / or a backquote keeps its break (it may end in a //
+// comment), as does one before a line that starts with --> (an HTML-like
+// comment only there).
+func joinLines(lines []string) []byte {
+	var out bytes.Buffer
+	for i, l := range lines {
+		out.WriteString(l)
+		if i+1 < len(lines) && l != "" && strings.IndexByte("{;,", l[len(l)-1]) >= 0 && !strings.ContainsAny(l, "/`") &&
+			!strings.HasPrefix(lines[i+1], "-->") {
+			continue
+		}
+		out.WriteByte('\n')
+	}
+	return out.Bytes()
 }
 
 func parseModule(fsys fs.FS, name string) (*module, error) {
@@ -215,9 +235,72 @@ func parseModule(fsys fs.FS, name string) (*module, error) {
 		case firstStatement < 0 && statementAt.MatchString(l):
 			firstStatement = i
 		}
-		m.lines = append(m.lines, l)
+		m.lines = append(m.lines, compactLine(l))
 	}
 	return m, nil
+}
+
+// compactLine takes off a line of code what only its readers need, for
+// the budget counts served bytes: its indentation (no string spans
+// lines), a trailing // comment and the spaces that part no tokens that
+// would run together (keepSpace). Strings (in quotes or backquotes, with
+// backslash escapes) stay as they are. A regular expression literal may
+// hold quotes and //, so a line with a / outside strings is left as it is
+// from there on, but for a comment that starts before any other /. A
+// template substitution (${) may nest strings: its line is left as it is.
+func compactLine(l string) string {
+	l = strings.TrimLeft(l, " \t")
+	if strings.Contains(l, "${") {
+		return l
+	}
+	b := make([]byte, 0, len(l))
+	for i := 0; i < len(l); i++ {
+		switch c := l[i]; c {
+		case '\'', '"', '`':
+			j := i + 1
+			for ; j < len(l) && l[j] != c; j++ {
+				if l[j] == '\\' {
+					j++
+				}
+			}
+			if j >= len(l) {
+				return l // a string that does not end: not code this reads
+			}
+			b = append(b, l[i:j+1]...)
+			i = j
+		case '/':
+			if strings.HasPrefix(l[i:], "//") && i > 0 && (l[i-1] == ' ' || l[i-1] == '\t') {
+				return strings.TrimRight(string(b), " ")
+			}
+			return string(b) + l[i:] // a regular expression or a division
+		case ' ', '\t':
+			j := i
+			for j < len(l) && (l[j] == ' ' || l[j] == '\t') {
+				j++
+			}
+			if j < len(l) && len(b) > 0 && keepSpace(b[len(b)-1], l[j]) {
+				b = append(b, ' ')
+			}
+			i = j - 1
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// keepSpace reports whether a space between x and y must stay: between
+// two characters of names and numbers (return x), two of operators
+// (a + +b, a < !b, x-- > y), beside a dot (1 .toString()) and before a
+// slash (what follows it is left as it is: compactLine). Beside
+// brackets, commas, semicolons, colons and quotes, and between a name and
+// an operator, no two tokens can run together into another.
+func keepSpace(x, y byte) bool {
+	word := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80 || strings.IndexByte("_$#\\", c) >= 0
+	}
+	operator := func(c byte) bool { return strings.IndexByte("+-*/%=<>!&|^~?", c) >= 0 }
+	return word(x) && word(y) || operator(x) && operator(y) || x == '.' || y == '.' || y == '/'
 }
 
 // varName is the name of a module's exports in the joined script.

@@ -1,6 +1,7 @@
 package assets
 
 import (
+	"io/fs"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -13,7 +14,8 @@ import (
 // TestJoinRunsModulesInImportOrder: each module becomes a scope that
 // returns its exports, dependencies first, depth first in import order
 // (as ES modules run); imports become reads of those exports, aliases
-// included; comment lines are left out.
+// included; comments, indentation, spaces between tokens and line breaks
+// that change nothing are left out. The script runs (with node).
 func TestJoinRunsModulesInImportOrder(t *testing.T) {
 	fsys := fstest.MapFS{
 		"main.js":     {Data: []byte("/* the entry */\nimport { b } from './b.js';\nimport { a as first } from './lib/a.js';\n\nconsole.log(first(), b);\n")},
@@ -28,16 +30,119 @@ func TestJoinRunsModulesInImportOrder(t *testing.T) {
 	}
 	s := string(got)
 	for _, want := range []string{
-		"// lib/a.js\nconst $lib_a = (() => {\nfunction a() {\n\treturn 41; // the answer, nearly\n}\nreturn { a };\n})();\n",
-		"// b.js\nconst $b = (() => {\nconst { a } = $lib_a;\nconst b = a() + 1;\nreturn { b };\n})();\n",
-		"// main.js\n(() => {\nconst { b } = $b;\nconst { a: first } = $lib_a;\nconsole.log(first(), b);\n})();\n})();\n",
+		"const $lib_a = (() => {function a(){return 41;}\nreturn { a };})();",
+		"const $b = (() => {const{a}=$lib_a;const b=a()+1;return { b };})();",
+		"(() => {const{b}=$b;const{a:first}=$lib_a;console.log(first(),b);})();})();\n",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("joined script lacks\n%s\nin\n%s", want, s)
 		}
 	}
-	if strings.Index(s, "// lib/a.js") > strings.Index(s, "// b.js") || strings.Contains(s, "the entry") || strings.Contains(s, "a's answer") {
+	if strings.Index(s, "$lib_a =") > strings.Index(s, "$b =") || strings.Contains(s, "the entry") || strings.Contains(s, "a's answer") || strings.Contains(s, "nearly") {
 		t.Errorf("order or comments wrong:\n%s", s)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node not installed: the joined script is run with it")
+	}
+	if out, err := exec.Command(node, "-e", s).CombinedOutput(); err != nil || string(out) != "41 42\n" {
+		t.Errorf("the joined script printed %q (%v), want 41 42", out, err)
+	}
+}
+
+// TestJoinLinesKeepsTheBreaksThatMatter: a line that ends with {, ; or ,
+// runs on into the next; other lines, lines that may end in a comment or
+// hold a template, and lines before --> keep their break; the last ends
+// with one.
+func TestJoinLinesKeepsTheBreaksThatMatter(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"after { ; and ,", []string{"if(a){", "f(b,", "c);", "}"}, "if(a){f(b,c);}\n"},
+		{"a statement that may go on", []string{"return", "x;", "a = b", "++c;"}, "return\nx;a = b\n++c;\n"},
+		{"a comment after a slash", []string{"a = b / c; // half;", "d;"}, "a = b / c; // half;\nd;\n"},
+		{"a template", []string{"s = `;`;", "t;"}, "s = `;`;\nt;\n"},
+		{"before an HTML-like comment", []string{"x;", "--> y", "z;"}, "x;\n--> y\nz;\n"},
+	}
+	for _, tt := range tests {
+		if got := string(joinLines(tt.lines)); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestCompactLineKeepsWhatCodeNeeds: indentation, trailing comments and
+// spaces between tokens that cannot run together go; strings, spaces that
+// part names or operators, and whatever follows a / (a regular expression
+// or a division) or shares a line with ${ stay as they are.
+func TestCompactLineKeepsWhatCodeNeeds(t *testing.T) {
+	tests := []struct{ name, line, want string }{
+		{"indentation, spaces and a comment", "\t\tconst a = b + c; // the sum", "const a=b+c;"},
+		{"tabs between tokens", "a\t=\tb;", "a=b;"},
+		{"a // in a string", "if (x) { return 'a // b'; }", "if(x){return'a // b';}"},
+		{"a comment holding quotes", `const s = "it's" + 'x'; // the page's own`, `const s="it's"+'x';`},
+		{"an escaped quote", `x = 'it\'s // not' + y; // c`, `x='it\'s // not'+y;`},
+		{"a template without substitutions", "const t = `a // b`; // c", "const t=`a // b`;"},
+		{"a template substitution", "const t = `${a} // b`; // c", "const t = `${a} // b`; // c"},
+		{"operators apart", "return a + +b - -c;", "return a+ +b- -c;"},
+		{"no comment or arrow made", "if (x-- > y && a < !b) f(x => x);", "if(x-- >y&&a< !b)f(x=>x);"},
+		{"a dot beside a number", "(1 .toString(), f(a, ...rest))", "(1 .toString(),f(a, ...rest))"},
+		{"a regular expression with quotes", "const re = /'[^']*'/; // quoted", "const re= /'[^']*'/; // quoted"},
+		{"a regular expression after return", "return /x/.test(s) ? 'a' : 'b';", "return /x/.test(s) ? 'a' : 'b';"},
+		{"a division", "a = b / c; // half", "a=b / c; // half"},
+		{"a block comment", "a = b; /* c */ d", "a=b; /* c */ d"},
+		{"a string that does not end", "\tconst x = 'a", "const x = 'a"},
+		{"keywords and strings", "case 'a': return x in 'b' ? -1 : 1;", "case'a':return x in'b'? -1:1;"},
+	}
+	for _, tt := range tests {
+		if got := compactLine(tt.line); got != tt.want {
+			t.Errorf("%s: compactLine(%q) = %q, want %q", tt.name, tt.line, got, tt.want)
+		}
+	}
+}
+
+// TestCompactedModulesPassTheModelTests: the toolbar's modules, every
+// line compacted and the lines joined as the served scripts are, still
+// pass the model's tests (node --test assets/test), which also load every
+// UI module.
+func TestCompactedModulesPassTheModelTests(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node not installed: the toolbar's model tests need it")
+	}
+	dir := t.TempDir()
+	err = fs.WalkDir(os.DirFS("."), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(name, ".js") && !strings.HasPrefix(name, "test/") {
+			lines := strings.Split(string(b), "\n")
+			for i, l := range lines {
+				lines[i] = compactLine(l)
+			}
+			b = joinLines(lines)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, _ := filepath.Glob(filepath.Join(dir, "test", "*.test.js"))
+	if len(tests) < 10 {
+		t.Fatalf("only %d test files copied", len(tests))
+	}
+	cmd := exec.Command(node, append([]string{"--test"}, tests...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the model's tests fail on the compacted modules: %v\n%s", err, out)
 	}
 }
 

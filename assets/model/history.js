@@ -24,7 +24,8 @@ export const routeOf = r => r.route || ((r.method || '') + ' ' + String(r.url ||
 
 /* The records that pass filter: { text, method, status, service }, each
    '' for any. text: words that must all occur (any case) in the method,
-   URL, route, operation or status; status: a class of STATUS_CLASSES or
+   URL, route, operation, status or kind ("background": a trace no
+   proxied request started; "websocket", "sse"); status: a class of STATUS_CLASSES or
    "error" (isError). */
 export function filterRecords(records, filter) {
 	const words = String(filter.text || '').toLowerCase().split(/\s+/).filter(Boolean);
@@ -34,7 +35,7 @@ export function filterRecords(records, filter) {
 		if (filter.status && (filter.status === 'error' ? !isError(r) : statusClass(r) !== filter.status)) continue;
 		if (filter.service && !(r.services || []).includes(filter.service)) continue;
 		if (words.length) {
-			const text = [r.method, r.url, routeOf(r), r.operation, r.status].join(' ').toLowerCase();
+			const text = [r.method, r.url, routeOf(r), r.operation, r.status, r.kind].join(' ').toLowerCase();
 			if (!words.every(word => text.includes(word))) continue;
 		}
 		out.push(r);
@@ -64,8 +65,9 @@ export function percentile(values, p, sorted) {
 
 /* records grouped by route: method and route, and the operation
    (GraphQL, RPC) when the record names one, so one POST /graphql becomes
-   a group per operation. Each group: { key, route, operation, count,
-   errors, p50, p95 (ms, finished records only; null when none), queries
+   a group per operation; each kind of record (r.kind: background work,
+   WebSocket and SSE sessions) has groups of its own. Each group: { key,
+   route, operation, kind, count, errors, p50, p95 (ms, finished records only; null when none), queries
    (the median query count; null when no record counts them), last (the
    newest start, epoch ms), records (newest first), recent (durations of
    the SPARK_POINTS newest finished records, oldest first) }. Groups come
@@ -73,9 +75,10 @@ export function percentile(values, p, sorted) {
 export function groupByRoute(records, order) {
 	const byKey = new Map();
 	for (const r of records) {
-		const route = routeOf(r), operation = r.operation || '', key = route + (operation ? '\u0000' + operation : '');
+		const route = routeOf(r), operation = r.operation || '', kind = r.kind || '';
+		const key = route + (operation ? '\u0000' + operation : '') + (kind ? '\u0001' + kind : '');
 		let group = byKey.get(key);
-		if (!group) byKey.set(key, group = { key, route, operation, records: [] });
+		if (!group) byKey.set(key, group = { key, route, operation, kind, records: [] });
 		group.records.push(r);
 	}
 	const groups = [];

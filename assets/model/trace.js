@@ -1,7 +1,8 @@
 /* A trace's spans as a tree: parents and children, depth, the order of
    the waterfall, the critical path, the services and their colours, and
    the rows the waterfall shows when some spans are folded or a filter is
-   on. Spans are model/otlp.js's, in a Map by id. Pure. */
+   on; the traces linked to it (a job it enqueued), grafted in. Spans are
+   model/otlp.js's, in a Map by id. Pure. */
 
 import { compareTimes } from './time.js';
 import { SPAN_KINDS, anyValueText } from './otlp.js';
@@ -147,6 +148,47 @@ export function ancestorIds(spans, id) {
 	const out = [];
 	for (let span = spans.get(id), i = 0; span && span.parentId && i < MAX_CLIMB; span = spans.get(span.parentId), i++) {
 		out.push(span.parentId);
+	}
+	return out;
+}
+
+/* The traces linked to this one, from the API's /related answer, as the
+   waterfall shows them, at most max: each other trace once, its span
+   `top` and what descends from it under this trace's span `under`. A
+   link's spanId is this trace's span, its linkedSpanId the other's: a
+   job's CONSUMER span that links to this request's PRODUCER goes under
+   the PRODUCER; a span of this trace that links into another trace
+   gets the span it links to. */
+export function linkedGrafts(related, max) {
+	const grafts = [], seen = new Set(), links = related ? [...related.outgoing || [], ...related.incoming || []] : [];
+	for (const link of links) {
+		if (!link || seen.has(link.traceId) || grafts.length >= max) continue;
+		seen.add(link.traceId);
+		grafts.push({ traceId: link.traceId, under: link.spanId, top: link.linkedSpanId });
+	}
+	return grafts;
+}
+
+/* spans (a Map by id) with the linked traces grafted in: for each graft
+   whose spans have come (linked: Map trace id -> Map of its spans), its
+   top span and the spans below it; the top a copy with `under` as its
+   parent and `linked` naming its trace. spans itself when there is
+   nothing to graft, else a new Map. */
+export function graftLinked(spans, grafts, linked) {
+	let out = spans;
+	for (const graft of grafts) {
+		const other = linked.get(graft.traceId), top = other && other.get(graft.top);
+		if (!top || !spans.has(graft.under) || spans.has(top.id)) continue;
+		if (out === spans) out = new Map(spans);
+		const children = buildTree(other).children;
+		out.set(top.id, Object.assign({}, top, { parentId: graft.under, linked: graft.traceId }));
+		for (const stack = [top.id]; stack.length;) {
+			for (const child of children.get(stack.pop()) || []) {
+				if (out.has(child.id)) continue;
+				out.set(child.id, child);
+				stack.push(child.id);
+			}
+		}
 	}
 	return out;
 }

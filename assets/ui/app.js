@@ -18,17 +18,18 @@ import { logsPanel } from './panels/logs.js';
 import { requestsPanel } from './panels/requests.js';
 import { alertsPanel } from './panels/alerts.js';
 import { comparePanel } from './panels/compare.js';
+import { metricsPanel } from './panels/metrics.js';
 import { bindEvents } from './events.js';
 import { ancestorIds } from '../model/trace.js';
 
-const PANELS = { timing: timingPanel, headers: headersPanel, sql: sqlPanel, logs: logsPanel, alerts: alertsPanel, compare: comparePanel, requests: requestsPanel };
+const PANELS = { timing: timingPanel, headers: headersPanel, sql: sqlPanel, logs: logsPanel, alerts: alertsPanel, compare: comparePanel, metrics: metricsPanel, requests: requestsPanel };
 
 /* config: { page, homeId, homeTraceId, prefix (absolute URL), prefixPath,
    version, hook (hook.js's window.__tracebarHook, or null), dashboard (the
    history page's panel, given by page.js only) } */
 export function startToolbar(config) {
 	const list = config.page && !config.homeId;
-	const tabs = list ? ['requests'] : ['timing', 'headers', 'trace', 'sql', 'logs', 'alerts', 'compare', 'requests'];
+	const tabs = list ? ['requests'] : ['timing', 'headers', 'trace', 'sql', 'logs', 'alerts', 'compare', 'metrics', 'requests'];
 	const pick = (value, allowed) => allowed.includes(value) ? value : allowed[0];
 	const app = Object.assign({}, config, {
 		list,

@@ -24,10 +24,12 @@ const pageFetch = () => (window.__tracebarHook && window.__tracebarHook.fetch) |
 const recordIdOf = res => (res.headers.get('Traceresponse') || '').split('-')[2] || '';
 
 // Whether record (a summary or the whole record) may be replayed from this
-// page: not imported, and of the page's origin: its host (which only the
+// page: a plain exchange (not a background trace, whose "URL" is a span's;
+// nor a WebSocket or event stream, which a fetch cannot reopen), not
+// imported, and of the page's origin: its host (which only the
 // whole record names) this page's, its URL a path here (not "//host/x" or
 // "/\host/x", which browsers read as another host, nor an absolute URL).
-export const canReplay = record => !record.imported && (!record.host || record.host === location.host) && /^\/(?![/\\])/.test(record.url);
+export const canReplay = record => !record.kind && !record.imported && (!record.host || record.host === location.host) && /^\/(?![/\\])/.test(record.url);
 
 // A redirect answered to redirect: 'manual' hides its headers: the newest
 // records of the same method and URL tell which one replayed record.
@@ -64,7 +66,7 @@ async function send(app, record, report) {
 	const full = await app.client.getJSON('/api/requests/' + encodeURIComponent(record.id));
 	if (!full) return report('Replay: request ' + record.id + ' is no longer stored.');
 	const method = String(full.method || 'GET').toUpperCase(), what = method + ' ' + full.url;
-	if (!canReplay(full)) return report('Replay: ' + what + (full.imported ? ' was imported' : ' is of another origin') + ': it cannot be sent from here.');
+	if (!canReplay(full)) return report('Replay: ' + what + (full.kind ? ' is a ' + full.kind + ' record' : full.imported ? ' was imported' : ' is of another origin') + ': it cannot be sent from here.');
 	const init = { method, credentials: 'include', redirect: 'manual', headers: { 'X-Tracebar-Replay': full.id } };
 	const placeholder = REDACTED.test(full.url) ? '\n\nIts URL holds a redacted secret: the placeholder [redacted] is sent in its place.' : '';
 	if (!SAFE.includes(method)) {

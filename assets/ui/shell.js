@@ -13,7 +13,7 @@ import { alertTone } from '../model/alerts.js';
 import { pageRequestItems } from './panels/requests.js';
 import { canReplay } from './replay.js';
 
-export const TAB_NAMES = { timing: 'Timing', headers: 'Headers', trace: 'Trace', sql: 'SQL', logs: 'Logs', alerts: 'Alerts', compare: 'Compare', requests: 'Requests' };
+export const TAB_NAMES = { timing: 'Timing', headers: 'Headers', trace: 'Trace', sql: 'SQL', logs: 'Logs', alerts: 'Alerts', compare: 'Compare', metrics: 'Metrics', requests: 'Requests' };
 export const THEMES = ['auto', 'light', 'dark'];
 export const CORNERS = ['br', 'bl', 'tl', 'tr'];
 const CORNER_NAMES = { br: 'bottom right', bl: 'bottom left', tl: 'top left', tr: 'top right' };
@@ -97,6 +97,7 @@ export function createShell(app) {
 		if (state.failed && !r) parts.push(el('span', 'tb-st', 'Tracebar: no data'));
 		else {
 			if (state.id !== app.homeId) parts.push(el('span', 'tb-other', 'other request'));
+			if (r && r.operation) parts.push(el('span', 'tb-op', r.operation));
 			const time = r && (r.done || recordMs(r)) ? ms(recordMs(r)) : DASH;
 			parts.push(el('span', 'tb-st', code || ELLIPSIS), el('span', 'tb-sep', DOT), el('span', 'tb-ms', time),
 				el('span', 'tb-cnt', ' ' + spans));
@@ -142,7 +143,7 @@ export function createShell(app) {
 		if (app.page && !app.list) parts.push(setAttrs(el('a', 'tb-a', '\u2190 All requests'), { href: app.prefixPath + '/' }));
 		if (app.list) parts.push(el('strong', null, 'Recent requests'), el('span', 'tb-mu', app.history.stream ? 'live' : app.history.status));
 		if (r) {
-			parts.push(el('span', 'tb-meth', r.method), setAttrs(el('span', 'tb-url', r.url), { title: r.url || '' }), statusChip(r),
+			parts.push(el('span', 'tb-meth', r.method), r.operation ? el('span', 'tb-op', r.operation) : null, setAttrs(el('span', 'tb-url', r.url), { title: r.url || '' }), statusChip(r),
 				el('span', 'tb-mu', ms(recordMs(r))));
 		} else if (!app.list) {
 			parts.push(el('span', 'tb-mu', state.failed ? 'Request ' + state.id + ': ' + state.failed : 'Loading' + ELLIPSIS));

@@ -174,19 +174,20 @@ async function replayRow(context, target) {
 	}
 }
 
-// A request's row: a link to its page, the compare and replay actions
-// (no replay for an imported request: it was never sent here).
+// A request's row: a link to its page, its kind (background work, a
+// session), the compare and replay actions (no replay for an imported
+// request, never sent here, nor for background work, not a request).
 function rowOf(context, r) {
 	const cached = context.rows.get(r.id);
 	if (cached && cached.record === r) return cached.node;
 	const error = isError(r), href = requestHref(context.app, r.id), what = r.method + ' ' + r.url;
 	const queries = typeof r.queries === 'number' && r.queries ? el('span', 'tb-mu', plural(r.queries, 'query')) : null;
-	const link = setAttrs(el('a', 'tb-req', [el('span', 'tb-num tb-mu', clock(r.startTime)), summaryParts(r), queries,
+	const link = setAttrs(el('a', 'tb-req', [el('span', 'tb-num tb-mu', clock(r.startTime)), r.kind ? el('span', 'tb-kind', r.kind) : null, summaryParts(r), queries,
 		error ? el('span', 'tb-chip tb-bad', 'error') : null]),
 	{ href, 'data-req-id': r.id, 'data-f': 'r:' + r.id, title: what + (r.operation ? ' (' + r.operation + ')' : '') });
 	const node = setAttrs(el('div', 'tb-hrow' + (error ? ' tb-herr' : ''), [link,
 		setAttrs(el('a', 'tb-act', 'Compare'), { href: href + '#compare', title: 'Compare with the previous ' + routeOf(r), 'data-f': 'c:' + r.id }),
-		canReplay(r) ? setAttrs(button('tb-act', 'Replay'), { 'data-replay': r.id, 'data-what': what, title: 'Send ' + what + ' again and compare', 'data-f': 'p:' + r.id }) : null]),
+		canReplay(r) && r.kind !== 'background' ? setAttrs(button('tb-act', 'Replay'), { 'data-replay': r.id, 'data-what': what, title: 'Send ' + what + ' again and compare', 'data-f': 'p:' + r.id }) : null]),
 	{ 'data-id': r.id, 'data-error': error });
 	context.rows.set(r.id, { record: r, node });
 	return node;
@@ -218,9 +219,10 @@ function groupBlock(context, group) {
 	const signature = [group.count, group.errors, group.p50, group.p95, group.queries, group.recent.join()].join('|');
 	if (signature !== block.signature) {
 		block.signature = signature;
-		const space = group.route.indexOf(' '), method = space > 0 ? group.route.slice(0, space) : '', path = group.route.slice(space + 1);
-		const label = group.operation ? [el('span', 'tb-meth', method), el('span', 'tb-op', group.operation), el('span', 'tb-url tb-mu', path)]
-			: [el('span', 'tb-meth', method), el('span', 'tb-url', path)];
+		// Background work has no method: its route is its root span's name.
+		const space = group.kind === 'background' ? -1 : group.route.indexOf(' '), method = space > 0 ? group.route.slice(0, space) : '', path = group.route.slice(space + 1);
+		const label = [group.kind ? el('span', 'tb-kind', group.kind) : null, ...group.operation ? [el('span', 'tb-meth', method), el('span', 'tb-op', group.operation), el('span', 'tb-url tb-mu', path)]
+			: [el('span', 'tb-meth', method), el('span', 'tb-url', path)]];
 		const figure = (name, value) => setAttrs(el('span', 'tb-num', value), { 'data-stat': name, title: name + ': ' + value });
 		replace(block.head, setAttrs(el('span', 'tb-rl', label), { title: group.route + (group.operation ? ' ' + group.operation : '') }),
 			figure('count', group.count), figure('p50', ms(group.p50)), figure('p95', ms(group.p95)),
@@ -229,6 +231,7 @@ function groupBlock(context, group) {
 			sparkSVG(group.recent));
 		block.node.classList.toggle('tb-rg-err', group.errors > 0);
 		block.node.setAttribute('data-operation', group.operation);
+		block.node.setAttribute('data-kind', group.kind);
 	}
 	reconcile(block.list, windowed(context, group.records, group.key));
 	return block.node;

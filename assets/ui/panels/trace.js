@@ -1,12 +1,14 @@
 /* The Trace panel: the waterfall, a virtual list (only the rows in view
    exist, so a 5,000-span trace scrolls), with a filter, folding, depth,
    the critical path, the services' colours, and the selected span's
-   detail. Built once; update() refreshes it from app.state, paint() the
-   rows in view. */
+   detail; the traces linked to the request's (a job it enqueued) under
+   the span that links them, as their spans come (ui/client.js).
+   Built once; update() refreshes it from app.state, paint() the rows in
+   view. */
 
 import { DASH, DOT, ELLIPSIS, ms, plural } from '../../model/format.js';
 import { SPAN_KINDS, attributeText } from '../../model/otlp.js';
-import { foldedBelow, visibleRows } from '../../model/trace.js';
+import { buildTree, foldedBelow, graftLinked, serviceColors, visibleRows } from '../../model/trace.js';
 import { msBetween, nanos, timeAxis } from '../../model/time.js';
 import { recordSpanId } from '../../model/requests.js';
 import { actionButton, append, button, el, percent, place, replace, setAttrs } from '../dom.js';
@@ -55,13 +57,27 @@ export function createTracePanel(app) {
 
 	// Fold so that `levels` levels show.
 	function collapseTo(levels) {
-		app.state.collapsed = foldedBelow(traceOf(app.state).tree, levels);
+		app.state.collapsed = foldedBelow(waterfall(app.state).tree, levels);
 		app.render();
 	}
 
+	// The request's trace (state.js traceOf) with the linked traces'
+	// spans grafted in, for a version of both.
+	function waterfall(state) {
+		const links = state.links, key = state.version + '/' + (links ? links.version : 0);
+		if (view.graftOf !== state || view.graftKey !== key) {
+			const base = traceOf(state), spans = links ? graftLinked(state.spans, links.grafts, links.traces) : state.spans;
+			const tree = spans === state.spans ? base.tree : buildTree(spans);
+			view.graft = { spans, tree, critical: base.critical, colors: spans === state.spans ? base.colors : serviceColors(tree.services) };
+			view.graftOf = state;
+			view.graftKey = key;
+		}
+		return view.graft;
+	}
+
 	function update() {
-		const state = app.state, { tree, colors } = traceOf(state);
-		if (!state.spans.size) return showEmpty(state);
+		const state = app.state, { spans, tree, colors } = waterfall(state);
+		if (!spans.size) return showEmpty(state);
 		// Spans arriving above keep the selected row, when in view, else the
 		// first row in view, where it is on screen.
 		const first = Math.floor(Math.max(0, scroller.scrollTop - axis.offsetHeight) / ROW_HEIGHT), selectedAt = view.index.get(state.selected);
@@ -71,11 +87,11 @@ export function createTracePanel(app) {
 		view.start = tree.start;
 		view.durationMs = duration;
 		element.style.setProperty('--tick', step / duration * 100 + '%');
-		const { rows, hits } = visibleRows(tree, state.spans, state.collapsed, ui.query);
+		const { rows, hits } = visibleRows(tree, spans, state.collapsed, ui.query);
 		view.rows = rows;
 		view.hits = hits;
 		view.index = new Map(rows.map((r, i) => [r.span.id, i]));
-		const summary = plural(state.spans.size, 'span') + DOT + plural(tree.services.size, 'service') + DOT + ms(duration) +
+		const summary = plural(spans.size, 'span') + DOT + plural(tree.services.size, 'service') + DOT + ms(duration) +
 			(tree.maxDepth ? DOT + 'depth ' + (tree.maxDepth + 1) : '');
 		const labels = ticks.map(t => place(el('span', 'tb-tk', t.ms ? ms(t.ms) : '0'), t.at));
 		replace(axis, el('div', 'tb-nm', summary), el('div', 'tb-lane tb-ticks', labels));
@@ -96,7 +112,7 @@ export function createTracePanel(app) {
 		}
 		const anchorNow = anchor && view.index.get(anchor.span.id);
 		if (anchorNow != null && anchorNow !== anchorAt) scroller.scrollTop += (anchorNow - anchorAt) * ROW_HEIGHT;
-		const selected = state.selected && state.spans.get(state.selected);
+		const selected = state.selected && spans.get(state.selected);
 		if (view.detailSpan !== selected || view.detailStart !== tree.start) {
 			view.detailSpan = selected;
 			view.detailStart = tree.start;
@@ -141,7 +157,7 @@ export function createTracePanel(app) {
 	// One row: the name column (fold toggle, colour, name, kind, service)
 	// and the lane (the bar, events, the duration label).
 	function row({ span, depth, childCount }, i, tabbable) {
-		const state = app.state, { colors, critical } = traceOf(state), hits = view.hits;
+		const state = app.state, { colors, critical } = waterfall(state), hits = view.hits;
 		const selected = span.id === state.selected, folded = !!childCount && state.collapsed.has(span.id) && !hits, color = colors.get(span.service);
 		const classes = 'tb-span' + (selected ? ' tb-sel' : '') + (span.error ? ' tb-err' : '') +
 			(span.id === recordSpanId(state.record) ? ' tb-me' : '') + (critical.has(span.id) ? ' tb-cp' : '') +
@@ -160,7 +176,12 @@ export function createTracePanel(app) {
 		// A span read back from the team's backend (another instance's, or an app's that exports there).
 		const remote = attributeText(span.attributes, 'tracebar.source') === 'backend' ?
 			setAttrs(el('span', 'tb-kind tb-bk', 'backend'), { title: 'From the team\'s tracing backend' }) : null;
-		const name = setAttrs(el('div', 'tb-nm', [toggle, dot, el('span', 'tb-sn', span.name || '(unnamed)'), kind, remote,
+		// The top of a linked trace (a job this request enqueued): a button
+		// that shows that trace's record, its root span's, once it has come.
+		const top = span.linked && [...state.links.traces.get(span.linked).values()].find(s => !s.parentId);
+		const linked = span.linked && (top ? actionButton('tb-kind tb-lk', 'linked', 'req', 'Show trace ' + span.linked + ', linked to this one', { 'data-req': top.id })
+			: el('span', 'tb-kind', 'linked'));
+		const name = setAttrs(el('div', 'tb-nm', [toggle, dot, el('span', 'tb-sn', span.name || '(unnamed)'), kind, remote, linked,
 			el('span', 'tb-svc', span.service), folded && el('span', 'tb-n', '+' + childCount)]), { title: span.service + ': ' + span.name });
 		name.style.paddingLeft = 4 + Math.min(depth, 40) * 14 + 'px';
 		const left = msBetween(view.start, span.start) / view.durationMs, width = length / view.durationMs;
