@@ -138,7 +138,9 @@ const pageRoutes = `JSON.stringify([...root.querySelectorAll('.tb-rg')].map(g =>
 	return { route: g.dataset.route, operation: g.dataset.operation, count: stat('count'), p50: stat('p50'), p95: stat('p95'), errors: stat('errors') };
 }))`
 
-func postGraphQL(t *testing.T, base, body string) {
+// postGraphQL posts body to the demo app's /graphql and returns the id of
+// its record (the proxy's span id in Traceresponse).
+func postGraphQL(t *testing.T, base, body string) string {
 	t.Helper()
 	resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -149,6 +151,8 @@ func postGraphQL(t *testing.T, base, body string) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /graphql %s: %s", body, resp.Status)
 	}
+	_, id := traceOf(t, resp)
+	return id
 }
 
 // TestBrowserDashboard loads routes of the Go demo app through Caddy and
@@ -454,5 +458,15 @@ func TestBrowserDashboard(t *testing.T) {
 		b.wait("the imported request on the dashboard, without replay", imported+` && `+imported+`.querySelector('.tb-act') && !`+imported+`.querySelector('[data-replay]')`)
 		dropFile("boom.json", string(otlp))
 		b.wait("the imported trace's request", `location.pathname === '/__tracebar/requests/`+boom+`' && host.dataset.state === 'ready' && Number(host.dataset.spanCount) > 1`)
+	})
+
+	// A GraphQL request's own page names its operation beside POST /graphql.
+	t.Run("operation_in_head", func(t *testing.T) {
+		b := browserTab{t, b.ctx}
+		// Sent again, named in the body (the store-full step evicted the
+		// first one; the app's spans, which name it too, come seconds later).
+		mutation := postGraphQL(t, e.base, `{"query":"mutation AddItem($id: Int!) { addToCart(productId: $id) }","operationName":"AddItem","variables":{"id":3}}`)
+		b.navigate(e.base + "/__tracebar/requests/" + mutation)
+		b.wait("the operation in the head", `host.dataset.state === 'ready' && root.querySelector('.tb-sum .tb-op') && root.querySelector('.tb-sum .tb-op').textContent === 'mutation AddItem'`)
 	})
 }

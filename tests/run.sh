@@ -55,4 +55,5 @@ fuzz ./otelbridge FuzzSinkProtobuf
 fuzz ./otelbridge FuzzSinkJSON
 fuzz ./otelbridge FuzzZipkinJSON
 fuzz ./otelbridge FuzzZipkinProto
+fuzz ./otelbridge FuzzMetricsFromProto
 fuzz ./caddymodule FuzzWebSocketFrames

@@ -10,7 +10,8 @@
 // /very-old-orders to /old-orders), /cart (an N+1 that grows by one query
 // per load), /availability (three inventory calls one after another),
 // /boom (a 500 with an exception and its stack trace), /report (a slow
-// query) and POST /graphql. The app's SERVER spans carry
+// query) and POST /graphql. It exports metrics too (metrics.go; POST
+// /debug/flush-metrics exports them now). The app's SERVER spans carry
 // http.route and the handler's code.*; its queries the code.* of the line
 // that issued them.
 package main
@@ -40,6 +41,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -82,12 +84,18 @@ func run(addr, invAddr, invURL string) error {
 		return err
 	}
 	defer db.Close()
+	meters, err := newMeters(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer meters.shutdown()
 
 	s := &shop{
 		db:        db,
 		tracer:    webTP.Tracer("demoapp/shop"),
 		inventory: strings.TrimSuffix(invURL, "/"),
-		client:    &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(webTP))},
+		client:    &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(webTP), otelhttp.WithMeterProvider(meters.web))},
+		loaded:    meters.loaded,
 		logs:      otlpEndpoint() + "/v1/logs",
 	}
 	web := http.NewServeMux()
@@ -102,12 +110,13 @@ func run(addr, invAddr, invURL string) error {
 	handle(web, "GET /report", s, (*shop).report)
 	handle(web, "GET /very-old-orders", s, (*shop).veryOldOrders)
 	handle(web, "POST /graphql", s, (*shop).graphql)
+	web.Handle(flushPath, meters.flush())
 	inv := http.NewServeMux()
 	handle(inv, "GET /stock", &warehouse{tracer: invTP.Tracer("demoapp/inventory")}, (*warehouse).stock)
 
 	servers := []*http.Server{
-		{Addr: addr, Handler: otelhttp.NewHandler(web, "shop", otelhttp.WithTracerProvider(webTP), spanName())},
-		{Addr: invAddr, Handler: otelhttp.NewHandler(inv, "inventory", otelhttp.WithTracerProvider(invTP), spanName())},
+		{Addr: addr, Handler: otelhttp.NewHandler(web, "shop", otelhttp.WithTracerProvider(webTP), otelhttp.WithMeterProvider(meters.web), otelhttp.WithFilter(notFlush), spanName())},
+		{Addr: invAddr, Handler: otelhttp.NewHandler(inv, "inventory", otelhttp.WithTracerProvider(invTP), otelhttp.WithMeterProvider(meters.inv), spanName())},
 	}
 	errc := make(chan error, len(servers))
 	for _, srv := range servers {
@@ -180,6 +189,7 @@ type shop struct {
 	inventory string
 	client    *http.Client
 	logs      string // OTLP/HTTP logs endpoint
+	loaded    metric.Int64Counter
 }
 
 // query runs a SQL query on products in a CLIENT span with the database
@@ -244,6 +254,7 @@ func (s *shop) load(ctx context.Context) ([]product, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	s.loaded.Add(ctx, int64(len(ps))) // in the request's span: an exemplar
 	// The inventory service knows the stock: one call for all products.
 	stock, err := s.stock(ctx, "")
 	if err != nil {

@@ -10,6 +10,9 @@
 //   GET /boom          500; the server span records a thrown Error (its Node stack trace)
 //   POST /graphql      {"query","operationName","variables"}: sets graphql.operation.* on the
 //                      server span; query { products cart }, mutation { addToCart(productId) }
+//   GET /enqueue       HTML page; publishes a job to the worker (worker.js, at JOBS_ADDR
+//                      host:port) in a PRODUCER span whose context the message carries;
+//                      ?hold=1: the worker keeps the job until it is told to release it
 //   anything else      404 text
 // The server span of a known route gets http.route; query spans get the code.* attributes
 // (function, file, line) of the line that issued them, read from a captured stack.
@@ -19,7 +22,8 @@
 require('./tracing.js'); // must come before http is loaded so it gets instrumented
 
 const http = require('node:http');
-const { trace, SpanKind, SpanStatusCode } = require('@opentelemetry/api');
+const net = require('node:net');
+const { context, propagation, trace, SpanKind, SpanStatusCode } = require('@opentelemetry/api');
 
 const tracer = trace.getTracer('tracebar-test-node-app');
 
@@ -270,6 +274,56 @@ async function handleGraphQL(req, res) {
   send(res, 200, type, JSON.stringify({ data: { [op.field]: data } }));
 }
 
+// publish sends job to the worker's queue, a line of JSON on a TCP socket (a
+// broker's part, without one), in a PRODUCER span by the messaging
+// conventions; the message's headers carry the span's context, so the worker's
+// CONSUMER span can link to it.
+function publish(job) {
+  const [host, port] = (process.env.JOBS_ADDR || '').split(':');
+  const attributes = {
+    'messaging.system': 'tracebar-test-queue',
+    'messaging.operation.type': 'send',
+    'messaging.operation.name': 'send',
+    'messaging.destination.name': 'jobs',
+    'messaging.message.id': job.id,
+  };
+  return tracer.startActiveSpan('send jobs', { kind: SpanKind.PRODUCER, attributes }, (span) => {
+    const headers = {};
+    propagation.inject(context.active(), headers);
+    const message = JSON.stringify({ ...job, headers }) + '\n';
+    span.setAttribute('messaging.message.body.size', Buffer.byteLength(message));
+    return new Promise((resolve, reject) => {
+      if (!host || !port) throw new Error('env JOBS_ADDR (host:port of worker.js) is not set');
+      const socket = net.connect({ host, port: Number(port) }, () => socket.end(message));
+      socket.on('error', reject);
+      socket.on('close', (hadError) => hadError || resolve());
+    })
+      .catch((err) => {
+        span.recordException(err);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+        throw err;
+      })
+      .finally(() => span.end());
+  });
+}
+
+let jobCount = 0;
+
+async function handleEnqueue(req, res) {
+  const hold = new URL(req.url, 'http://app').searchParams.get('hold') === '1';
+  const job = { id: `job-${process.pid}-${++jobCount}`, type: 'send receipt', order: jobCount, hold };
+  await query('orders', 'INSERT INTO orders (status) VALUES (?)');
+  try {
+    await publish(job);
+  } catch (err) {
+    send(res, 503, 'text/plain; charset=utf-8', `could not queue the job: ${err.message}\n`);
+    return;
+  }
+  send(res, 200, 'text/html; charset=utf-8',
+    '<!doctype html><html><head><title>Order placed</title></head><body><h1>Order placed</h1>' +
+    `<p>Job <code>${job.id}</code> is queued: a worker sends the receipt.</p></body></html>`);
+}
+
 function notFound(req, res) {
   const body = 'not found\n';
   res.writeHead(404, {
@@ -286,6 +340,7 @@ const routes = new Map([
   ['GET /availability', handleAvailability],
   ['GET /boom', handleBoom],
   ['POST /graphql', handleGraphQL],
+  ['GET /enqueue', handleEnqueue],
 ]);
 
 const server = http.createServer((req, res) => {

@@ -11,6 +11,12 @@
 // @opentelemetry/exporter-zipkin, to OTEL_EXPORTER_ZIPKIN_ENDPOINT (default
 // http://localhost:9411/api/v2/spans); other values of that variable are ignored.
 // Spans go through a BatchSpanProcessor with a 200 ms delay so tests see them fast.
+// Metrics (the HTTP instrumentation's http.server.request.duration histogram) go through
+// the SDK's own OTLP metric exporter, set up from the environment like the trace exporter's
+// protocol and endpoint (OTEL_METRICS_EXPORTER=none turns them off), every
+// OTEL_METRIC_EXPORT_INTERVAL ms: 5000 unless set, so a page's points reach the toolbar
+// soon. None with Zipkin traces (no OTLP endpoint then). The JS SDK records no exemplars
+// yet (opentelemetry-js#5147): unlike the Go demo's, these histograms name no trace.
 // Propagation is the SDK default: W3C tracecontext + baggage.
 // On SIGTERM/SIGINT the SDK is shut down (flushing pending spans) and the process exits 0
 // (after at most 3 s, even if the collector is unreachable).
@@ -56,6 +62,9 @@ if (!globalThis.__tracebarTestTracing) {
     }
   }
 
+  const zipkin = (process.env.OTEL_TRACES_EXPORTER || '').trim() === 'zipkin';
+  if (!process.env.OTEL_METRIC_EXPORT_INTERVAL) process.env.OTEL_METRIC_EXPORT_INTERVAL = '5000';
+
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME || 'node-app',
     spanProcessors: [
@@ -65,9 +74,9 @@ if (!globalThis.__tracebarTestTracing) {
       new BatchSpanProcessor({ exporter: createTraceExporter(), scheduledDelayMillis: 200 }),
     ],
     instrumentations: [new HttpInstrumentation()],
-    // Traces only: no metric readers or log processors, so nothing but
-    // /v1/traces is ever sent to the collector.
-    metricReaders: [],
+    // No log processors: the app's logs are not exported. Metric readers come from
+    // the environment (the SDK's default when this option is left out), but for Zipkin.
+    ...(zipkin ? { metricReaders: [] } : {}),
     logRecordProcessors: [],
   });
   sdk.start();
