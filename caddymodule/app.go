@@ -99,10 +99,14 @@ type App struct {
 	SlowQuery caddy.Duration `json:"slow_query,omitempty"`
 	// Storage is a file (bbolt; one process at a time) that keeps the
 	// store's records, spans and logs across restarts and crashes. Empty:
-	// memory only. Like the bounds, it takes effect when the store is made.
+	// memory only. It is opened when the first config of the process that
+	// names it starts, not when a config is provisioned or validated, and
+	// kept across reloads: like the bounds, another path takes effect when
+	// Caddy starts again.
 	Storage string `json:"storage,omitempty"`
 
 	store     *toolbar.Store
+	file      *storageFile // the store's storage file, shared by the configs
 	sink      *otelbridge.Sink
 	metrics   *toolbar.MetricStore
 	sinkCfg   *otelbridge.SinkConfig // this config's, in force from Start
@@ -135,7 +139,8 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "tracebar", New: func() caddy.Module { return new(App) }}
 }
 
-// Provision sets defaults and takes (or creates) the shared store.
+// Provision sets defaults and takes (or creates) the shared store, in
+// memory: Start opens its storage file.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	if a.OTLPHTTP == "" {
@@ -155,7 +160,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("tracebar: store: %w", err)
 	}
-	a.store, a.sink, a.metrics = v.(pooledStore).store, v.(pooledStore).sink, v.(pooledStore).metrics
+	p := v.(pooledStore)
+	a.store, a.sink, a.metrics, a.file = p.store, p.sink, p.metrics, p.file
 	a.redactor = toolbar.NewRedactor(a.Redact...)
 	if a.Backend != "" && a.Backend != "off" {
 		api := a.BackendAPI
@@ -292,10 +298,15 @@ func (a *App) Sink() *otelbridge.Sink { return a.sink }
 // Store returns the span and request store shared by all handlers.
 func (a *App) Store() *toolbar.Store { return a.store }
 
-// Start starts the OTLP sink, or keeps the one already running from the
-// previous config. A sink that cannot listen is logged, not fatal: the
-// proxy and the toolbar still work without the app's spans.
+// Start opens the storage file, unless a config before opened it, and
+// starts the OTLP sink, or keeps the one already running from the
+// previous config. A storage file that cannot be opened fails the start;
+// a sink that cannot listen is logged, not fatal: the proxy and the
+// toolbar still work without the app's spans.
 func (a *App) Start() error {
+	if err := a.openStorage(); err != nil {
+		return err
+	}
 	sink := a.sink
 	a.sinkCfg = &otelbridge.SinkConfig{MaxBodyBytes: a.MaxBodyBytes, Forwarder: a.forwarder, CORSOrigins: a.CORSOrigins, Redactor: a.redactor, Metrics: a.metrics}
 	a.prevCfg = sink.Configure(a.sinkCfg)

@@ -182,7 +182,7 @@ func (b *Backend) run(id toolbar.TraceID, c *fetchCall) {
 		return
 	}
 	c.st = toolbar.BackendStatus{OK: true, Spans: len(spans)}
-	c.added, _ = b.store.AddSpans(spans)
+	c.added, _, _ = b.store.AddSpans(spans)
 }
 
 // get asks the backend for trace id and converts its answer. A trace the

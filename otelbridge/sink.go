@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -102,19 +103,32 @@ func (c *SinkConfig) maxBody() int64 {
 	return DefaultMaxBodyBytes
 }
 
+// errNotStored wraps the store's error when its storage file did not take
+// an export: a transient failure, which OTLP/HTTP answers with 503 and
+// OTLP/gRPC with UNAVAILABLE, both of which exporters retry. The items
+// are in memory; sent again, they are written (toolbar.Store.AddSpans).
+var errNotStored = errors.New("not written to the storage file, retry later")
+
 // ingestLogs stores the log records that name a trace, for the toolbar's
 // Logs panel; the sink is not a log store. The whole export, redacted,
-// goes to the backend when forwarding is on.
-func (s *Sink) ingestLogs(req *collectorlogs.ExportLogsServiceRequest) *collectorlogs.ExportLogsServiceResponse {
+// goes to the backend when forwarding is on. The error (errNotStored)
+// says the storage file did not take the records.
+func (s *Sink) ingestLogs(req *collectorlogs.ExportLogsServiceRequest) (*collectorlogs.ExportLogsServiceResponse, error) {
 	cfg := s.config()
 	redactLogs(req.GetResourceLogs(), cfg.Redactor)
 	logs, rejected := logsFromProto(req.GetResourceLogs())
-	s.store.AddLogs(logs)
+	_, err := s.store.AddLogs(logs)
+	// Forwarded whatever the file did: the backend must not lose them
+	// to the toolbar's disk. Sent again, they go on again (log records
+	// have no id to find a repeat by).
 	if cfg.Forwarder != nil {
 		if rejected > 0 {
 			dropInvalidLogs(req.GetResourceLogs())
 		}
 		cfg.Forwarder.ForwardLogs(req)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errNotStored, err)
 	}
 	resp := &collectorlogs.ExportLogsServiceResponse{}
 	if rejected > 0 {
@@ -123,28 +137,28 @@ func (s *Sink) ingestLogs(req *collectorlogs.ExportLogsServiceRequest) *collecto
 			ErrorMessage:       "log records with invalid trace or span ids were dropped",
 		}
 	}
-	return resp
+	return resp, nil
 }
 
-// ingest stores an export's spans and forwards it, with one config read:
-// a reload in between must not redact with one and forward with another.
-func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectortrace.ExportTraceServiceResponse {
+// ingestSpans stores an export's spans and forwards it, with one config
+// read: a reload in between must not redact with one and forward with
+// another. The error (errNotStored) says the storage file did not take
+// the spans.
+func (s *Sink) ingestSpans(req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
 	cfg := s.config()
 	redactSpans(req.GetResourceSpans(), cfg.Redactor)
 	spans, rejected := fromProto(req.GetResourceSpans())
+	// A trace no proxied request started (a worker's job, a cron job)
+	// gets a record of its root span, of kind background, with its spans.
+	added, err := s.store.AddSpansWithRoots(spans, toolbar.BackgroundRoots)
 	// Only news goes on: a batch that came back whole (a loop through the
-	// backend, a retried export) stops here; a full toolbar store does not
-	// stop forwarding.
-	if _, dups := s.store.AddSpans(spans); dups < len(spans) {
-		// A trace no proxied request started (a worker's job, a cron
-		// job) gets a record of its root span, of kind background.
-		s.store.PutBackground(spans)
-		if f := cfg.Forwarder; f != nil {
-			if rejected > 0 {
-				dropInvalid(req.GetResourceSpans())
-			}
-			f.Forward(req.GetResourceSpans())
+	// backend, a retried export) stops here; a full toolbar store or a
+	// failing storage file does not stop forwarding.
+	if f := cfg.Forwarder; f != nil && added.Duplicates < len(spans) {
+		if rejected > 0 {
+			dropInvalid(req.GetResourceSpans())
 		}
+		f.Forward(req.GetResourceSpans())
 	}
 	resp := &collectortrace.ExportTraceServiceResponse{}
 	if rejected > 0 {
@@ -153,7 +167,10 @@ func (s *Sink) ingest(req *collectortrace.ExportTraceServiceRequest) *collectort
 			ErrorMessage:  "spans with invalid trace or span ids were dropped",
 		}
 	}
-	return resp
+	if err != nil {
+		return resp, fmt.Errorf("%w: %w", errNotStored, err)
+	}
+	return resp, nil
 }
 
 // dropInvalid removes spans the store rejected, so a backend that would

@@ -43,7 +43,18 @@ var _ collectortrace.TraceServiceServer = (*Sink)(nil)
 
 // Export implements OTLP/gRPC's TraceService.
 func (s *Sink) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
-	return s.ingest(req), nil
+	return grpcAnswer(s.ingestSpans(req))
+}
+
+// grpcAnswer answers an export the storage file did not take (an error)
+// with UNAVAILABLE, which the OTLP specification names retryable: the
+// exporter sends it again after its backoff.
+func grpcAnswer[T any](resp T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, status.Error(grpccodes.Unavailable, "otlp sink: "+err.Error())
+	}
+	return resp, nil
 }
 
 // NewGRPCServer returns a gRPC server with the TraceService, LogsService
@@ -65,7 +76,7 @@ type logsService struct {
 }
 
 func (l logsService) Export(_ context.Context, req *collectorlogs.ExportLogsServiceRequest) (*collectorlogs.ExportLogsServiceResponse, error) {
-	return l.s.ingestLogs(req), nil
+	return grpcAnswer(l.s.ingestLogs(req))
 }
 
 // metricsService is the Sink's OTLP/gRPC MetricsService.

@@ -28,7 +28,9 @@ import (
 // ServeHTTP implements OTLP/HTTP's POST /v1/traces, protobuf or JSON,
 // optionally gzip-compressed. Errors follow the OTLP specification: 400 for
 // a bad payload, 413 over the size limit, 415 for an unknown content type,
-// 429 with Retry-After when too many exports are being decoded at once.
+// 429 with Retry-After when too many exports are being decoded at once,
+// 503 when the storage file did not take the spans or logs (both
+// retryable: the exporter sends the export again after its backoff).
 // POST /v1/logs keeps the records that name a trace; /v1/metrics keeps
 // the points in SinkConfig.Metrics. With a forwarder, all three go on.
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -82,11 +84,15 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var resp proto.Message
 	switch req := req.(type) {
 	case *collectortrace.ExportTraceServiceRequest:
-		resp = s.ingest(req)
+		resp, err = s.ingestSpans(req)
 	case *collectorlogs.ExportLogsServiceRequest:
-		resp = s.ingestLogs(req)
+		resp, err = s.ingestLogs(req)
 	case *collectormetrics.ExportMetricsServiceRequest:
 		resp = s.exportMetrics(req)
+	}
+	if err != nil { // the storage file did not take it: retryable
+		fail(w, ct, http.StatusServiceUnavailable, err.Error())
+		return
 	}
 	var out []byte
 	if ct == "application/json" {
@@ -112,7 +118,7 @@ func fail(w http.ResponseWriter, ct string, httpStatus int, msg string) {
 		code = grpccodes.Unimplemented
 	case http.StatusRequestEntityTooLarge:
 		code = grpccodes.ResourceExhausted
-	case http.StatusTooManyRequests:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		code = grpccodes.Unavailable
 	case http.StatusInternalServerError:
 		code = grpccodes.Internal

@@ -7,9 +7,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 	collectorlogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -689,5 +692,195 @@ func TestSinkSlowUploadsDoNotLockOut(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("export behind slow uploads: status %d", resp.StatusCode)
+	}
+}
+
+// openFileStore opens a store on a storage file of its own that takes at
+// most maxPending items at once, closed when the test ends.
+func openFileStore(t *testing.T, maxPending int) (*toolbar.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tracebar.db")
+	store, err := toolbar.OpenStore(path, toolbar.Limits{}, toolbar.StorageOptions{MaxPending: maxPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store, path
+}
+
+// TestSinkAnswersWhatTheFileDidNotTakeAsRetryable: an export that the
+// storage file did not take is a transient failure, as the OTLP
+// specification names it: 503 over HTTP, UNAVAILABLE over gRPC, for
+// spans and logs. The items are in memory.
+func TestSinkAnswersWhatTheFileDidNotTakeAsRetryable(t *testing.T) {
+	store, _ := openFileStore(t, 1) // each export below holds two items
+	sink := NewSink(store)
+	httpAddr, grpcAddr := serveSink(t, sink, sink)
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	traceReq := func(n byte) *collectortrace.ExportTraceServiceRequest {
+		tid := bytes.Repeat([]byte{n}, 16)
+		return &collectortrace.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
+			{TraceId: tid, SpanId: bytes.Repeat([]byte{1}, 8), Name: "job"},
+			{TraceId: tid, SpanId: bytes.Repeat([]byte{2}, 8), ParentSpanId: bytes.Repeat([]byte{1}, 8), Name: "query"},
+		}}}}}}
+	}
+	logsReq := func(n byte) *collectorlogs.ExportLogsServiceRequest {
+		tid := bytes.Repeat([]byte{n}, 16)
+		return &collectorlogs.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{ScopeLogs: []*logspb.ScopeLogs{{LogRecords: []*logspb.LogRecord{
+			{TraceId: tid, Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "a"}}},
+			{TraceId: tid, Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "b"}}},
+		}}}}}}
+	}
+	// OTLP/JSON writes ids in hex.
+	jsonTraces := func(n byte) []byte {
+		return fmt.Appendf(nil, `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"%032x","spanId":"%016x","name":"job"},
+			{"traceId":"%032x","spanId":"%016x","parentSpanId":"%016x","name":"query"}]}]}]}`,
+			bytes.Repeat([]byte{n}, 16), bytes.Repeat([]byte{1}, 8), bytes.Repeat([]byte{n}, 16), bytes.Repeat([]byte{2}, 8), bytes.Repeat([]byte{1}, 8))
+	}
+	jsonLogs := func(n byte) []byte {
+		return fmt.Appendf(nil, `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"%032x","body":{"stringValue":"a"}},
+			{"traceId":"%032x","body":{"stringValue":"b"}}]}]}]}`, bytes.Repeat([]byte{n}, 16), bytes.Repeat([]byte{n}, 16))
+	}
+	postHTTP := func(path, ctype string, body []byte) error {
+		resp, err := http.Post("http://"+httpAddr+path, ctype, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var st spb.Status
+		b, _ := io.ReadAll(resp.Body)
+		if ctype == "application/json" {
+			err = protojson.Unmarshal(b, &st)
+		} else {
+			err = proto.Unmarshal(b, &st)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || err != nil || codes.Code(st.Code) != codes.Unavailable || !strings.Contains(st.Message, "storage") {
+			return fmt.Errorf("answer %s, status %v (%v), want 503 with an UNAVAILABLE status naming the storage", resp.Status, &st, err)
+		}
+		return nil
+	}
+	mustProto := func(m proto.Message) []byte {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	grpcStatus := func(err error) error {
+		if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "storage") {
+			return fmt.Errorf("answer %v, want UNAVAILABLE naming the storage", err)
+		}
+		return nil
+	}
+	tests := []struct {
+		name   string
+		trace  byte
+		export func(n byte) error
+		items  func(id toolbar.TraceID) int
+	}{
+		{"OTLP/HTTP protobuf spans", 1, func(n byte) error { return postHTTP("/v1/traces", "application/x-protobuf", mustProto(traceReq(n))) }, spansOf(store)},
+		{"OTLP/HTTP JSON spans", 2, func(n byte) error { return postHTTP("/v1/traces", "application/json", jsonTraces(n)) }, spansOf(store)},
+		{"OTLP/HTTP protobuf logs", 3, func(n byte) error { return postHTTP("/v1/logs", "application/x-protobuf", mustProto(logsReq(n))) }, logsOf(store)},
+		{"OTLP/HTTP JSON logs", 6, func(n byte) error { return postHTTP("/v1/logs", "application/json", jsonLogs(n)) }, logsOf(store)},
+		{"OTLP/gRPC spans", 4, func(n byte) error {
+			_, err := collectortrace.NewTraceServiceClient(conn).Export(context.Background(), traceReq(n))
+			return grpcStatus(err)
+		}, spansOf(store)},
+		{"Zipkin v2 JSON spans", 7, func(n byte) error {
+			body := fmt.Sprintf(`[{"traceId":"%032x","id":"%016x","name":"job"},{"traceId":"%032x","id":"%016x","parentId":"%016x","name":"query"}]`,
+				bytes.Repeat([]byte{n}, 16), bytes.Repeat([]byte{1}, 8), bytes.Repeat([]byte{n}, 16), bytes.Repeat([]byte{2}, 8), bytes.Repeat([]byte{1}, 8))
+			rec := httptest.NewRecorder()
+			sink.ZipkinHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v2/spans", strings.NewReader(body)))
+			if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "storage") {
+				return fmt.Errorf("answer %d %q, want 503 naming the storage", rec.Code, rec.Body)
+			}
+			return nil
+		}, spansOf(store)},
+		{"OTLP/gRPC logs", 5, func(n byte) error {
+			_, err := collectorlogs.NewLogsServiceClient(conn).Export(context.Background(), logsReq(n))
+			return grpcStatus(err)
+		}, logsOf(store)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.export(tt.trace); err != nil {
+				t.Fatal(err)
+			}
+			var id toolbar.TraceID
+			copy(id[:], bytes.Repeat([]byte{tt.trace}, 16))
+			if n := tt.items(id); n != 2 {
+				t.Errorf("%d items in memory, want 2", n)
+			}
+		})
+	}
+}
+
+func spansOf(s *toolbar.Store) func(toolbar.TraceID) int {
+	return func(id toolbar.TraceID) int { spans, _ := s.Spans(id, 0); return len(spans) }
+}
+
+func logsOf(s *toolbar.Store) func(toolbar.TraceID) int {
+	return func(id toolbar.TraceID) int { logs, _ := s.Logs(id, 0); return len(logs) }
+}
+
+// TestSinkExportTheFileDidNotTakeIsRetriedIntoIt: the Go SDK's exporters,
+// told to retry, send the export again until the file takes it; then its
+// spans and its root's background record are in the file.
+func TestSinkExportTheFileDidNotTakeIsRetriedIntoIt(t *testing.T) {
+	store, path := openFileStore(t, 2) // each export holds three spans
+	sink := NewSink(store)
+	httpAddr, grpcAddr := serveSink(t, sink, sink)
+	ctx := context.Background()
+	httpExp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(httpAddr), otlptracehttp.WithInsecure(),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: 10 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxElapsedTime: 30 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcExp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(grpcAddr), otlptracegrpc.WithInsecure(),
+		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: true, InitialInterval: 10 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxElapsedTime: 30 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	traces := map[string]trace.TraceID{}
+	for i, exp := range []sdktrace.SpanExporter{httpExp, grpcExp} {
+		tid := trace.TraceID{0xb0, byte(i + 1)}
+		traces[fmt.Sprint(i)] = tid
+		sc := func(n byte) trace.SpanContext {
+			return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{byte(i + 1), n}, TraceFlags: trace.FlagsSampled})
+		}
+		now := time.Now()
+		stubs := tracetest.SpanStubs{
+			{Name: "nightly cleanup", SpanContext: sc(1), StartTime: now, EndTime: now.Add(time.Millisecond)},
+			{Name: "DELETE sessions", SpanContext: sc(2), Parent: sc(1), StartTime: now, EndTime: now.Add(time.Millisecond)},
+			{Name: "DELETE carts", SpanContext: sc(3), Parent: sc(1), StartTime: now, EndTime: now.Add(time.Millisecond)},
+		}
+		if err := exp.ExportSpans(ctx, stubs.Snapshots()); err != nil {
+			t.Fatalf("export %d not taken after retries: %v", i, err)
+		}
+		exp.Shutdown(ctx)
+	}
+	if st := store.Stats(); st.StorageDropped == 0 {
+		t.Fatalf("stats %+v: no export was refused, the test proves nothing", st)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := toolbar.OpenStore(path, toolbar.Limits{}, toolbar.StorageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	for name, tid := range traces {
+		id := toolbar.TraceID(tid)
+		if spans, _ := again.Spans(id, 0); len(spans) != 3 {
+			t.Errorf("export %s: %d spans in the file, want 3", name, len(spans))
+		}
+		if recs := again.TraceRequests(id); len(recs) != 1 || recs[0].Kind != toolbar.RecordBackground {
+			t.Errorf("export %s: records in the file %+v, want the root's background record", name, recs)
+		}
 	}
 }

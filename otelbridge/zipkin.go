@@ -82,7 +82,11 @@ func (s *Sink) serveZipkin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	total := len(d.spans) + d.rejected
-	resp := s.ingest(&collectortrace.ExportTraceServiceRequest{ResourceSpans: zipkinToOTLP(d.spans)})
+	resp, err := s.ingestSpans(&collectortrace.ExportTraceServiceRequest{ResourceSpans: zipkinToOTLP(d.spans)})
+	if err != nil { // the storage file did not take them, as the OTLP sink answers
+		zipkinFail(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
 	if n := resp.GetPartialSuccess().GetRejectedSpans(); n > 0 {
 		d.reject(int(n), errors.New("a trace or span id of zeros"))
 	}

@@ -304,3 +304,25 @@ func TestStorageFileOfARunningCaddyIsRefused(t *testing.T) {
 		t.Fatalf("second Caddy: %v, want an error naming the file held by another process:\n%s", err, out)
 	}
 }
+
+// TestStorageValidatesWhileCaddyRuns: `caddy validate` and `caddy adapt
+// --validate` of a running Caddy's config succeed: validating provisions
+// the store in memory and leaves the storage file to the Caddy that holds
+// it, which goes on writing to it.
+func TestStorageValidatesWhileCaddyRuns(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tracebar.db")
+	e := newEnv(t)
+	e.runCaddy(t, storageCaddyfile(file), "127.0.0.1:9")
+	cf := e.writeCaddyfile(t, storageCaddyfile(file), "127.0.0.1:9")
+	for _, args := range [][]string{{"validate", "--config", cf}, {"adapt", "--config", cf, "--validate"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, caddyBin, args...)
+		cmd.Env = append(os.Environ(), "HOME="+e.dir, "XDG_DATA_HOME="+e.dir, "XDG_CONFIG_HOME="+e.dir)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Errorf("caddy %s of the running Caddy's config: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	exportAcknowledged(t, e.otlpHTTP, randomHex(16))
+}

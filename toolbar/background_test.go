@@ -2,21 +2,25 @@ package toolbar
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
 
-// TestPutBackground: the root span of a trace no proxied request started
-// becomes a record of kind background, Done, named by the span (or by its
-// HTTP attributes); spans with a parent, traces that have a record and
-// root spans sent again make none.
-func TestPutBackground(t *testing.T) {
+// TestAddSpansWithBackgroundRoots: the root span of a trace no proxied
+// request started becomes a record of kind background, Done, named by the
+// span (or by its HTTP attributes), with its spans; spans with a parent,
+// traces that have a record, root spans sent again and root spans the
+// store did not take make none.
+func TestAddSpansWithBackgroundRoots(t *testing.T) {
 	start := time.Date(2025, 3, 1, 2, 0, 0, 0, time.UTC)
 	root := func(trace int, name string, attrs ...KeyValue) Span {
 		return Span{TraceID: tid(trace), SpanID: sid(trace), Name: name, Start: start, End: start.Add(1500 * time.Microsecond), Attributes: attrs}
 	}
 	failed := root(5, "cleanup sessions")
 	failed.Status = Status{Code: StatusError, Message: "disk full"}
+	// A trace may take half the store: its third span does not fit.
+	full := []Span{{TraceID: tid(8), SpanID: sid(81), ParentSpanID: sid(80)}, {TraceID: tid(8), SpanID: sid(82), ParentSpanID: sid(80)}, root(8, "too late")}
 	for _, tc := range []struct {
 		name    string
 		proxied bool // the trace has a proxied request's record
@@ -36,18 +40,19 @@ func TestPutBackground(t *testing.T) {
 			[]Record{{ID: sid(5).String(), TraceID: tid(5), URL: "cleanup sessions", Done: true, DurationMs: 1.5, Error: "disk full"}}},
 		{"spans whose parent is elsewhere", false, []Span{{TraceID: tid(6), SpanID: sid(60), ParentSpanID: sid(61), Name: "SELECT"}}, nil},
 		{"a root span in a proxied request's trace", true, []Span{root(7, "documentLoad")}, nil},
+		{"a root span the store dropped, its trace full", false, full, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewStore(Limits{})
+			s := NewStore(Limits{Spans: 4})
 			if tc.proxied {
 				s.PutRequest(&Record{ID: "00000000000000aa", TraceID: tc.spans[0].TraceID})
 			}
-			s.AddSpans(tc.spans)
-			if n := s.PutBackground(tc.spans); n != len(tc.want) {
-				t.Fatalf("%d records published, want %d", n, len(tc.want))
+			added, err := s.AddSpansWithRoots(tc.spans, BackgroundRoots)
+			if err != nil || len(added.Records) != len(tc.want) {
+				t.Fatalf("added %+v (%v), want %d records", added, err, len(tc.want))
 			}
-			if n := s.PutBackground(tc.spans); n != 0 {
-				t.Fatalf("the same spans again published %d records", n)
+			if again, _ := s.AddSpansWithRoots(tc.spans, BackgroundRoots); len(again.Records) != 0 {
+				t.Fatalf("the same spans again published %v", again.Records)
 			}
 			var got []*Record
 			for _, rec := range s.Requests(0) {
@@ -68,6 +73,32 @@ func TestPutBackground(t *testing.T) {
 	}
 }
 
+// TestAddSpansWithImportedRoots: each span of an import whose parent is
+// not among the import's spans becomes an Imported record, unless the
+// store has its record already; the ids of both are listed.
+func TestAddSpansWithImportedRoots(t *testing.T) {
+	s := NewStore(Limits{})
+	own := &Record{ID: sid(1).String(), TraceID: tid(1), Method: "GET", URL: "/own"}
+	s.PutRequest(own)
+	spans := []Span{
+		{TraceID: tid(1), SpanID: sid(1), Name: "GET /own"},                                 // the proxy's record's span
+		{TraceID: tid(1), SpanID: sid(2), ParentSpanID: sid(1), Name: "SELECT"},             // its child
+		{TraceID: tid(2), SpanID: sid(3), ParentSpanID: sid(9), Name: "GET /orders/7"},      // a subtree: its parent not imported
+		{TraceID: tid(2), SpanID: sid(4), ParentSpanID: sid(3), Name: "render"},             // its child
+		{TraceID: tid(3), SpanID: SpanID{}, ParentSpanID: sid(9), Name: "no id, not taken"}, // invalid
+	}
+	added, err := s.AddSpansWithRoots(spans, ImportedRoots)
+	if err != nil || !slices.Equal(added.Records, []string{sid(1).String(), sid(3).String()}) || added.Stored != 4 {
+		t.Fatalf("added %+v (%v), want 4 spans stored, records of span 1 (kept) and span 3", added, err)
+	}
+	if s.Request(own.ID) != own {
+		t.Error("the store's own record was replaced")
+	}
+	if rec := s.Request(sid(3).String()); rec == nil || !rec.Imported || rec.Method != "GET" || rec.URL != "/orders/7" || rec.Kind != "" {
+		t.Errorf("record of the subtree's root %+v, want an imported GET /orders/7", rec)
+	}
+}
+
 // TestBackgroundRecordsInTheHistory: a background record's summary says
 // its kind and reads its spans like any other's (services, queries).
 func TestBackgroundRecordsInTheHistory(t *testing.T) {
@@ -78,8 +109,7 @@ func TestBackgroundRecordsInTheHistory(t *testing.T) {
 		{TraceID: tid(1), SpanID: sid(2), ParentSpanID: sid(1), Name: "DELETE sessions", Resource: res,
 			Attributes: []KeyValue{str("db.system.name", "sqlite"), str("db.query.text", "DELETE FROM sessions WHERE expires < ?")}},
 	}
-	s.AddSpans(spans)
-	s.PutBackground(spans)
+	s.AddSpansWithRoots(spans, BackgroundRoots)
 	got := getSummaries(t, NewAPI(s), 0)
 	if len(got) != 1 {
 		t.Fatalf("%d summaries, want 1", len(got))

@@ -124,56 +124,121 @@ func (s *Store) RecordSpans(rec *Record) []Span {
 	return out
 }
 
-// RecordBackground is the Kind of a record that stands for a trace no
-// proxied request started: a cron job, a worker's job, a CLI command that
-// exported to the sink. The record is the trace's root span (rootRecord).
-const RecordBackground = "background"
+// RootRule says which spans of a batch AddSpansWithRoots makes records of,
+// so that a trace no proxied request started opens in the same panels.
+type RootRule uint8
 
-// PutBackground publishes a record of Kind RecordBackground for each root
-// span (a span without a parent) among spans whose trace has no record,
-// so that the history lists work no proxied request started and opens it
-// in the same panels. The sink calls it after AddSpans: a proxied request
-// publishes its record before its upstream can export a span, and the
-// browser's spans of a page always have a parent (the page's span). It
-// returns how many records it published.
-func (s *Store) PutBackground(spans []Span) int {
-	n := 0
-	for i := range spans {
-		sp := &spans[i]
-		if sp.ParentSpanID.IsValid() || !sp.TraceID.IsValid() || !sp.SpanID.IsValid() {
-			continue
-		}
-		// A record of this span (a retried export) is one of its trace's.
-		if len(s.TraceRequests(sp.TraceID)) > 0 {
-			continue
-		}
-		rec := rootRecord(sp)
-		rec.Kind = RecordBackground
-		s.PutRequest(rec)
-		n++
-	}
-	return n
+const (
+	// BackgroundRoots makes a record of Kind RecordBackground of each span
+	// without a parent in a trace that has no record: the sink's rule. A
+	// proxied request publishes its record before its upstream can export
+	// a span, and the browser's spans of a page always have a parent (the
+	// page's span), so only work no proxied request started gets one.
+	BackgroundRoots RootRule = iota + 1
+	// ImportedRoots makes an Imported record of each span whose parent is
+	// not in the batch, unless the store has a record with its id: the
+	// roots of a trace, or of a part of one, that POST /api/import read.
+	ImportedRoots
+)
+
+// Added is what AddSpansWithRoots did.
+type Added struct {
+	Stored, Duplicates int // as AddSpans returns them
+	// Records are the ids of the records of the batch's roots that the
+	// store holds, published now or before (ImportedRoots), or of the
+	// records published now (BackgroundRoots).
+	Records []string
 }
 
-// rootRecords makes a record of each root span of an OTLP import (a span
-// whose parent is not among spans), so that an imported trace opens in the
-// same panels as a proxied request.
-func rootRecords(spans []Span) []*Record {
-	ids := make(map[SpanID]bool, len(spans))
-	for i := range spans {
-		ids[spans[i].SpanID] = true
+// AddSpansWithRoots stores spans as AddSpans does and, under the same
+// lock, publishes a record of each root span that rule names and the
+// store holds (none for a root it dropped, its trace full). The records
+// go into the storage file's commit that AddSpans waits for: an export
+// acknowledged has its records in the file too.
+func (s *Store) AddSpansWithRoots(spans []Span, rule RootRule) (Added, error) {
+	return s.addWithRecords(spans, rule, nil)
+}
+
+// addWithRecords stores spans, then publishes each of recs whose id the
+// store has no record of, then the records of the roots rule names (none
+// for 0), under one lock, and waits for the file as AddSpans does.
+func (s *Store) addWithRecords(spans []Span, rule RootRule, recs []*Record) (Added, error) {
+	s.mu.Lock()
+	refused := s.disk.refusals()
+	var a Added
+	a.Stored, a.Duplicates = s.addSpansLocked(spans)
+	for _, rec := range recs {
+		if !s.recordAgainLocked(rec.ID) {
+			s.putRequestLocked(rec, true)
+		}
+		a.Records = append(a.Records, rec.ID)
 	}
-	var recs []*Record
+	a.Records = append(a.Records, s.putRootsLocked(spans, rule)...)
+	return a, s.unlockDurable(refused)
+}
+
+// PutBackground publishes the records that BackgroundRoots makes of
+// spans, which the store holds already, and returns how many.
+//
+// Deprecated: AddSpansWithRoots stores spans and their records together,
+// in one commit.
+func (s *Store) PutBackground(spans []Span) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.putRootsLocked(spans, BackgroundRoots))
+}
+
+// recordAgainLocked reports whether the store holds the record with id,
+// and has the storage file write it if it dropped it.
+func (s *Store) recordAgainLocked(id string) bool {
+	e, ok := s.records[id]
+	if ok {
+		s.disk.recordAgain(e.Value.(*Record))
+	}
+	return ok
+}
+
+// putRootsLocked publishes the records that rule makes of spans' roots
+// and returns the ids that Added.Records lists.
+func (s *Store) putRootsLocked(spans []Span, rule RootRule) []string {
+	var inBatch map[SpanID]bool
+	if rule == ImportedRoots {
+		inBatch = make(map[SpanID]bool, len(spans))
+		for i := range spans {
+			inBatch[spans[i].SpanID] = true
+		}
+	}
+	var ids []string
 	for i := range spans {
 		sp := &spans[i]
-		if sp.ParentSpanID.IsValid() && ids[sp.ParentSpanID] {
+		e, ok := s.traces[sp.TraceID]
+		if !ok || !e.Value.(*trace).has(sp.SpanID) {
+			continue // not stored: invalid, or its trace full
+		}
+		t := e.Value.(*trace)
+		var rec *Record
+		switch {
+		case rule == BackgroundRoots && !sp.ParentSpanID.IsValid():
+			if len(t.recs) > 0 { // a proxied request's trace, or a root sent again
+				s.recordAgainLocked(sp.SpanID.String())
+				continue
+			}
+			rec = rootRecord(sp)
+			rec.Kind = RecordBackground
+		case rule == ImportedRoots && (!sp.ParentSpanID.IsValid() || !inBatch[sp.ParentSpanID]):
+			if s.recordAgainLocked(sp.SpanID.String()) {
+				ids = append(ids, sp.SpanID.String())
+				continue
+			}
+			rec = rootRecord(sp)
+			rec.Imported = true
+		default:
 			continue
 		}
-		rec := rootRecord(sp)
-		rec.Imported = true
-		recs = append(recs, rec)
+		s.putRequestLocked(rec, true)
+		ids = append(ids, rec.ID)
 	}
-	return recs
+	return ids
 }
 
 // rootRecord is the record, Done, that stands for sp, the root of a trace
@@ -345,3 +410,50 @@ func spanMs(sp *Span) float64 {
 
 // roundMs drops the float noise of sums below a microsecond.
 func roundMs(ms float64) float64 { return math.Round(ms*1000) / 1000 }
+
+// traceLen returns how many spans trace id holds (0 when unknown), which
+// tells whether the spans of its records may have changed.
+func (s *Store) traceLen(id TraceID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.traces[id]; ok {
+		return len(e.Value.(*trace).spans)
+	}
+	return 0
+}
+
+// recordFacts returns what rec's summary reads off its spans, read again
+// only when rec is replaced or its trace gains spans: the history lists up
+// to a thousand records, each with its trace, on every change.
+func (s *Store) recordFacts(rec *Record) recordFacts {
+	s.mu.Lock()
+	var t *trace
+	n := 0
+	if e, ok := s.traces[rec.TraceID]; ok {
+		t = e.Value.(*trace)
+		n = len(t.spans)
+		if m, ok := t.facts[rec.ID]; ok && m.rec == rec && m.spans == n {
+			s.mu.Unlock()
+			return m.facts
+		}
+	}
+	s.mu.Unlock()
+	// Spans added meanwhile are read too; the memo keeps the count from
+	// before, so the next call reads them again: never a stale answer.
+	f := readFacts(rec, s.RecordSpans(rec))
+	if t == nil {
+		return f
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Only for a record still published: the memos stay as few as the
+	// trace's records.
+	e, ok := s.traces[rec.TraceID]
+	if re, published := s.records[rec.ID]; ok && published && e.Value.(*trace) == t && re.Value.(*Record) == rec {
+		if t.facts == nil {
+			t.facts = map[string]factsMemo{}
+		}
+		t.facts[rec.ID] = factsMemo{rec, n, f}
+	}
+	return f
+}

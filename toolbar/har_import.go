@@ -42,12 +42,21 @@ func (a *API) importTrace(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "toolbar: import: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	recs, spans, err := a.decodeImport(body)
+	in, err := a.decodeImport(body)
 	if err != nil {
 		http.Error(w, "toolbar: import: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, a.storeImport(recs, spans))
+	writeJSON(w, a.storeImport(in))
+}
+
+// imported is what an import's body holds: spans, and the records of a
+// HAR's entries or, for traces, the rule that makes records of their
+// roots.
+type imported struct {
+	recs  []*Record
+	spans []Span
+	roots RootRule
 }
 
 // sameOrigin refuses an import that a page of another origin may have
@@ -83,28 +92,29 @@ func sameOrigin(r *http.Request) error {
 // decodeImport reads an import's body into the records and spans to
 // store: a HAR that Tracebar exported (its entries become records, their
 // _spans the spans), or OTLP/JSON traces (each root span becomes a record,
-// see rootRecords), as a file the toolbar exported or as a trace saved
+// see ImportedRoots), as a file the toolbar exported or as a trace saved
 // from Jaeger's API v3 ({"result": ...}) or Tempo's ({"batches": ...},
 // {"trace": ...}), which DecodeTraces reads too.
-func (a *API) decodeImport(body []byte) ([]*Record, []Span, error) {
+func (a *API) decodeImport(body []byte) (imported, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
-		return nil, nil, fmt.Errorf("not a JSON object: %w", err)
+		return imported{}, fmt.Errorf("not a JSON object: %w", err)
 	}
 	switch {
 	case top["log"] != nil:
-		return a.readHAR(body)
+		recs, spans, err := a.readHAR(body)
+		return imported{recs: recs, spans: spans}, err
 	case top["resourceSpans"] != nil, top["result"] != nil, top["batches"] != nil, top["trace"] != nil:
 		spans, err := a.decodeSpans(body)
 		if err != nil {
-			return nil, nil, err
+			return imported{}, err
 		}
 		if len(spans) == 0 {
-			return nil, nil, errors.New("the trace holds no spans")
+			return imported{}, errors.New("the trace holds no spans")
 		}
-		return rootRecords(spans), spans, nil
+		return imported{spans: spans, roots: ImportedRoots}, nil
 	}
-	return nil, nil, errors.New(`want a HAR that Tracebar exported (an object with "log"), OTLP/JSON traces (an object with "resourceSpans"), ` +
+	return imported{}, errors.New(`want a HAR that Tracebar exported (an object with "log"), OTLP/JSON traces (an object with "resourceSpans"), ` +
 		`or a trace from Jaeger's API v3 ("result") or Tempo's ("batches", "trace")`)
 }
 
@@ -114,12 +124,12 @@ type importResult struct {
 	Requests []string  `json:"requests"`
 }
 
-// storeImport adds an import's spans, then its records, to the store.
-// Every span is marked tracebar.source = ImportSource, whatever source it
-// claims (a HAR from a toolbar with a backend says BackendSource; a
-// crafted file may say anything). A record the store has already stays
-// as it is.
-func (a *API) storeImport(recs []*Record, spans []Span) importResult {
+// storeImport adds an import's spans and records to the store, in one
+// step (AddSpansWithRoots). Every span is marked tracebar.source =
+// ImportSource, whatever source it claims (a HAR from a toolbar with a
+// backend says BackendSource; a crafted file may say anything). A record
+// the store has already stays as it is.
+func (a *API) storeImport(in imported) importResult {
 	out := importResult{TraceIDs: []TraceID{}, Requests: []string{}}
 	seen := map[TraceID]bool{}
 	addTrace := func(id TraceID) {
@@ -128,19 +138,17 @@ func (a *API) storeImport(recs []*Record, spans []Span) importResult {
 			out.TraceIDs = append(out.TraceIDs, id)
 		}
 	}
-	for i := range spans {
-		markImported(&spans[i])
-		addTrace(spans[i].TraceID)
+	for i := range in.spans {
+		markImported(&in.spans[i])
+		addTrace(in.spans[i].TraceID)
 	}
-	// Spans first: a record's summary reads its spans when it is published.
-	a.Store.AddSpans(spans)
-	for _, rec := range recs {
-		if a.Store.Request(rec.ID) == nil {
-			a.Store.PutRequest(rec)
-		}
+	for _, rec := range in.recs {
 		addTrace(rec.TraceID)
-		out.Requests = append(out.Requests, rec.ID)
 	}
+	// The import is in memory, which is what the user asked to see; a
+	// storage file that failed to take it retries, and logs (onError).
+	added, _ := a.Store.addWithRecords(in.spans, in.roots, in.recs)
+	out.Requests = append(out.Requests, added.Records...)
 	return out
 }
 

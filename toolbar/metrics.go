@@ -103,7 +103,7 @@ type MetricSeries struct {
 // MetricLimits bound a MetricStore; zero fields take the defaults.
 type MetricLimits struct {
 	Series int // series kept (default 2000); the least recently updated go first
-	Points int // newest points kept per series (default 120: an hour at the SDKs' 30–60 s interval)
+	Points int // newest points kept per series (default 120: one to two hours at the SDKs' 30–60 s interval)
 	Bytes  int // estimated bytes of all series (default 32 MiB)
 }
 
@@ -129,11 +129,10 @@ const maxExemplars = 32
 type MetricStore struct {
 	limits MetricLimits
 
-	mu      sync.Mutex
-	series  map[string]*list.Element // of *series, least recently updated at Front
-	order   *list.List
-	bytes   int
-	evicted uint64 // series evicted to stay within the limits
+	mu     sync.Mutex
+	series map[string]*list.Element // of *series, least recently updated at Front
+	order  *list.List
+	bytes  int
 }
 
 type series struct {
@@ -204,7 +203,6 @@ func (m *MetricStore) Add(batch []MetricSeries) (rejected int) {
 		s := m.order.Remove(m.order.Front()).(*series)
 		delete(m.series, s.key)
 		m.bytes -= s.bytes
-		m.evicted++
 	}
 	return rejected
 }
@@ -352,18 +350,4 @@ func (m *MetricStore) Services() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// MetricStats tells how full a MetricStore is.
-type MetricStats struct {
-	Series  int    `json:"series"`
-	Bytes   int    `json:"bytes"`
-	Evicted uint64 `json:"evictedSeries"`
-}
-
-// Stats returns the store's fill level.
-func (m *MetricStore) Stats() MetricStats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return MetricStats{Series: m.order.Len(), Bytes: m.bytes, Evicted: m.evicted}
 }

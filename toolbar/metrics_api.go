@@ -167,12 +167,9 @@ func parseTimeParam(v string) (time.Time, error) {
 // linkExemplars names, on each exemplar, the record its trace belongs to:
 // the one whose span is the exemplar's span or an ancestor of it, else
 // the trace's first. The exemplars are copied: the store's are shared.
+// Each trace is read once, however many exemplars name it.
 func (a *API) linkExemplars(series []MetricSeries) {
-	type ref struct {
-		trace TraceID
-		span  SpanID
-	}
-	known := map[ref]string{}
+	traces := map[TraceID]*exemplarTrace{}
 	link := func(p *MetricPoint) {
 		if len(p.Exemplars) == 0 {
 			return
@@ -183,13 +180,12 @@ func (a *API) linkExemplars(series []MetricSeries) {
 			if !e.TraceID.IsValid() {
 				continue
 			}
-			k := ref{e.TraceID, e.SpanID}
-			id, ok := known[k]
+			t, ok := traces[e.TraceID]
 			if !ok {
-				id = a.requestOf(e.TraceID, e.SpanID)
-				known[k] = id
+				t = a.exemplarTrace(e.TraceID)
+				traces[e.TraceID] = t
 			}
-			e.Request = id
+			e.Request = t.requestOf(e.SpanID)
 		}
 	}
 	for i := range series {
@@ -202,30 +198,47 @@ func (a *API) linkExemplars(series []MetricSeries) {
 	}
 }
 
-// requestOf returns the id of the record of trace that holds span, "" when
-// the Store has no record of the trace.
-func (a *API) requestOf(trace TraceID, span SpanID) string {
+// exemplarTrace is what telling an exemplar's record takes of its trace:
+// its records and, when it has several, its spans' parents.
+type exemplarTrace struct {
+	first  string          // the trace's first record; "" when the Store has none
+	ids    map[string]bool // its records, when more than one
+	parent map[SpanID]SpanID
+}
+
+func (a *API) exemplarTrace(trace TraceID) *exemplarTrace {
 	recs := a.Store.TraceRequests(trace)
-	if len(recs) < 2 {
-		if len(recs) == 0 {
-			return ""
-		}
-		return recs[0].ID
+	t := &exemplarTrace{}
+	if len(recs) == 0 {
+		return t
 	}
-	ids := make(map[string]bool, len(recs))
+	t.first = recs[0].ID
+	if len(recs) == 1 {
+		return t
+	}
+	t.ids = make(map[string]bool, len(recs))
 	for _, rec := range recs {
-		ids[rec.ID] = true
+		t.ids[rec.ID] = true
 	}
 	spans, _ := a.Store.Spans(trace, 0)
-	parent := make(map[SpanID]SpanID, len(spans))
+	t.parent = make(map[SpanID]SpanID, len(spans))
 	for i := range spans {
-		parent[spans[i].SpanID] = spans[i].ParentSpanID
+		t.parent[spans[i].SpanID] = spans[i].ParentSpanID
+	}
+	return t
+}
+
+// requestOf returns the id of the record that holds span: the nearest
+// record among span and its ancestors, else the trace's first.
+func (t *exemplarTrace) requestOf(span SpanID) string {
+	if t.ids == nil {
+		return t.first
 	}
 	// Up the parents, at most once per span: a cycle cannot loop.
-	for id, steps := span, 0; id.IsValid() && steps <= len(spans); id, steps = parent[id], steps+1 {
-		if ids[id.String()] {
+	for id, steps := span, 0; id.IsValid() && steps <= len(t.parent); id, steps = t.parent[id], steps+1 {
+		if t.ids[id.String()] {
 			return id.String()
 		}
 	}
-	return recs[0].ID
+	return t.first
 }

@@ -1,18 +1,13 @@
 package toolbar
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // A storage file is a bbolt database with four buckets:
@@ -26,13 +21,24 @@ import (
 //
 // The Store stays the read path: the file is written through (a journal
 // of what the Store accepted and evicted, in its order) and read once, at
-// start-up, to fill the Store again. AddSpans and AddLogs return once
-// their items, and all that the Store accepted before, are committed: the
-// sink acknowledges an export after they return, and an acknowledgement
-// covers what came before it. Records (PutRequest) and the proxy's own
-// spans (AddProxySpans) go into the next commit without waiting for it:
-// no one acknowledges them, and no proxied request should wait for the
-// disk.
+// start-up, to fill the Store again.
+//
+// AddSpans and AddLogs return once their items, and all that the Store
+// accepted before, are committed, or with an error when that commit
+// failed: the sink acknowledges an export only after they return without
+// one, and an acknowledgement covers what came before it. Records
+// (PutRequest) and the proxy's own spans (AddProxySpans) go into the next
+// commit without waiting for it: no one acknowledges them, and no proxied
+// request should wait for the disk.
+//
+// A commit that fails leaves the Store as it is (the items stay in
+// memory) and its operations at the front of the queue: the next commit
+// writes them first, after a pause that grows with each failure in a row.
+// After maxAttempts failures in a row the operations are dropped, so that
+// a file that cannot be written holds no memory for ever; so are items
+// beyond StorageOptions.MaxPending. Both are counted (Stats) and reported,
+// and a dropped span is written when it is stored again: the export that
+// was told of the failure and sent again.
 var (
 	bucketMeta    = []byte("meta")
 	bucketTraces  = []byte("traces")
@@ -44,57 +50,14 @@ var (
 // storageFormat names the layout above; a file with another is refused.
 const storageFormat = "tracebar storage 1"
 
-// lockTimeout bounds the wait for the file's lock (bbolt's flock): another
-// process that holds it is an error, not a hang.
-const lockTimeout = 2 * time.Second
-
-// OpenStore returns a Store bounded by l that also keeps its records, spans
-// and logs in the file at path (created if missing), filled from it first:
-// the oldest traces and records beyond l are dropped from memory and from
-// the file. Only one process may hold the file. onError, if not nil, hears
-// of commits that fail later; the Store goes on in memory. Close it when
-// done.
-func OpenStore(path string, l Limits, onError func(error)) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
-	switch {
-	case errors.Is(err, bolterrors.ErrTimeout):
-		return nil, fmt.Errorf("storage %s: another process holds the file (another Caddy?); not released within %s", path, lockTimeout)
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("storage %s: %w", path, err)
-	case err != nil:
-		return nil, fmt.Errorf("storage %s: not a Tracebar storage file, or a damaged one: %w", path, err)
-	}
-	s := NewStore(l)
-	j := &journal{db: db, onError: onError, traceSeq: map[TraceID]uint64{}, recSeq: map[string]uint64{}}
-	if err := j.load(s); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("storage %s: %w", path, err)
-	}
-	j.next = newCommit()
-	j.cond = sync.NewCond(&j.mu)
-	j.stopped = make(chan struct{})
-	s.disk = j
-	go j.run()
-	return s, nil
-}
-
-// Close commits what the store accepted and closes its storage file, if
-// it has one. The store goes on in memory only.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	j := s.disk
-	s.disk = nil
-	s.mu.Unlock()
-	if j == nil {
-		return nil
-	}
-	j.mu.Lock()
-	j.closed = true
-	j.cond.Signal()
-	j.mu.Unlock()
-	<-j.stopped
-	return j.db.Close()
-}
+// The pause after a failed commit: retryFirst after the first, twice the
+// last after each further one, at most retryMax. maxAttempts commits in
+// a row fail before the journal drops what it holds (some 4 s of pauses).
+const (
+	retryFirst  = 50 * time.Millisecond
+	retryMax    = time.Second
+	maxAttempts = 8
+)
 
 // journal writes what the Store accepts to its file. The Store calls its
 // methods under its lock, so the operations queue in the Store's order; a
@@ -105,20 +68,34 @@ func (s *Store) Close() error {
 // written, it may run a function twice, and it waits up to MaxBatchDelay
 // (10 ms) before it commits.
 type journal struct {
-	db      *bolt.DB
-	onError func(error)
+	db         *bolt.DB
+	onError    func(error)
+	maxPending int
+	after      func(time.Duration) <-chan time.Time
 
 	mu      sync.Mutex
 	cond    *sync.Cond // signalled when next gains operations, or on close
 	next    *commit    // queuing
 	last    *commit    // committing, or committed last
-	closed  bool
-	stopped chan struct{} // closed when run returns
+	pending int        // items (spans, logs, records) queued or committing
+	// lost holds the spans whose writes were dropped, by trace, until
+	// they are stored again or their trace is evicted; lostRecs the
+	// records, until they are published again or evicted.
+	lost       map[TraceID]map[SpanID]struct{}
+	lostRecs   map[string]struct{}
+	unreported int // items refused since the last report
+	closed     bool
+	closing    chan struct{} // closed on close: ends a pause
+	stopped    chan struct{} // closed when run returns
+
 	failed  atomic.Uint64 // commits that failed
+	dropped atomic.Uint64 // items never written: refused, skipped, or given up
+	refused atomic.Uint64 // of dropped, those beyond maxPending (counted under the Store's lock)
 
 	// Used by run only (and load, before it starts).
 	traceSeq map[TraceID]uint64 // the seq of each trace in the file
 	recSeq   map[string]uint64  // the seq of each record
+	failures int                // commits that failed in a row
 }
 
 // commit is one group of operations; done is closed once it is durable
@@ -160,6 +137,11 @@ type op struct {
 	id    string     // opDropRecord
 }
 
+// item reports whether o writes an item (a span, log or record), which
+// counts against maxPending; the others keep the file's traces and
+// records in step with the Store's.
+func (o op) item() bool { return o.kind == opSpan || o.kind == opLog || o.kind == opRecord }
+
 // The Store's hooks; each does nothing on a nil journal (no file).
 
 func (j *journal) trace(id TraceID)     { j.add(op{kind: opTrace, trace: id}) }
@@ -169,42 +151,139 @@ func (j *journal) log(l *LogRecord)     { j.add(op{kind: opLog, trace: l.TraceID
 func (j *journal) record(r *Record)     { j.add(op{kind: opRecord, rec: r}) }
 func (j *journal) dropRecord(id string) { j.add(op{kind: opDropRecord, id: id}) }
 
+// spanAgain writes sp, a span the Store holds already, if its write was
+// dropped: an export sent again after it was told of the failure.
+func (j *journal) spanAgain(sp Span) {
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	spans := j.lost[sp.TraceID]
+	if _, ok := spans[sp.SpanID]; !ok {
+		return
+	}
+	delete(spans, sp.SpanID)
+	if len(spans) == 0 {
+		delete(j.lost, sp.TraceID)
+	}
+	j.addLocked(op{kind: opSpan, trace: sp.TraceID, span: &sp})
+}
+
+// recordAgain writes r, a record the Store holds already, if its write
+// was dropped: the record of a root span sent again (AddSpansWithRoots).
+func (j *journal) recordAgain(r *Record) {
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, ok := j.lostRecs[r.ID]; ok {
+		j.addLocked(op{kind: opRecord, rec: r})
+	}
+}
+
 func (j *journal) add(o op) {
 	if j == nil {
 		return
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.addLocked(o)
+}
+
+func (j *journal) addLocked(o op) {
 	if j.closed {
 		return
+	}
+	switch {
+	case o.kind == opEvict:
+		delete(j.lost, o.trace)
+	case o.kind == opDropRecord:
+		delete(j.lostRecs, o.id)
+	case o.item() && j.pending >= j.maxPending:
+		j.refused.Add(1)
+		j.dropped.Add(1)
+		j.unreported++
+		j.loseLocked(o)
+		return
+	case o.item():
+		j.pending++
+		if o.kind == opRecord {
+			delete(j.lostRecs, o.rec.ID) // this write covers the one dropped
+		}
 	}
 	j.next.ops = append(j.next.ops, o)
 	j.cond.Signal()
 }
 
+// loseLocked remembers a span or record whose write is dropped.
+func (j *journal) loseLocked(o op) {
+	switch o.kind {
+	case opRecord:
+		j.lostRecs[o.rec.ID] = struct{}{}
+		return
+	case opDropRecord:
+		delete(j.lostRecs, o.id)
+		return
+	case opEvict:
+		delete(j.lost, o.trace)
+		return
+	case opSpan:
+	default:
+		return
+	}
+	spans := j.lost[o.trace]
+	if spans == nil {
+		spans = map[SpanID]struct{}{}
+		j.lost[o.trace] = spans
+	}
+	spans[o.span.SpanID] = struct{}{}
+}
+
 // AddProxySpans stores spans as AddSpans does, but returns without
 // waiting for the storage file: for the proxy's own spans, which no one
 // acknowledges, so that no proxied request waits for the disk. The next
-// commit takes them, in order with the rest.
+// commit takes them, in order with the rest, unless the file is too far
+// behind (StorageOptions.MaxPending): then they are kept in memory only,
+// counted and reported.
 func (s *Store) AddProxySpans(spans []Span) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addSpansLocked(spans)
 }
 
-// unlockDurable unlocks s, then waits until all it accepted is committed.
-func (s *Store) unlockDurable() {
-	c := s.disk.barrier()
-	s.mu.Unlock()
-	c.wait()
-}
-
-// failures returns how many commits failed.
-func (j *journal) failures() uint64 {
+// refusals returns how many items the journal refused for maxPending; the
+// Store reads it under its lock, before and after it adds, to learn
+// whether some of its own were.
+func (j *journal) refusals() uint64 {
 	if j == nil {
 		return 0
 	}
-	return j.failed.Load()
+	return j.refused.Load()
+}
+
+// unlockDurable unlocks s, then waits until all it accepted is committed.
+// It returns an error when that commit failed, or at once when the file
+// refused some of what the caller added (refusals were refusedBefore).
+func (s *Store) unlockDurable(refusedBefore uint64) error {
+	j := s.disk
+	if n := j.refusals() - refusedBefore; n > 0 {
+		s.mu.Unlock()
+		return fmt.Errorf("storage: %d items not written, the file being %d items behind (kept in memory)", n, j.maxPending)
+	}
+	c := j.barrier()
+	s.mu.Unlock()
+	return c.wait()
+}
+
+// counts returns how many commits failed and how many items were never
+// written.
+func (j *journal) counts() (failed, dropped uint64) {
+	if j == nil {
+		return 0, 0
+	}
+	return j.failed.Load(), j.dropped.Load()
 }
 
 // barrier returns the commit that makes durable all that was queued so
@@ -222,181 +301,138 @@ func (j *journal) barrier() *commit {
 }
 
 // run commits the queued operations until the journal is closed and all
-// are committed.
+// are committed (or dropped).
 func (j *journal) run() {
 	defer close(j.stopped)
 	for {
-		j.mu.Lock()
-		for len(j.next.ops) == 0 && !j.closed {
-			j.cond.Wait()
-		}
-		c := j.next
-		if len(c.ops) == 0 { // closed, and all committed
-			j.mu.Unlock()
+		c := j.take()
+		if c == nil {
 			return
 		}
-		j.next, j.last = newCommit(), c
-		j.mu.Unlock()
-
-		c.err = j.db.Update(func(tx *bolt.Tx) error { return j.apply(tx, c.ops) })
-		if c.err != nil {
-			// The sequences the failed transaction handed out were
-			// rolled back with it: take the file's again.
-			c.err = errors.Join(fmt.Errorf("storage: commit: %w", c.err), j.db.View(j.readSeqs))
-			j.report(c.err)
-		}
-		c.ops = nil
-		close(c.done)
-	}
-}
-
-// apply writes ops in one transaction: the spans and logs one trace gains
-// become one chunk.
-func (j *journal) apply(tx *bolt.Tx, ops []op) error {
-	traces, chunks, records := tx.Bucket(bucketTraces), tx.Bucket(bucketChunks), tx.Bucket(bucketRecords)
-	var (
-		added = map[uint64]*chunk{}
-		order []uint64 // trace seqs in the order they gained items
-	)
-	newTrace := func(id TraceID) (uint64, error) {
-		seq, err := traces.NextSequence()
+		var w *writer
+		err := j.db.Update(func(tx *bolt.Tx) (err error) {
+			w, err = j.write(tx, c.ops)
+			return err
+		})
 		if err == nil {
-			j.traceSeq[id] = seq
-			err = traces.Put(u64(seq), id[:])
+			w.keepSeqs()
+		} else {
+			err = fmt.Errorf("storage: commit: %w", err)
 		}
-		return seq, err
-	}
-	for _, o := range ops {
-		var err error
-		switch o.kind {
-		case opTrace:
-			_, err = newTrace(o.trace)
-		case opEvict:
-			seq, ok := j.traceSeq[o.trace]
-			if !ok {
-				break
-			}
-			delete(j.traceSeq, o.trace)
-			delete(added, seq)
-			err = deleteTrace(traces, chunks, seq)
-		case opSpan, opLog:
-			seq, ok := j.traceSeq[o.trace]
-			if !ok { // made in a commit that failed
-				if seq, err = newTrace(o.trace); err != nil {
-					break
-				}
-			}
-			c := added[seq]
-			if c == nil {
-				c = &chunk{trace: o.trace}
-				added[seq] = c
-				order = append(order, seq)
-			}
-			if o.span != nil {
-				c.spans = append(c.spans, *o.span)
-			} else {
-				c.logs = append(c.logs, *o.log)
-			}
-		case opRecord:
-			err = j.putRecord(records, o.rec)
-		case opDropRecord:
-			delete(j.recSeq, o.id)
-			err = records.Delete([]byte(o.id))
-		}
-		if err != nil {
-			return err
+		if j.settle(c, err) {
+			j.pause()
 		}
 	}
-	for _, seq := range order {
-		c, ok := added[seq]
-		if !ok { // evicted in this commit
-			continue
-		}
-		n, err := chunks.NextSequence()
-		if err != nil {
-			return err
-		}
-		if err := chunks.Put(append(u64(seq), u64(n)...), c.encode()); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
-// report counts a failure and tells onError.
-func (j *journal) report(err error) {
-	j.failed.Add(1)
+// take waits for operations and returns the commit of all that queued,
+// or nil once the journal is closed and none is left.
+func (j *journal) take() *commit {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for len(j.next.ops) == 0 && !j.closed {
+		j.cond.Wait()
+	}
+	c := j.next
+	if len(c.ops) == 0 {
+		return nil
+	}
+	j.next, j.last = newCommit(), c
+	return c
+}
+
+// settle ends commit c, which failed if err is not nil: its operations go
+// to the front of the next commit, before its waiters hear of the failure
+// (one whose export is sent again then waits for them), or are dropped
+// after maxAttempts failures in a row or once the journal is closed. It
+// reports what went wrong, and whether run should pause before the next
+// commit.
+func (j *journal) settle(c *commit, err error) (retry bool) {
+	var report []error
+	j.mu.Lock()
+	switch {
+	case err == nil:
+		j.failures = 0
+		j.pending -= items(c.ops)
+	case j.failures+1 >= maxAttempts || j.closed:
+		n := j.dropLocked(c.ops)
+		report = append(report, err, fmt.Errorf("storage: %d items not written after %d failed commits in a row (kept in memory)", n, j.failures+1))
+		j.failures = 0
+		j.last = nil // what is left to wait for was dropped
+	default:
+		j.failures++
+		j.next.ops = append(c.ops[:len(c.ops):len(c.ops)], j.next.ops...)
+		report, retry = append(report, err), true
+	}
+	if j.unreported > 0 {
+		report = append(report, fmt.Errorf("storage: %d items not written, the file being %d items behind (kept in memory)", j.unreported, j.maxPending))
+		j.unreported = 0
+	}
+	j.mu.Unlock()
+	c.err = err
+	close(c.done)
+	if err != nil {
+		j.failed.Add(1)
+	}
+	for _, err := range report {
+		j.tell(err)
+	}
+	return retry
+}
+
+// dropLocked gives up on ops, which a commit failed to write, and returns
+// how many items they held. Their spans are written if stored again,
+// unless their trace was evicted meanwhile (a later operation).
+func (j *journal) dropLocked(ops []op) int {
+	n := items(ops)
+	for _, o := range ops {
+		j.loseLocked(o)
+	}
+	for _, o := range j.next.ops {
+		switch o.kind {
+		case opEvict:
+			delete(j.lost, o.trace)
+		case opDropRecord, opRecord: // evicted, or written anew
+			delete(j.lostRecs, recordID(o))
+		}
+	}
+	j.pending -= n
+	j.dropped.Add(uint64(n))
+	return n
+}
+
+// pause waits after a failed commit, less if the journal is closed.
+func (j *journal) pause() {
+	select {
+	case <-j.after(min(retryFirst<<(j.failures-1), retryMax)):
+	case <-j.closing:
+	}
+}
+
+// recordID is the id of the record an opRecord or opDropRecord names.
+func recordID(o op) string {
+	if o.rec != nil {
+		return o.rec.ID
+	}
+	return o.id
+}
+
+// items counts the operations of ops that write an item.
+func items(ops []op) int {
+	n := 0
+	for _, o := range ops {
+		if o.item() {
+			n++
+		}
+	}
+	return n
+}
+
+// tell passes err to onError.
+func (j *journal) tell(err error) {
 	if j.onError != nil {
 		j.onError(err)
 	}
-}
-
-// putRecord writes r, or reports and skips one it cannot, so that a bad
-// record fails no commit of acknowledged spans.
-func (j *journal) putRecord(records *bolt.Bucket, r *Record) error {
-	b, err := json.Marshal(storedRecord{r, traceIDText(r.TraceID)})
-	if err == nil && (r.ID == "" || len(r.ID) > bolt.MaxKeySize) {
-		err = errors.New("not a key")
-	}
-	if err != nil {
-		j.report(fmt.Errorf("storage: record %q skipped: %w", r.ID, err))
-		return nil
-	}
-	seq, ok := j.recSeq[r.ID]
-	if !ok {
-		if seq, err = records.NextSequence(); err != nil {
-			return err
-		}
-		j.recSeq[r.ID] = seq
-	}
-	return records.Put([]byte(r.ID), append(u64(seq), b...))
-}
-
-// storedRecord is a Record as the file keeps it: its API JSON, but with a
-// trace id that may be zero (an imported record's).
-type storedRecord struct {
-	*Record
-	TraceID string `json:"traceId"` // shadows Record.TraceID
-}
-
-func traceIDText(id TraceID) string {
-	if !id.IsValid() {
-		return ""
-	}
-	return id.String()
-}
-
-// deleteTrace deletes the trace with seq and its chunks.
-func deleteTrace(traces, chunks *bolt.Bucket, seq uint64) error {
-	prefix := u64(seq)
-	var keys [][]byte
-	c := chunks.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, bytes.Clone(k))
-	}
-	for _, k := range keys {
-		if err := chunks.Delete(k); err != nil {
-			return err
-		}
-	}
-	return traces.Delete(prefix)
-}
-
-// readSeqs sets the journal's sequences from the file.
-func (j *journal) readSeqs(tx *bolt.Tx) error {
-	clear(j.traceSeq)
-	clear(j.recSeq)
-	err := tx.Bucket(bucketTraces).ForEach(func(k, v []byte) error {
-		j.traceSeq[TraceID(v)] = binary.BigEndian.Uint64(k)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
-		j.recSeq[string(k)] = binary.BigEndian.Uint64(v)
-		return nil
-	})
 }
 
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 16), n) }

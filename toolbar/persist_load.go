@@ -30,93 +30,82 @@ func (j *journal) load(s *Store) (err error) {
 		if err := checkFormat(tx); err != nil {
 			return err
 		}
-		traces, chunks, records := tx.Bucket(bucketTraces), tx.Bucket(bucketChunks), tx.Bucket(bucketRecords)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		var staleTraces []uint64 // a trace id's earlier seqs, if a commit failed
-		err := traces.ForEach(func(k, v []byte) error {
-			if len(k) != 8 || len(v) != len(TraceID{}) {
-				return fmt.Errorf("damaged file: trace key %x", k)
-			}
-			if old, ok := j.traceSeq[TraceID(v)]; ok {
-				staleTraces = append(staleTraces, old)
-			}
-			j.traceSeq[TraceID(v)] = binary.BigEndian.Uint64(k)
-			s.traceLocked(TraceID(v))
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		in := interner{resources: map[string]*Resource{}, scopes: map[string]*Scope{}}
-		var stale [][]byte // chunks of traces evicted for the bounds, or left over
-		err = chunks.ForEach(func(k, v []byte) error {
-			if len(k) != 16 {
-				return fmt.Errorf("damaged file: chunk key %x", k)
-			}
-			c, err := decodeChunk(v, &in)
-			if err != nil {
-				return fmt.Errorf("damaged file: chunk %x: %w", k, err)
-			}
-			e := s.traces[c.trace]
-			if seq, ok := j.traceSeq[c.trace]; !ok || seq != binary.BigEndian.Uint64(k) || e == nil {
-				stale = append(stale, bytes.Clone(k))
-				return nil
-			}
-			t := e.Value.(*trace)
-			t.spans = slices.Grow(t.spans, len(c.spans))
-			// A trace evicted for the bounds while loading stays out.
-			for i := 0; i < len(c.spans) && s.traces[c.trace] != nil; i++ {
-				s.addSpanLocked(c.spans[i])
-			}
-			for i := 0; i < len(c.logs) && s.traces[c.trace] != nil; i++ {
-				s.addLogLocked(c.logs[i])
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := j.loadRecords(s, records); err != nil {
-			return err
-		}
-		// Delete what the bounds left out.
-		for _, k := range stale {
-			if err := chunks.Delete(k); err != nil {
+		l := &loader{j: j, s: s, traces: tx.Bucket(bucketTraces), chunks: tx.Bucket(bucketChunks), records: tx.Bucket(bucketRecords)}
+		for _, step := range []func() error{l.loadTraces, l.loadChunks, l.loadRecords, l.deleteStale} {
+			if err := step(); err != nil {
 				return err
-			}
-		}
-		for id, seq := range j.traceSeq {
-			if s.traces[id] == nil {
-				delete(j.traceSeq, id)
-				staleTraces = append(staleTraces, seq)
-			}
-		}
-		for _, seq := range staleTraces {
-			if err := deleteTrace(traces, chunks, seq); err != nil {
-				return err
-			}
-		}
-		for id := range j.recSeq {
-			if s.records[id] == nil {
-				delete(j.recSeq, id)
-				if err := records.Delete([]byte(id)); err != nil {
-					return err
-				}
 			}
 		}
 		return nil
 	})
 }
 
-// loadRecords publishes the file's records in s, oldest first.
-func (j *journal) loadRecords(s *Store, records *bolt.Bucket) error {
+// loader is one load's transaction and what it found to delete.
+type loader struct {
+	j                       *journal
+	s                       *Store
+	traces, chunks, records *bolt.Bucket
+
+	staleTraces []uint64 // seqs of traces the bounds left out, or made again after a dropped eviction
+	staleChunks [][]byte // chunks of traces the bounds left out, or left over
+}
+
+// loadTraces makes the file's traces in s, oldest first.
+func (l *loader) loadTraces() error {
+	return l.traces.ForEach(func(k, v []byte) error {
+		if len(k) != 8 || len(v) != len(TraceID{}) {
+			return fmt.Errorf("damaged file: trace key %x", k)
+		}
+		id := TraceID(v)
+		if old, ok := l.j.traceSeq[id]; ok {
+			l.staleTraces = append(l.staleTraces, old)
+		}
+		l.j.traceSeq[id] = binary.BigEndian.Uint64(k)
+		l.s.traceLocked(id)
+		return nil
+	})
+}
+
+// loadChunks adds the spans and logs of each chunk to its trace.
+func (l *loader) loadChunks() error {
+	in := interner{resources: map[string]*Resource{}, scopes: map[string]*Scope{}}
+	return l.chunks.ForEach(func(k, v []byte) error {
+		if len(k) != 16 {
+			return fmt.Errorf("damaged file: chunk key %x", k)
+		}
+		c, err := decodeChunk(v, &in)
+		if err != nil {
+			return fmt.Errorf("damaged file: chunk %x: %w", k, err)
+		}
+		e := l.s.traces[c.trace]
+		if seq, ok := l.j.traceSeq[c.trace]; !ok || seq != binary.BigEndian.Uint64(k) || e == nil {
+			l.staleChunks = append(l.staleChunks, bytes.Clone(k))
+			return nil
+		}
+		t := e.Value.(*trace)
+		t.spans = slices.Grow(t.spans, len(c.spans))
+		// A trace evicted for the bounds while loading stays out.
+		for i := 0; i < len(c.spans) && l.s.traces[c.trace] != nil; i++ {
+			l.s.addSpanLocked(c.spans[i])
+		}
+		for i := 0; i < len(c.logs) && l.s.traces[c.trace] != nil; i++ {
+			l.s.addLogLocked(c.logs[i])
+		}
+		return nil
+	})
+}
+
+// loadRecords publishes the file's records in s, oldest first. A record
+// is its key's: one that names another id is a damaged file.
+func (l *loader) loadRecords() error {
 	type seqRecord struct {
 		seq uint64
 		rec *Record
 	}
 	var recs []seqRecord
-	err := records.ForEach(func(k, v []byte) error {
+	err := l.records.ForEach(func(k, v []byte) error {
 		r := new(Record)
 		sr := storedRecord{Record: r}
 		if len(v) < 8 {
@@ -124,6 +113,9 @@ func (j *journal) loadRecords(s *Store, records *bolt.Bucket) error {
 		}
 		if err := json.Unmarshal(v[8:], &sr); err != nil {
 			return fmt.Errorf("damaged file: record %q: %w", k, err)
+		}
+		if r.ID != string(k) {
+			return fmt.Errorf("damaged file: record %q holds record %q", k, r.ID)
 		}
 		if sr.TraceID != "" {
 			if err := r.TraceID.UnmarshalText([]byte(sr.TraceID)); err != nil {
@@ -134,7 +126,7 @@ func (j *journal) loadRecords(s *Store, records *bolt.Bucket) error {
 			r.Done, r.Error = true, interrupted
 		}
 		seq := binary.BigEndian.Uint64(v)
-		j.recSeq[r.ID] = seq
+		l.j.recSeq[string(k)] = seq
 		recs = append(recs, seqRecord{seq, r})
 		return nil
 	})
@@ -143,7 +135,37 @@ func (j *journal) loadRecords(s *Store, records *bolt.Bucket) error {
 	}
 	slices.SortFunc(recs, func(a, b seqRecord) int { return cmp.Compare(a.seq, b.seq) })
 	for _, r := range recs {
-		s.putRequestLocked(r.rec, false)
+		l.s.putRequestLocked(r.rec, false)
+	}
+	return nil
+}
+
+// deleteStale deletes from the file what the bounds left out of s, and
+// what was left over.
+func (l *loader) deleteStale() error {
+	for _, k := range l.staleChunks {
+		if err := l.chunks.Delete(k); err != nil {
+			return err
+		}
+	}
+	for id, seq := range l.j.traceSeq {
+		if l.s.traces[id] == nil {
+			delete(l.j.traceSeq, id)
+			l.staleTraces = append(l.staleTraces, seq)
+		}
+	}
+	for _, seq := range l.staleTraces {
+		if err := deleteTrace(l.traces, l.chunks, seq); err != nil {
+			return err
+		}
+	}
+	for id := range l.j.recSeq {
+		if l.s.records[id] == nil {
+			delete(l.j.recSeq, id)
+			if err := l.records.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

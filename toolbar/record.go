@@ -73,19 +73,23 @@ type Record struct {
 	// the upstream could not compress the response for the client.
 	AcceptEncodingDropped bool `json:"acceptEncodingDropped,omitempty"`
 
-	// Kind is RecordWebSocket or RecordSSE for an exchange that became a
-	// session, "" for a plain one; Session holds what the session carried
-	// (nil for a plain exchange). The record is published when the
-	// session opens (the 101, or the stream's head) and again, Done, when
-	// it ends.
+	// Kind is "" for a plain exchange, or one of the kinds below.
+	// Session holds what a WebSocket or event stream carried (nil
+	// otherwise).
 	Kind    string   `json:"kind,omitempty"`
 	Session *Session `json:"session,omitempty"`
 }
 
-// Kinds of record (Record.Kind) besides a plain exchange.
+// Kinds of record (Record.Kind) besides a plain exchange. A WebSocket or
+// event stream record is published when the session opens (the 101, or
+// the stream's head) and again, Done, when it ends. A background record
+// stands for a trace that no proxied request started (a cron job, a
+// worker's job, a CLI command that exported to the sink): it is the
+// trace's root span, Done (AddSpansWithRoots, BackgroundRoots).
 const (
-	RecordWebSocket = "websocket" // an upgrade to a WebSocket, through the proxy's tunnel
-	RecordSSE       = "sse"       // a text/event-stream response
+	RecordWebSocket  = "websocket"  // an upgrade to a WebSocket, through the proxy's tunnel
+	RecordSSE        = "sse"        // a text/event-stream response
+	RecordBackground = "background" // a root span of a trace no proxied request started
 )
 
 // Session is what a WebSocket or an event stream carried, as the proxy

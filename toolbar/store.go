@@ -152,11 +152,21 @@ func NewStore(l Limits) *Store {
 // AddSpans stores spans under their traces. A span already stored (same
 // trace and span id) is ignored, so a retried export does not duplicate.
 // It returns how many spans were stored and how many were duplicates.
-// With a storage file (OpenStore), it returns once they are committed.
-func (s *Store) AddSpans(spans []Span) (stored, duplicates int) {
+//
+// With a storage file (OpenStorage), it returns once these spans and all
+// that the store accepted before are committed to the file. It returns an
+// error when they are not: the commit failed, or the file is too far
+// behind to take them (StorageOptions.MaxPending). The spans stay in
+// memory either way, and the sender told of the error (the sink answers
+// it as a transient failure) writes them by sending them again: a failed
+// commit's spans go first into the next commit, which that call waits
+// for, and a span the file dropped is written when it is added again
+// while its trace is in memory.
+func (s *Store) AddSpans(spans []Span) (stored, duplicates int, err error) {
 	s.mu.Lock()
-	defer s.unlockDurable()
-	return s.addSpansLocked(spans)
+	refused := s.disk.refusals()
+	stored, duplicates = s.addSpansLocked(spans)
+	return stored, duplicates, s.unlockDurable(refused)
 }
 
 func (s *Store) addSpansLocked(spans []Span) (stored, duplicates int) {
@@ -185,6 +195,7 @@ func (s *Store) addSpanLocked(sp Span) (t *trace, added, duplicate bool) {
 	}
 	t = s.traceLocked(sp.TraceID)
 	if t.has(sp.SpanID) {
+		s.disk.spanAgain(sp)
 		return t, false, true
 	}
 	size := sp.size()
@@ -200,16 +211,17 @@ func (s *Store) addSpanLocked(sp Span) (t *trace, added, duplicate bool) {
 
 // AddLogs stores log records under their traces; records without a trace
 // id are skipped. Records count against the span limits. It returns how
-// many were stored, once committed, as AddSpans does.
-func (s *Store) AddLogs(logs []LogRecord) (stored int) {
+// many were stored, once committed, or an error, as AddSpans does; log
+// records have no id, so one sent again is stored (and written) again.
+func (s *Store) AddLogs(logs []LogRecord) (stored int, err error) {
 	s.mu.Lock()
-	defer s.unlockDurable()
+	refused := s.disk.refusals()
 	for _, l := range logs {
 		if s.addLogLocked(l) {
 			stored++
 		}
 	}
-	return stored
+	return stored, s.unlockDurable(refused)
 }
 
 func (s *Store) addLogLocked(l LogRecord) bool {
@@ -327,6 +339,9 @@ func (s *Store) Subscribe(id TraceID) (ch <-chan struct{}, cancel func(), ok boo
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		delete(t.subs, c)
+		if e, ok := s.traces[id]; ok { // OpenStorage may have made it anew
+			delete(e.Value.(*trace).subs, c)
+		}
 	}, true
 }
 
@@ -353,7 +368,8 @@ func notify(subs map[chan struct{}]struct{}) {
 }
 
 // PutRequest publishes r, replacing an earlier record with the same ID.
-// The caller must not modify r afterwards.
+// The caller must not modify r afterwards. With a storage file, r goes
+// into the next commit without waiting for it, as AddProxySpans' spans do.
 func (s *Store) PutRequest(r *Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -431,53 +447,6 @@ func (s *Store) TraceRequests(id TraceID) []*Record {
 	return out
 }
 
-// traceLen returns how many spans trace id holds (0 when unknown), which
-// tells whether the spans of its records may have changed.
-func (s *Store) traceLen(id TraceID) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e, ok := s.traces[id]; ok {
-		return len(e.Value.(*trace).spans)
-	}
-	return 0
-}
-
-// recordFacts returns what rec's summary reads off its spans, read again
-// only when rec is replaced or its trace gains spans: the history lists up
-// to a thousand records, each with its trace, on every change.
-func (s *Store) recordFacts(rec *Record) recordFacts {
-	s.mu.Lock()
-	var t *trace
-	n := 0
-	if e, ok := s.traces[rec.TraceID]; ok {
-		t = e.Value.(*trace)
-		n = len(t.spans)
-		if m, ok := t.facts[rec.ID]; ok && m.rec == rec && m.spans == n {
-			s.mu.Unlock()
-			return m.facts
-		}
-	}
-	s.mu.Unlock()
-	// Spans added meanwhile are read too; the memo keeps the count from
-	// before, so the next call reads them again: never a stale answer.
-	f := readFacts(rec, s.RecordSpans(rec))
-	if t == nil {
-		return f
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Only for a record still published: the memos stay as few as the
-	// trace's records.
-	e, ok := s.traces[rec.TraceID]
-	if re, published := s.records[rec.ID]; ok && published && e.Value.(*trace) == t && re.Value.(*Record) == rec {
-		if t.facts == nil {
-			t.facts = map[string]factsMemo{}
-		}
-		t.facts[rec.ID] = factsMemo{rec, n, f}
-	}
-	return f
-}
-
 // Stats describes the Store's fill level.
 type Stats struct {
 	Traces        int    `json:"traces"`
@@ -489,12 +458,18 @@ type Stats struct {
 	Dropped       uint64 `json:"droppedSpans"`
 	Limits        Limits `json:"limits"`
 	StorageErrors uint64 `json:"storageErrors,omitempty"` // failed commits to the storage file
+	// StorageDropped counts the spans, logs and records never written to
+	// the storage file (kept in memory): beyond StorageOptions.MaxPending,
+	// after failed commits, or not writable.
+	StorageDropped uint64 `json:"storageDropped,omitempty"`
 }
 
 // Stats returns current counts.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Traces: s.order.Len(), Spans: s.spanCount - s.logCount, Logs: s.logCount, Bytes: s.bytes, Records: s.recOrder.Len(),
-		Evicted: s.evicted, Dropped: s.dropped, Limits: s.limits, StorageErrors: s.disk.failures()}
+	st := Stats{Traces: s.order.Len(), Spans: s.spanCount - s.logCount, Logs: s.logCount, Bytes: s.bytes, Records: s.recOrder.Len(),
+		Evicted: s.evicted, Dropped: s.dropped, Limits: s.limits}
+	st.StorageErrors, st.StorageDropped = s.disk.counts()
+	return st
 }

@@ -66,7 +66,7 @@ func TestStoreEvictsOldestTraceWhole(t *testing.T) {
 func TestStoreIgnoresDuplicateAndInvalidSpans(t *testing.T) {
 	s := NewStore(Limits{})
 	sp := Span{TraceID: tid(1), SpanID: sid(1)}
-	if n, dups := s.AddSpans([]Span{sp, sp, {TraceID: tid(1)}, {SpanID: sid(2)}}); n != 1 || dups != 1 {
+	if n, dups, _ := s.AddSpans([]Span{sp, sp, {TraceID: tid(1)}, {SpanID: sid(2)}}); n != 1 || dups != 1 {
 		t.Fatalf("stored %d with %d duplicates, want 1 and 1", n, dups)
 	}
 }
@@ -203,7 +203,7 @@ func TestLogsOfATraceAreServedAndStreamed(t *testing.T) {
 	if e := next(); e[0] != "spans" {
 		t.Fatalf("first event %v, want spans", e)
 	}
-	if n := s.AddLogs([]LogRecord{
+	if n, _ := s.AddLogs([]LogRecord{
 		{TraceID: trace, SpanID: sid(1), SeverityNumber: 17, SeverityText: "ERROR", Body: Value{"db down <b>"}, Time: time.Unix(1, 5)},
 		{Body: Value{"no trace"}},
 	}); n != 1 {
@@ -346,7 +346,7 @@ func TestStoreBoundsBytes(t *testing.T) {
 	if _, ok := s.Spans(tid(1), 0); ok {
 		t.Fatal("oldest trace kept")
 	}
-	if n, _ := s.AddSpans([]Span{big(9, 9, 60_000)}); n != 0 || s.Stats().Dropped != 1 {
+	if n, _, _ := s.AddSpans([]Span{big(9, 9, 60_000)}); n != 0 || s.Stats().Dropped != 1 {
 		t.Fatalf("a span over half the byte limit was stored (%d)", n)
 	}
 	for i := 3; i <= 5; i++ {
@@ -382,13 +382,13 @@ func TestStoreFindsDuplicatesInLargeTraces(t *testing.T) {
 	for i := range 2 * seenAfter {
 		spans = append(spans, Span{TraceID: tid(1), SpanID: sid(i + 1)})
 	}
-	if n, dups := s.AddSpans(spans[:seenAfter/2]); n != seenAfter/2 || dups != 0 {
+	if n, dups, _ := s.AddSpans(spans[:seenAfter/2]); n != seenAfter/2 || dups != 0 {
 		t.Fatalf("first batch: stored %d, %d duplicates", n, dups)
 	}
-	if n, dups := s.AddSpans(spans); n != len(spans)-seenAfter/2 || dups != seenAfter/2 {
+	if n, dups, _ := s.AddSpans(spans); n != len(spans)-seenAfter/2 || dups != seenAfter/2 {
 		t.Fatalf("second batch: stored %d, %d duplicates", n, dups)
 	}
-	if n, dups := s.AddSpans(spans); n != 0 || dups != len(spans) {
+	if n, dups, _ := s.AddSpans(spans); n != 0 || dups != len(spans) {
 		t.Fatalf("third batch: stored %d, %d duplicates", n, dups)
 	}
 }
