@@ -68,6 +68,8 @@ Every field but route is optional; a route that several budgets name keeps the
 strictest of each limit. The file and the flags may be given together.
 
 Only finished requests count; --since D keeps those that started within D.
+WebSocket and event-stream sessions and background jobs do not: a session
+lasts as long as it stays open, and a job is no route.
 Apps export their spans a moment after they answer: --settle D first waits
 until no request or span has arrived for D (at most a minute more).
 With the directive's secret set, put it in TRACEBAR_SECRET.
@@ -255,11 +257,13 @@ func runCheck(ctx context.Context, cfg checkConfig, out io.Writer) (int, error) 
 		return checkCannot, err
 	}
 	from := time.Now().Add(-cfg.Since)
-	rep := checkReport{api: cfg.API, window: window, allowMissing: cfg.AllowMissing, verbose: cfg.Verbose}
+	rep := checkReport{api: cfg.API, window: window, notRequests: map[string]int{}, allowMissing: cfg.AllowMissing, verbose: cfg.Verbose}
 	var records []checkRecord
 	for _, rec := range all {
 		switch {
 		case cfg.Since > 0 && rec.StartTime.Before(from):
+		case rec.Kind != "": // a session or a background job, not a request
+			rep.notRequests[rec.Kind]++
 		case !rec.Done:
 			rep.inFlight++
 		default:
@@ -306,21 +310,35 @@ func runCheck(ctx context.Context, cfg checkConfig, out io.Writer) (int, error) 
 }
 
 // checkClient reads a Tracebar API: client with a timeout per call, stream
-// without, for the live history.
+// without, for the live history. newTimer makes the timers settle waits
+// on (time.NewTimer's, but in tests).
 type checkClient struct {
-	api    string
-	client *http.Client
-	stream *http.Client
+	api      string
+	client   *http.Client
+	stream   *http.Client
+	newTimer func(time.Duration) checkTimer
 }
+
+// checkTimer is the part of a *time.Timer that settle uses.
+type checkTimer interface {
+	Chan() <-chan time.Time
+	Reset(d time.Duration) bool
+	Stop() bool
+}
+
+type realTimer struct{ *time.Timer }
+
+func (t realTimer) Chan() <-chan time.Time { return t.C }
 
 func newCheckClient(api string) *checkClient {
 	jar, _ := cookiejar.New(nil) // never fails without options
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &checkClient{
-		api:    api,
-		client: &http.Client{Transport: transport, Jar: jar, CheckRedirect: noRedirect, Timeout: 30 * time.Second},
-		stream: &http.Client{Transport: transport, Jar: jar, CheckRedirect: noRedirect},
+		api:      api,
+		client:   &http.Client{Transport: transport, Jar: jar, CheckRedirect: noRedirect, Timeout: 30 * time.Second},
+		stream:   &http.Client{Transport: transport, Jar: jar, CheckRedirect: noRedirect},
+		newTimer: func(d time.Duration) checkTimer { return realTimer{time.NewTimer(d)} },
 	}
 }
 
@@ -400,8 +418,17 @@ func (c *checkClient) enable(ctx context.Context, secret string) error {
 // new request and no trace that grew (the stream sends a summary for
 // each). It gives up after limit, and says whether the quiet came.
 func (c *checkClient) settle(ctx context.Context, quiet, limit time.Duration) (bool, error) {
-	streamCtx, cancel := context.WithTimeout(ctx, limit)
+	streamCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	giveUp := c.newTimer(limit)
+	defer giveUp.Stop()
+	go func() {
+		select {
+		case <-giveUp.Chan():
+			cancel() // streamCtx ends, ctx does not: not an error
+		case <-streamCtx.Done():
+		}
+	}()
 	req, err := http.NewRequestWithContext(streamCtx, http.MethodGet, c.api+"/api/requests/stream", nil)
 	if err != nil {
 		return false, err
@@ -421,18 +448,14 @@ func (c *checkClient) settle(ctx context.Context, quiet, limit time.Duration) (b
 	events := make(chan struct{}, 1)
 	go func() {
 		defer close(events)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 16<<20)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "event:") {
-				select {
-				case events <- struct{}{}:
-				default: // one pending wake-up is enough
-				}
+		readEvents(resp.Body, func() {
+			select {
+			case events <- struct{}{}:
+			default: // one pending wake-up is enough
 			}
-		}
+		})
 	}()
-	lull := time.NewTimer(quiet)
+	lull := c.newTimer(quiet)
 	defer lull.Stop()
 	for {
 		select {
@@ -444,10 +467,22 @@ func (c *checkClient) settle(ctx context.Context, quiet, limit time.Duration) (b
 				return false, fmt.Errorf("GET %s: the stream ended", req.URL)
 			}
 			lull.Reset(quiet)
-		case <-lull.C:
+		case <-lull.Chan():
 			return true, nil
 		case <-streamCtx.Done():
 			return false, ctx.Err()
+		}
+	}
+}
+
+// readEvents calls wake for each event of the stream r (an "event:"
+// line; comments such as keep-alives are none) until r ends.
+func readEvents(r io.Reader, wake func()) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "event:") {
+			wake()
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -165,6 +166,7 @@ type checkRecord struct {
 	DurationMs float64   `json:"durationMs"` // the proxy's SERVER span
 	Queries    int       `json:"queries"`
 	Error      bool      `json:"error"`
+	Kind       string    `json:"kind"` // "websocket", "sse", "background": not a request; "" for one
 }
 
 // routeCheck is one route's records and the limits of every budget that
@@ -322,9 +324,10 @@ func (rc *routeCheck) breaches(f routeFigures) []breach {
 // checkReport is the outcome of a check, as the command prints it.
 type checkReport struct {
 	api          string
-	window       string // which records were read: "finished requests since ..."
-	counted      int    // finished records in the window
-	inFlight     int    // records in the window still in flight, not counted
+	window       string         // which records were read: "finished requests since ..."
+	counted      int            // finished records in the window
+	inFlight     int            // records in the window still in flight, not counted
+	notRequests  map[string]int // records in the window by kind (sessions, background jobs), not counted
 	checks       []*routeCheck
 	missing      []string // patterns that named no route
 	allowMissing bool
@@ -353,8 +356,8 @@ func (r checkReport) write(w io.Writer) (exceeded int, err error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Tracebar budgets at %s: %d %s", r.api, r.counted, r.window)
-	if r.inFlight > 0 {
-		fmt.Fprintf(&b, " (%d in flight, not counted)", r.inFlight)
+	if left := r.leftOut(); len(left) > 0 {
+		fmt.Fprintf(&b, " (%s, not counted)", strings.Join(left, ", "))
 	}
 	b.WriteString("\n")
 	missingFails := len(r.missing) > 0 && !r.allowMissing
@@ -408,6 +411,29 @@ func (r checkReport) write(w io.Writer) (exceeded int, err error) {
 	}
 	_, err = io.WriteString(w, b.String())
 	return exceeded, err
+}
+
+// leftOut names the records of the window that were not counted: those in
+// flight, then the sessions and background jobs, by kind.
+func (r checkReport) leftOut() []string {
+	var out []string
+	if r.inFlight > 0 {
+		out = append(out, strconv.Itoa(r.inFlight)+" in flight")
+	}
+	for _, kind := range slices.Sorted(maps.Keys(r.notRequests)) {
+		n := r.notRequests[kind]
+		switch kind {
+		case toolbar.RecordWebSocket:
+			out = append(out, plural(n, "WebSocket session", "WebSocket sessions"))
+		case toolbar.RecordSSE:
+			out = append(out, plural(n, "event stream", "event streams"))
+		case toolbar.RecordBackground:
+			out = append(out, plural(n, "background job", "background jobs"))
+		default:
+			out = append(out, plural(n, kind+" record", kind+" records"))
+		}
+	}
+	return out
 }
 
 // cells is rc's line of the report's table.

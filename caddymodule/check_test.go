@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -458,64 +459,219 @@ func TestCheckEvictedRecord(t *testing.T) {
 	}
 }
 
+// TestCheckLeavesOutSessionsAndBackgroundJobs: WebSocket and event-stream
+// records last as long as their session, and background jobs are no
+// route: the check neither counts them nor lets them breach a budget, and
+// its header says how many it left out.
+func TestCheckLeavesOutSessionsAndBackgroundJobs(t *testing.T) {
+	now := time.Now()
+	rec := func(id, route, kind string, ms float64, done bool) checkRecord {
+		method, path, _ := strings.Cut(route, " ")
+		return checkRecord{ID: id, Method: method, URL: path, Route: route, Status: 200, Done: done,
+			StartTime: now.Add(-time.Minute), DurationMs: ms, Queries: 40, Error: true, Kind: kind}
+	}
+	f := &fakeAPI{
+		records: []checkRecord{
+			rec("00000000000000e1", "GET /", "", 12, true),
+			rec("00000000000000e2", "GET /", toolbar.RecordWebSocket, 60_000, true),
+			rec("00000000000000e3", "GET /", toolbar.RecordWebSocket, 0, false), // still open: not in flight either
+			rec("00000000000000e4", "GET /events", toolbar.RecordSSE, 30_000, true),
+			rec("00000000000000e5", "GET /sync-prices", toolbar.RecordBackground, 9_000, true),
+			rec("00000000000000e6", "GET /", "", 0, false),
+			rec("00000000000000e7", "GET /", "a-future-kind", 5_000, true),
+		},
+		alerts: map[string][]toolbar.Alert{"00000000000000e1": {}},
+	}
+	var out strings.Builder
+	code, err := runCheck(context.Background(), checkConfig{API: f.start(t), Verbose: true,
+		Budgets: []budget{{Route: "*", MaxP95: new(100 * time.Millisecond), MaxQueries: new(50), MaxErrors: new(1), NoNPlusOne: true}}}, &out)
+	report := out.String()
+	if code != checkOK || err != nil {
+		t.Fatalf("exit %d (%v), want 0: only GET / at 12 ms counts:\n%s", code, err, report)
+	}
+	header := "1 finished requests (1 in flight, 1 a-future-kind record, 1 background job, 1 event stream, 2 WebSocket sessions, not counted)\n"
+	for _, want := range []string{header, "ok  GET /  1         12.0 ms", "ok: 1 route within budget."} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	for _, not := range []string{"/events", "/sync-prices"} {
+		if strings.Contains(report, not) {
+			t.Errorf("report names %s, not a request:\n%s", not, report)
+		}
+	}
+	if got := f.alertReads.Load(); got != 1 {
+		t.Errorf("%d alert lists read, want the one request's", got)
+	}
+}
+
+func TestCheckReadEventsCountsEventsNotComments(t *testing.T) {
+	stream := "event: request\ndata: {\"id\":\"a\"}\n\n: keep-alive\n\ndata: event: not a field\n\nevent: request\ndata: {}\n\nevent:request\n"
+	n := 0
+	readEvents(strings.NewReader(stream), func() { n++ })
+	if n != 3 {
+		t.Fatalf("%d events, want 3", n)
+	}
+}
+
+// fakeClock gives settle timers that fire when the test says.
+type fakeClock struct {
+	timers chan *fakeTimer // each timer made, in order: the limit, then the lull
+}
+
+func (c *fakeClock) newTimer(d time.Duration) checkTimer {
+	ft := &fakeTimer{d: d, c: make(chan time.Time, 1), resets: make(chan time.Duration, 64)}
+	c.timers <- ft
+	return ft
+}
+
+// next is the next timer settle made.
+func (c *fakeClock) next(t *testing.T, want time.Duration) *fakeTimer {
+	t.Helper()
+	ft := <-c.timers
+	if ft.d != want {
+		t.Fatalf("a timer of %v, want %v", ft.d, want)
+	}
+	return ft
+}
+
+type fakeTimer struct {
+	d      time.Duration
+	c      chan time.Time
+	resets chan time.Duration
+}
+
+func (f *fakeTimer) Chan() <-chan time.Time { return f.c }
+
+// Reset drops a fire not yet received, as a *time.Timer's does.
+func (f *fakeTimer) Reset(d time.Duration) bool {
+	select {
+	case <-f.c:
+	default:
+	}
+	f.resets <- d
+	return true
+}
+
+func (f *fakeTimer) Stop() bool { return true }
+func (f *fakeTimer) fire()      { f.c <- time.Time{} }
+
+// TestCheckSettle drives the history stream and settle's timers by hand:
+// an event restarts the lull; the lull's end is quiet; the limit's is not,
+// and not an error; the stream's end and its absence are errors.
 func TestCheckSettle(t *testing.T) {
+	const quiet, limit = 2 * time.Second, time.Minute
+	event := "event: request\ndata: {}\n\n"
 	tests := []struct {
 		name      string
-		events    func(w http.ResponseWriter, r *http.Request) // the stream's handler
-		quiet     time.Duration
-		limit     time.Duration
+		status    int // of the stream; 0: 200
+		drive     func(t *testing.T, send func(string), clock *fakeClock, stop context.CancelFunc)
 		wantQuiet bool
-		wantErr   string
+		wantErr   error  // errors.Is
+		wantText  string // in the error
 	}{
-		{"quiet after the first burst", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/event-stream")
+		{"quiet once the events stop", 0, func(t *testing.T, send func(string), clock *fakeClock, stop context.CancelFunc) {
+			clock.next(t, limit)
+			lull := clock.next(t, quiet)
 			for range 3 {
-				fmt.Fprint(w, "event: request\ndata: {}\n\n")
-			}
-			fmt.Fprint(w, ": keep-alive\n\n") // not an event
-			w.(http.Flusher).Flush()
-			<-r.Context().Done()
-		}, 50 * time.Millisecond, time.Minute, true, ""},
-		{"never quiet: gives up at the limit", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/event-stream")
-			tick := time.NewTicker(5 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				fmt.Fprint(w, "event: request\ndata: {}\n\n")
-				w.(http.Flusher).Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-tick.C:
+				send(event)
+				if d := <-lull.resets; d != quiet {
+					t.Errorf("the lull restarted for %v, want %v", d, quiet)
 				}
 			}
-		}, 10 * time.Second, 300 * time.Millisecond, false, ""}, // a lull longer than the limit: never quiet, even on a loaded machine
-		{"the stream ends", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/event-stream")
-			fmt.Fprint(w, "event: request\ndata: {}\n\n")
-		}, time.Minute, 2 * time.Minute, false, "the stream ended"},
-		{"no stream", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, time.Second, time.Minute, false, "404 Not Found"},
+			lull.fire()
+		}, true, nil, ""},
+		{"never quiet: gives up at the limit", 0, func(t *testing.T, send func(string), clock *fakeClock, stop context.CancelFunc) {
+			giveUp := clock.next(t, limit)
+			lull := clock.next(t, quiet)
+			send(event)
+			<-lull.resets
+			giveUp.fire()
+		}, false, nil, ""},
+		{"the limit passes before the stream answers", http.StatusProcessing, func(t *testing.T, send func(string), clock *fakeClock, stop context.CancelFunc) {
+			clock.next(t, limit).fire()
+		}, false, nil, ""},
+		{"the caller stops", 0, func(t *testing.T, send func(string), clock *fakeClock, stop context.CancelFunc) {
+			clock.next(t, limit)
+			clock.next(t, quiet)
+			stop()
+		}, false, context.Canceled, ""},
+		{"the stream ends", 0, func(t *testing.T, send func(string), clock *fakeClock, stop context.CancelFunc) {
+			clock.next(t, limit)
+			lull := clock.next(t, quiet)
+			send(event)
+			<-lull.resets
+			send("") // the handler returns
+		}, false, nil, "the stream ended"},
+		{"no stream", http.StatusNotFound, func(t *testing.T, send func(string), clock *fakeClock, stop context.CancelFunc) {
+			clock.next(t, limit)
+		}, false, nil, "404 Not Found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			lines := make(chan string)
 			mux := http.NewServeMux()
-			mux.HandleFunc("GET /__tracebar/api/requests/stream", tt.events)
+			mux.HandleFunc("GET /__tracebar/api/requests/stream", func(w http.ResponseWriter, r *http.Request) {
+				switch tt.status {
+				case http.StatusNotFound:
+					http.NotFound(w, r)
+					return
+				case http.StatusProcessing: // no answer until the client goes
+					<-r.Context().Done()
+					return
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				w.WriteHeader(http.StatusOK)
+				w.(http.Flusher).Flush()
+				for {
+					select {
+					case <-r.Context().Done():
+						return
+					case line := <-lines:
+						if line == "" {
+							return
+						}
+						fmt.Fprint(w, line)
+						w.(http.Flusher).Flush()
+					}
+				}
+			})
 			srv := httptest.NewServer(mux)
 			t.Cleanup(srv.Close)
-			start := time.Now()
-			quiet, err := newCheckClient(srv.URL+"/__tracebar").settle(context.Background(), tt.quiet, tt.limit)
-			took := time.Since(start)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one with %q", err, tt.wantErr)
+			ctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			clock := &fakeClock{timers: make(chan *fakeTimer, 2)}
+			c := newCheckClient(srv.URL + "/__tracebar")
+			c.newTimer = clock.newTimer
+			type result struct {
+				quiet bool
+				err   error
+			}
+			done := make(chan result, 1)
+			go func() {
+				quiet, err := c.settle(ctx, quiet, limit)
+				done <- result{quiet, err}
+			}()
+			send := func(line string) {
+				select {
+				case lines <- line:
+				case r := <-done:
+					t.Fatalf("settle returned (%v, %v) before the stream sent %q", r.quiet, r.err, line)
 				}
-				return
 			}
-			if err != nil || quiet != tt.wantQuiet {
-				t.Fatalf("quiet %v, %v; want %v", quiet, err, tt.wantQuiet)
-			}
-			if took < min(tt.quiet, tt.limit) || tt.wantQuiet == (took >= tt.limit) {
-				t.Fatalf("took %v, with a lull of %v and a limit of %v: want quiet %v", took, tt.quiet, tt.limit, tt.wantQuiet)
+			tt.drive(t, send, clock, stop)
+			got := <-done
+			switch {
+			case tt.wantText != "":
+				if got.err == nil || !strings.Contains(got.err.Error(), tt.wantText) {
+					t.Fatalf("error %v, want one with %q", got.err, tt.wantText)
+				}
+			case tt.wantErr != nil:
+				if !errors.Is(got.err, tt.wantErr) || got.quiet {
+					t.Fatalf("quiet %v, %v; want false, %v", got.quiet, got.err, tt.wantErr)
+				}
+			case got.err != nil || got.quiet != tt.wantQuiet:
+				t.Fatalf("quiet %v, %v; want %v", got.quiet, got.err, tt.wantQuiet)
 			}
 		})
 	}

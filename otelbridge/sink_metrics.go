@@ -48,63 +48,90 @@ func metricsFromProto(rms []*metricspb.ResourceMetrics) (out []toolbar.MetricSer
 		for _, sm := range rm.GetScopeMetrics() {
 			for _, m := range sm.GetMetrics() {
 				meta := toolbar.Metric{Service: service, Name: m.GetName(), Description: m.GetDescription(), Unit: m.GetUnit(), Scope: sm.GetScope().GetName()}
-				add := func(attrs []*commonpb.KeyValue, p toolbar.MetricPoint, flags uint32) {
-					if flags&uint32(metricspb.DataPointFlags_DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK) != 0 {
-						return
-					}
-					metric := meta
-					metric.Attributes = kvsFromProto(attrs)
-					out = append(out, toolbar.MetricSeries{Metric: metric, Points: []toolbar.MetricPoint{p}})
-				}
 				switch d := m.GetData().(type) {
 				case *metricspb.Metric_Gauge:
-					meta.Kind = toolbar.MetricGauge
-					for _, p := range d.Gauge.GetDataPoints() {
-						add(p.GetAttributes(), numberPoint(p), p.GetFlags())
-					}
+					out = gaugeSeries(out, meta, d.Gauge)
 				case *metricspb.Metric_Sum:
-					meta.Kind, meta.Monotonic = toolbar.MetricSum, d.Sum.GetIsMonotonic()
-					meta.Temporality = temporality(d.Sum.GetAggregationTemporality())
-					for _, p := range d.Sum.GetDataPoints() {
-						add(p.GetAttributes(), numberPoint(p), p.GetFlags())
-					}
+					out = sumSeries(out, meta, d.Sum)
 				case *metricspb.Metric_Histogram:
-					meta.Kind, meta.Temporality = toolbar.MetricHistogram, temporality(d.Histogram.GetAggregationTemporality())
-					for _, p := range d.Histogram.GetDataPoints() {
-						add(p.GetAttributes(), toolbar.MetricPoint{
-							Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
-							Count: p.GetCount(), Sum: p.GetSum(), Min: p.Min, Max: p.Max,
-							Bounds: p.GetExplicitBounds(), Counts: p.GetBucketCounts(),
-							Exemplars: exemplarsFromProto(p.GetExemplars()),
-						}, p.GetFlags())
-					}
+					out = histogramSeries(out, meta, d.Histogram)
 				case *metricspb.Metric_ExponentialHistogram:
-					meta.Kind, meta.Temporality = toolbar.MetricExponentialHistogram, temporality(d.ExponentialHistogram.GetAggregationTemporality())
-					for _, p := range d.ExponentialHistogram.GetDataPoints() {
-						add(p.GetAttributes(), toolbar.MetricPoint{
-							Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
-							Count: p.GetCount(), Sum: p.GetSum(), Min: p.Min, Max: p.Max,
-							Scale: p.GetScale(), ZeroCount: p.GetZeroCount(),
-							Positive:  toolbar.ExpBuckets{Offset: p.GetPositive().GetOffset(), Counts: p.GetPositive().GetBucketCounts()},
-							Negative:  toolbar.ExpBuckets{Offset: p.GetNegative().GetOffset(), Counts: p.GetNegative().GetBucketCounts()},
-							Exemplars: exemplarsFromProto(p.GetExemplars()),
-						}, p.GetFlags())
-					}
+					out = exponentialSeries(out, meta, d.ExponentialHistogram)
 				case *metricspb.Metric_Summary:
-					meta.Kind = toolbar.MetricSummary
-					for _, p := range d.Summary.GetDataPoints() {
-						qs := make([]toolbar.Quantile, 0, len(p.GetQuantileValues()))
-						for _, q := range p.GetQuantileValues() {
-							qs = append(qs, toolbar.Quantile{Q: q.GetQuantile(), Value: q.GetValue()})
-						}
-						add(p.GetAttributes(), toolbar.MetricPoint{
-							Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
-							Count: p.GetCount(), Sum: p.GetSum(), Quantiles: qs,
-						}, p.GetFlags())
-					}
+					out = summarySeries(out, meta, d.Summary)
 				}
 			}
 		}
+	}
+	return out
+}
+
+// pointSeries appends to out the series of meta with attrs, holding p,
+// unless flags say the point recorded no value.
+func pointSeries(out []toolbar.MetricSeries, meta toolbar.Metric, attrs []*commonpb.KeyValue, p toolbar.MetricPoint, flags uint32) []toolbar.MetricSeries {
+	if flags&uint32(metricspb.DataPointFlags_DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK) != 0 {
+		return out
+	}
+	meta.Attributes = kvsFromProto(attrs)
+	return append(out, toolbar.MetricSeries{Metric: meta, Points: []toolbar.MetricPoint{p}})
+}
+
+func gaugeSeries(out []toolbar.MetricSeries, meta toolbar.Metric, g *metricspb.Gauge) []toolbar.MetricSeries {
+	meta.Kind = toolbar.MetricGauge
+	for _, p := range g.GetDataPoints() {
+		out = pointSeries(out, meta, p.GetAttributes(), numberPoint(p), p.GetFlags())
+	}
+	return out
+}
+
+func sumSeries(out []toolbar.MetricSeries, meta toolbar.Metric, s *metricspb.Sum) []toolbar.MetricSeries {
+	meta.Kind, meta.Monotonic = toolbar.MetricSum, s.GetIsMonotonic()
+	meta.Temporality = temporality(s.GetAggregationTemporality())
+	for _, p := range s.GetDataPoints() {
+		out = pointSeries(out, meta, p.GetAttributes(), numberPoint(p), p.GetFlags())
+	}
+	return out
+}
+
+func histogramSeries(out []toolbar.MetricSeries, meta toolbar.Metric, h *metricspb.Histogram) []toolbar.MetricSeries {
+	meta.Kind, meta.Temporality = toolbar.MetricHistogram, temporality(h.GetAggregationTemporality())
+	for _, p := range h.GetDataPoints() {
+		out = pointSeries(out, meta, p.GetAttributes(), toolbar.MetricPoint{
+			Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
+			Count: p.GetCount(), Sum: p.GetSum(), Min: p.Min, Max: p.Max,
+			Bounds: p.GetExplicitBounds(), Counts: p.GetBucketCounts(),
+			Exemplars: exemplarsFromProto(p.GetExemplars()),
+		}, p.GetFlags())
+	}
+	return out
+}
+
+func exponentialSeries(out []toolbar.MetricSeries, meta toolbar.Metric, h *metricspb.ExponentialHistogram) []toolbar.MetricSeries {
+	meta.Kind, meta.Temporality = toolbar.MetricExponentialHistogram, temporality(h.GetAggregationTemporality())
+	for _, p := range h.GetDataPoints() {
+		out = pointSeries(out, meta, p.GetAttributes(), toolbar.MetricPoint{
+			Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
+			Count: p.GetCount(), Sum: p.GetSum(), Min: p.Min, Max: p.Max,
+			Scale: p.GetScale(), ZeroCount: p.GetZeroCount(),
+			Positive:  toolbar.ExpBuckets{Offset: p.GetPositive().GetOffset(), Counts: p.GetPositive().GetBucketCounts()},
+			Negative:  toolbar.ExpBuckets{Offset: p.GetNegative().GetOffset(), Counts: p.GetNegative().GetBucketCounts()},
+			Exemplars: exemplarsFromProto(p.GetExemplars()),
+		}, p.GetFlags())
+	}
+	return out
+}
+
+func summarySeries(out []toolbar.MetricSeries, meta toolbar.Metric, s *metricspb.Summary) []toolbar.MetricSeries {
+	meta.Kind = toolbar.MetricSummary
+	for _, p := range s.GetDataPoints() {
+		qs := make([]toolbar.Quantile, 0, len(p.GetQuantileValues()))
+		for _, q := range p.GetQuantileValues() {
+			qs = append(qs, toolbar.Quantile{Q: q.GetQuantile(), Value: q.GetValue()})
+		}
+		out = pointSeries(out, meta, p.GetAttributes(), toolbar.MetricPoint{
+			Start: unixNano(p.GetStartTimeUnixNano()), Time: unixNano(p.GetTimeUnixNano()),
+			Count: p.GetCount(), Sum: p.GetSum(), Quantiles: qs,
+		}, p.GetFlags())
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -260,6 +262,84 @@ func TestSinkKeepsAndForwardsMetrics(t *testing.T) {
 	kept := ms.Query("worker", time.Time{}, time.Time{})
 	if len(kept) != 1 || len(kept[0].Points) != 1 || kept[0].Points[0].Value != 7 || attrOf(kept[0].Attributes, "api_key") != toolbar.Redacted {
 		t.Fatalf("kept %+v, want the finite point, redacted", kept)
+	}
+}
+
+// TestMetricsFromProtoByKind: each kind of OTLP data becomes series of
+// that kind, one per data point, with the fields the kind has, its
+// temporality and monotonicity; a point flagged as holding no recorded
+// value is left out.
+func TestMetricsFromProtoByKind(t *testing.T) {
+	const t1, t2 = 1740830400000000000, 1740830401000000000
+	one, four := 1.0, 4.0
+	noValue := uint32(metricspb.DataPointFlags_DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK)
+	route := []*commonpb.KeyValue{{Key: "route", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "/a"}}}}
+	exemplar := []*metricspb.Exemplar{{TimeUnixNano: t2, Value: &metricspb.Exemplar_AsInt{AsInt: 3},
+		TraceId: []byte{1: 1, 15: 0}, SpanId: []byte{2: 2, 7: 0}}}
+	cumulative, delta := metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE, metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
+	tests := []struct {
+		name   string
+		metric *metricspb.Metric
+		want   []toolbar.MetricSeries // attributes aside
+	}{
+		{"a gauge, int and double", &metricspb.Metric{Name: "g", Unit: "1", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{
+			{TimeUnixNano: t1, Value: &metricspb.NumberDataPoint_AsInt{AsInt: 7}, Attributes: route},
+			{TimeUnixNano: t2, Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: 0.5}},
+			{TimeUnixNano: t2, Flags: noValue},
+		}}}}, []toolbar.MetricSeries{
+			{Metric: toolbar.Metric{Name: "g", Unit: "1", Kind: toolbar.MetricGauge}, Points: []toolbar.MetricPoint{{Time: unixNano(t1), Value: 7}}},
+			{Metric: toolbar.Metric{Name: "g", Unit: "1", Kind: toolbar.MetricGauge}, Points: []toolbar.MetricPoint{{Time: unixNano(t2), Value: 0.5}}},
+		}},
+		{"a counter with an exemplar", &metricspb.Metric{Name: "c", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{IsMonotonic: true, AggregationTemporality: cumulative,
+			DataPoints: []*metricspb.NumberDataPoint{{StartTimeUnixNano: t1, TimeUnixNano: t2, Value: &metricspb.NumberDataPoint_AsInt{AsInt: 12}, Exemplars: exemplar}}}}},
+			[]toolbar.MetricSeries{{Metric: toolbar.Metric{Name: "c", Kind: toolbar.MetricSum, Temporality: "cumulative", Monotonic: true},
+				Points: []toolbar.MetricPoint{{Start: unixNano(t1), Time: unixNano(t2), Value: 12,
+					Exemplars: []toolbar.Exemplar{{Time: unixNano(t2), Value: 3, TraceID: toolbar.TraceID{1: 1}, SpanID: toolbar.SpanID{2: 2}}}}}}}},
+		{"an up-down counter, delta", &metricspb.Metric{Name: "u", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{AggregationTemporality: delta,
+			DataPoints: []*metricspb.NumberDataPoint{{TimeUnixNano: t2, Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: -2}}}}}},
+			[]toolbar.MetricSeries{{Metric: toolbar.Metric{Name: "u", Kind: toolbar.MetricSum, Temporality: "delta"}, Points: []toolbar.MetricPoint{{Time: unixNano(t2), Value: -2}}}}},
+		{"a histogram", &metricspb.Metric{Name: "h", Unit: "s", Data: &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{AggregationTemporality: cumulative,
+			DataPoints: []*metricspb.HistogramDataPoint{
+				{StartTimeUnixNano: t1, TimeUnixNano: t2, Count: 3, Sum: &four, Min: &one, Max: &four, ExplicitBounds: []float64{1, 2}, BucketCounts: []uint64{1, 1, 1}},
+				{TimeUnixNano: t2, Flags: noValue},
+			}}}}, []toolbar.MetricSeries{{Metric: toolbar.Metric{Name: "h", Unit: "s", Kind: toolbar.MetricHistogram, Temporality: "cumulative"},
+			Points: []toolbar.MetricPoint{{Start: unixNano(t1), Time: unixNano(t2), Count: 3, Sum: 4, Min: &one, Max: &four, Bounds: []float64{1, 2}, Counts: []uint64{1, 1, 1}}}}}},
+		{"an exponential histogram", &metricspb.Metric{Name: "e", Data: &metricspb.Metric_ExponentialHistogram{ExponentialHistogram: &metricspb.ExponentialHistogram{AggregationTemporality: delta,
+			DataPoints: []*metricspb.ExponentialHistogramDataPoint{{TimeUnixNano: t2, Count: 4, Sum: &four, Scale: -1, ZeroCount: 1,
+				Positive: &metricspb.ExponentialHistogramDataPoint_Buckets{Offset: -2, BucketCounts: []uint64{2}},
+				Negative: &metricspb.ExponentialHistogramDataPoint_Buckets{Offset: 3, BucketCounts: []uint64{1}}}}}}},
+			[]toolbar.MetricSeries{{Metric: toolbar.Metric{Name: "e", Kind: toolbar.MetricExponentialHistogram, Temporality: "delta"},
+				Points: []toolbar.MetricPoint{{Time: unixNano(t2), Count: 4, Sum: 4, Scale: -1, ZeroCount: 1,
+					Positive: toolbar.ExpBuckets{Offset: -2, Counts: []uint64{2}}, Negative: toolbar.ExpBuckets{Offset: 3, Counts: []uint64{1}}}}}}},
+		{"a summary", &metricspb.Metric{Name: "s", Data: &metricspb.Metric_Summary{Summary: &metricspb.Summary{DataPoints: []*metricspb.SummaryDataPoint{
+			{StartTimeUnixNano: t1, TimeUnixNano: t2, Count: 2, Sum: 3, QuantileValues: []*metricspb.SummaryDataPoint_ValueAtQuantile{{Quantile: 0.5, Value: 1}, {Quantile: 1, Value: 2}}},
+			{TimeUnixNano: t2, Flags: noValue},
+		}}}}, []toolbar.MetricSeries{{Metric: toolbar.Metric{Name: "s", Kind: toolbar.MetricSummary},
+			Points: []toolbar.MetricPoint{{Start: unixNano(t1), Time: unixNano(t2), Count: 2, Sum: 3, Quantiles: []toolbar.Quantile{{Q: 0.5, Value: 1}, {Q: 1, Value: 2}}}}}}},
+		{"no data", &metricspb.Metric{Name: "empty"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := metricsFromProto([]*metricspb.ResourceMetrics{{
+				Resource:     &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "web"}}}}},
+				ScopeMetrics: []*metricspb.ScopeMetrics{{Scope: &commonpb.InstrumentationScope{Name: "lib"}, Metrics: []*metricspb.Metric{tt.metric}}},
+			}})
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d series, want %d: %+v", len(got), len(tt.want), got)
+			}
+			for i := range got {
+				if got[i].Service != "web" || got[i].Scope != "lib" {
+					t.Errorf("series %d: service %q scope %q, want web and lib", i, got[i].Service, got[i].Scope)
+				}
+				if i == 0 && tt.metric.GetGauge() != nil && attrOf(got[i].Attributes, "route") != "/a" {
+					t.Errorf("attributes %+v, want route=/a", got[i].Attributes)
+				}
+				got[i].Service, got[i].Scope, got[i].Attributes = "", "", nil
+				if !reflect.DeepEqual(got[i], tt.want[i]) {
+					t.Errorf("series %d:\n%+v\nwant\n%+v", i, got[i], tt.want[i])
+				}
+			}
+		})
 	}
 }
 

@@ -183,3 +183,22 @@ func TestCheckCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckCommandLeavesOutSessions: a WebSocket's record lasts the whole
+// session, so the check does not count it: a p95 budget on its route
+// finds no request, and the report says what it left out.
+func TestCheckCommandLeavesOutSessions(t *testing.T) {
+	e := newEnv(t)
+	up := startEchoWebSocket(t, e.otlpHTTP)
+	e.startCaddy(t, basicCaddyfile, up.hostport)
+	res := chat(t, e.base, up, nil)
+	traceID, id := traceOf(t, res.resp)
+	if rec := doneSession(t, e, traceID, id); rec.Kind != "websocket" || rec.Session.DurationMs <= 0 {
+		t.Fatalf("record %+v: want a websocket session that lasted", rec)
+	}
+	code, stdout, stderr := runCheckCommand(t, "--api", e.base+"/__tracebar", "--route", "/chat", "--max-p95", "1ns")
+	if code != 2 || !strings.Contains(stdout, ": 0 finished requests (1 WebSocket session, not counted)\n") ||
+		!strings.Contains(stdout, "MISSING  /chat") || !strings.Contains(stderr, "no request matched /chat") {
+		t.Fatalf("exit %d, want 2 with the session left out\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}

@@ -154,6 +154,11 @@ func TestMetricsOfTheNodeApp(t *testing.T) {
 			e.startCaddy(t, basicCaddyfile, app)
 			resp, _ := get(t, e.base+"/", "Accept", "text/html")
 			_, recordID := traceOf(t, resp)
+			// The Node app has no flush endpoint (the Go demo's
+			// /debug/flush-metrics): its SDK exports on a timer, every
+			// 200 ms here, and nothing tells when an export reached the
+			// sink. So, here only, the API is read again after each tick,
+			// up to a deadline.
 			deadline := time.Now().Add(20 * time.Second)
 			for {
 				m := metricsAround(t, e.base, recordID, "node-app")
@@ -165,7 +170,7 @@ func TestMetricsOfTheNodeApp(t *testing.T) {
 				if time.Now().After(deadline) {
 					t.Fatalf("no server duration histogram of node-app after 20 s: %+v", m)
 				}
-				time.Sleep(100 * time.Millisecond) // the export interval's tick: no signal to wait on
+				time.Sleep(200 * time.Millisecond) // one export interval
 			}
 		})
 	}

@@ -18,6 +18,12 @@ export function metricWindow(record) {
 	return isFinite(start) ? { from: start - 3e4, to: start + (record.durationMs || 0) + 3e4 } : null;
 }
 
+// Whether a read of the metrics ({ at, to: its window's end, error },
+// unix ms) is the last one needed: it succeeded after the window's points
+// were all in (the SDKs export every 10 to 60 s, so 90 s after the
+// window's end, reading again finds nothing new).
+export const metricsSettled = read => !read.error && read.at > read.to + 9e4;
+
 // The services of series: those of the trace first, in the order of
 // first (its spans' services, in the waterfall's order), then the others
 // by name.
@@ -60,16 +66,20 @@ function bars(values) {
    point counts from its start: the window's share is the last point less
    the one before the window (of the same start), or the last point
    itself when its start is in the window; else the text says since when
-   it counts. Delta points add up. */
+   it counts. Delta points add up. A histogram's buckets count only with
+   points of the last one's bounds (the API leaves out empty fields): a
+   point without buckets or of other bounds (the instrument changed) is
+   left out. */
 export function seriesView(series, window) {
 	const points = series.points || [], last = points[points.length - 1], unit = series.unit, before = series.before;
 	if (!last) return { text: DASH, bars: [] };
-	const delta = series.temporality === 'delta', values = points.map(p => p.value);
-	const base = before && before.start === last.start ? before : last.start >= window.from ? { value: 0, counts: [] } : null;
+	const delta = series.temporality === 'delta', values = points.map(p => p.value), same = p => p && p.counts && String(p.bounds) === String(last.bounds);
+	let base = before && before.start === last.start ? before : last.start >= window.from ? { value: 0, counts: [], bounds: last.bounds } : null;
+	if (last.counts && !same(base)) base = null;
 	const since = delta || base ? '' : ' since ' + clock(last.start);
 	if (last.counts) {
-		const counts = last.counts.map((c, i) => delta ? sum(points.map(p => p.counts[i] || 0)) : c - (base && base.counts[i] || 0));
-		const used = counts.map((c, i) => c ? i : '').filter(String), q = p => metricValue(bucketQuantile(last.bounds, counts, p), unit);
+		const counts = last.counts.map((c, i) => delta ? sum(points.filter(same).map(p => p.counts[i])) : c - (base && base.counts[i] || 0));
+		const used = counts.map((c, i) => c ? i : '').filter(String), q = p => metricValue(bucketQuantile(last.bounds || [], counts, p), unit);
 		return { text: sum(counts) + ' \u00d7 \u00b7 p50 ' + q(0.5) + ' \u00b7 p95 ' + q(0.95) + since, bars: bars(counts.slice(used[0], used.pop() + 1)) };
 	}
 	if (last.value == null) {

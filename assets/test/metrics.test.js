@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bucketQuantile, exemplarTarget, metricServices, metricValue, metricWindow, seriesExemplars, seriesLabel, seriesView } from '../model/metrics.js';
+import { bucketQuantile, exemplarTarget, metricServices, metricValue, metricWindow, metricsSettled, seriesExemplars, seriesLabel, seriesView } from '../model/metrics.js';
 import { ms } from '../model/format.js';
 import { buildTree } from '../model/trace.js';
 import { capture, load } from './fixtures.js';
@@ -19,6 +19,16 @@ test('the window is the request \u00b1 30 s, in unix ms', () => {
 	assert.equal(metricWindow(null), null);
 	assert.equal(metricWindow({ startTime: 'not a time' }), null);
 	for (const s of answer.series) for (const p of s.points) assert.ok(p.time >= window.from && p.time <= window.to, s.name + ' point outside the window asked for');
+});
+
+test('a read of the metrics 90 s after the window\'s end is the last: the SDKs export at least every 60 s', () => {
+	const read = (at, error) => ({ at, to: window.to, error });
+	assert.equal(metricsSettled(read(window.from)), false);
+	assert.equal(metricsSettled(read(window.to + 60000)), false);
+	assert.equal(metricsSettled(read(window.to + 90000)), false);
+	assert.equal(metricsSettled(read(window.to + 90001)), true);
+	assert.equal(metricsSettled(read(window.to + 90001, '')), true);
+	assert.equal(metricsSettled(read(window.to + 90001, 'Could not read the metrics: 502')), false, 'a failed read is tried again');
 });
 
 test('the trace\'s services come first, in its order, then the others by name', () => {
@@ -88,6 +98,40 @@ test('a cumulative histogram counts the window: the last point less the one befo
 		{ start: 1, time: 2, count: 2, sum: 3, bounds, counts: [0, 2, 0] }] }, { from: 0, to: 9 });
 	assert.match(delta.text, /^3 \u00d7/);
 	assert.deepEqual(delta.bars, [0.5, 1]);
+});
+
+test('histogram points without buckets (the API leaves empty fields out) count for nothing, and do not break the view', () => {
+	const bounds = [1, 2], window = { from: 1000, to: 9000 };
+	const delta = seriesView({ kind: 'histogram', temporality: 'delta', unit: 's', points: [
+		{ start: 0, time: 1000, count: 0, sum: 0 },
+		{ start: 1000, time: 2000, count: 2, sum: 3, bounds, counts: [0, 2, 0] }] }, window);
+	assert.match(delta.text, /^2 \u00d7 \u00b7 p50 /);
+	assert.deepEqual(delta.bars, [1]);
+	const before = { start: 0, time: 500, count: 0, sum: 0 };
+	const cumulative = seriesView({ kind: 'histogram', temporality: 'cumulative', unit: 's', before,
+		points: [{ start: 0, time: 5000, count: 3, sum: 4, bounds, counts: [1, 2, 0] }] }, window);
+	assert.match(cumulative.text, /^3 \u00d7 .* since /, 'no buckets to take off: counted since the run started');
+	const empty = seriesView({ kind: 'histogram', temporality: 'cumulative', unit: 's', before,
+		points: [{ start: 0, time: 5000, count: 0, sum: 0 }] }, window);
+	assert.deepEqual(empty.bars, []);
+	assert.match(empty.text, /^0 \u00d7 \u00b7 mean \u2014/);
+	const noBounds = seriesView({ kind: 'histogram', temporality: 'delta', unit: 's', points: [{ start: 0, time: 1000, count: 4, sum: 2, counts: [4] }] }, window);
+	assert.match(noBounds.text, /^4 \u00d7 \u00b7 p50 \u2014 \u00b7 p95 \u2014$/, 'one bucket without bounds: no quantiles');
+});
+
+test('histogram points of other bounds than the last point\'s are left out', () => {
+	const window = { from: 1000, to: 9000 };
+	const delta = seriesView({ kind: 'histogram', temporality: 'delta', unit: 's', points: [
+		{ start: 0, time: 1000, count: 10, sum: 5, bounds: [1], counts: [5, 5] },
+		{ start: 1000, time: 2000, count: 1, sum: 0.5, bounds: [1, 2], counts: [1, 0, 0] },
+		{ start: 2000, time: 3000, count: 2, sum: 3, bounds: [1, 2], counts: [0, 2, 0] }] }, window);
+	assert.match(delta.text, /^3 \u00d7/, 'the last two points: 1 and 2');
+	assert.deepEqual(delta.bars, [0.5, 1]);
+	const cumulative = seriesView({ kind: 'histogram', temporality: 'cumulative', unit: 's',
+		before: { start: 0, time: 500, count: 10, sum: 5, bounds: [1], counts: [5, 5] },
+		points: [{ start: 0, time: 5000, count: 3, sum: 4, bounds: [1, 2], counts: [1, 2, 0] }] }, window);
+	assert.match(cumulative.text, /^3 \u00d7 .* since /, 'the point before the window has other buckets: nothing to take off');
+	assert.deepEqual(cumulative.bars, [0.5, 1]);
 });
 
 test('a counter shows its increase over the window, a gauge its last value', () => {

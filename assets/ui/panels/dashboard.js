@@ -175,8 +175,8 @@ async function replayRow(context, target) {
 }
 
 // A request's row: a link to its page, its kind (background work, a
-// session), the compare and replay actions (no replay for an imported
-// request, never sent here, nor for background work, not a request).
+// session), the compare and replay actions (canReplay: none for an
+// imported request, never sent here, nor for a record of any kind).
 function rowOf(context, r) {
 	const cached = context.rows.get(r.id);
 	if (cached && cached.record === r) return cached.node;
@@ -187,7 +187,7 @@ function rowOf(context, r) {
 	{ href, 'data-req-id': r.id, 'data-f': 'r:' + r.id, title: what + (r.operation ? ' (' + r.operation + ')' : '') });
 	const node = setAttrs(el('div', 'tb-hrow' + (error ? ' tb-herr' : ''), [link,
 		setAttrs(el('a', 'tb-act', 'Compare'), { href: href + '#compare', title: 'Compare with the previous ' + routeOf(r), 'data-f': 'c:' + r.id }),
-		canReplay(r) && r.kind !== 'background' ? setAttrs(button('tb-act', 'Replay'), { 'data-replay': r.id, 'data-what': what, title: 'Send ' + what + ' again and compare', 'data-f': 'p:' + r.id }) : null]),
+		canReplay(r) ? setAttrs(button('tb-act', 'Replay'), { 'data-replay': r.id, 'data-what': what, title: 'Send ' + what + ' again and compare', 'data-f': 'p:' + r.id }) : null]),
 	{ 'data-id': r.id, 'data-error': error });
 	context.rows.set(r.id, { record: r, node });
 	return node;

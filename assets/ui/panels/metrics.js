@@ -1,11 +1,11 @@
 /* The Metrics panel: what each service measured around the request
    (model/metrics.js), read from /api/metrics when shown and every 10 s
-   while it is. A series shows its value over the window, bars, and its
-   exemplars: links to the span (this trace) or the request (another
-   trace) each was measured in. */
+   while it is, until the window's points are all in (metricsSettled). A series
+   shows its value over the window, bars, and its exemplars: links to the
+   span (this trace) or the request (another trace) each was measured in. */
 
 import { ELLIPSIS, clock } from '../../model/format.js';
-import { exemplarTarget, metricServices, metricValue, metricWindow, seriesExemplars, seriesLabel, seriesView } from '../../model/metrics.js';
+import { exemplarTarget, metricServices, metricValue, metricWindow, metricsSettled, seriesExemplars, seriesLabel, seriesView } from '../../model/metrics.js';
 import { append, button, el, setAttrs } from '../dom.js';
 import { emptyNote, section } from '../widgets.js';
 import { traceOf } from '../state.js';
@@ -18,7 +18,7 @@ function load(app, state, timeWindow) {
 	loads.set(state, entry);
 	app.client.getJSON('/api/metrics?from=' + timeWindow.from + '&to=' + timeWindow.to)
 		.then(answer => { entry.answer = answer || {}; entry.error = ''; }, e => { entry.error = 'Could not read the metrics: ' + e.message; })
-		.then(() => { app.schedule(); setTimeout(app.schedule, 1e4); });
+		.then(() => { app.schedule(); if (!metricsSettled(entry)) setTimeout(app.schedule, 1e4); });
 }
 
 // Bars of heights 0 to 1 as a sparkline of block characters.
@@ -45,7 +45,7 @@ export function metricsPanel(app) {
 	const state = app.state, timeWindow = metricWindow(state.record), out = el('div', 'tb-pad');
 	if (!timeWindow) return append(out, emptyNote(state.failed || 'Loading' + ELLIPSIS));
 	const entry = loads.get(state);
-	if (!entry || entry.to !== timeWindow.to || Date.now() - entry.at >= 1e4) load(app, state, timeWindow);
+	if (!entry || entry.to !== timeWindow.to || !metricsSettled(entry) && Date.now() - entry.at >= 1e4) load(app, state, timeWindow);
 	const { answer, error } = loads.get(state), series = answer && answer.series || [];
 	append(out, el('div', 'tb-bar2 tb-mu', 'From ' + clock(timeWindow.from) + ' to ' + clock(timeWindow.to) + ': the request \u00b1 30 s'));
 	if (error || !series.length) {
