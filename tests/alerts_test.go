@@ -1,10 +1,7 @@
 package tests
 
 import (
-	"bufio"
 	"compress/gzip"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -277,7 +274,7 @@ func TestAlertsUncompressed(t *testing.T) {
 				t.Fatalf("the app got Accept-Encoding %q, want %q", got, want)
 			}
 			traceID, id := traceOf(t, resp)
-			rec := doneRecord(t, e, traceID, id)
+			rec := doneRecord[sentRecord](t, e, traceID, id)
 			if rec.ClientBytes <= 1024 || rec.AcceptEncodingDropped != tt.dropped {
 				t.Fatalf("record: %d bytes to the client, Accept-Encoding dropped %v; want over 1 KB, %v", rec.ClientBytes, rec.AcceptEncodingDropped, tt.dropped)
 			}
@@ -290,41 +287,12 @@ func TestAlertsUncompressed(t *testing.T) {
 	}
 }
 
-// doneRecord follows the trace's stream until the record id is done, and
-// returns it.
-func doneRecord(t testing.TB, e *env, traceID, id string) (rec struct {
+// sentRecord is what the alerts tests read of a record.
+type sentRecord struct {
 	ID                    string `json:"id"`
 	Done                  bool   `json:"done"`
 	ClientBytes           int64  `json:"clientBytes"`
 	AcceptEncodingDropped bool   `json:"acceptEncodingDropped"`
-}) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/__tracebar/api/traces/"+traceID+"/stream", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 16<<20)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "event: "); ok {
-			event = v
-		} else if v, ok := strings.CutPrefix(line, "data: "); ok && event == "request" {
-			if err := json.Unmarshal([]byte(v), &rec); err != nil {
-				t.Fatal(err)
-			}
-			if rec.ID == id && rec.Done {
-				return rec
-			}
-		}
-	}
-	t.Fatalf("record %s not done when its trace's stream ended (%v)", id, sc.Err())
-	return rec
 }
 
 // spanDuration returns how long the trace's span id lasted.

@@ -193,7 +193,7 @@ func TestCheckCommandLeavesOutSessions(t *testing.T) {
 	e.startCaddy(t, basicCaddyfile, up.hostport)
 	res := chat(t, e.base, up, nil)
 	traceID, id := traceOf(t, res.resp)
-	if rec := doneSession(t, e, traceID, id); rec.Kind != "websocket" || rec.Session.DurationMs <= 0 {
+	if rec := doneRecord[sessionRecord](t, e, traceID, id); rec.Kind != "websocket" || rec.Session.DurationMs <= 0 {
 		t.Fatalf("record %+v: want a websocket session that lasted", rec)
 	}
 	code, stdout, stderr := runCheckCommand(t, "--api", e.base+"/__tracebar", "--route", "/chat", "--max-p95", "1ns")

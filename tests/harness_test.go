@@ -420,3 +420,47 @@ func traceOf(t testing.TB, resp *http.Response) (traceID, spanID string) {
 	}
 	return parts[1], parts[2]
 }
+
+// doneRecord follows the trace's stream until the record id is done, and
+// returns it, decoded into a T.
+func doneRecord[T any](t testing.TB, e *env, traceID, id string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/__tracebar/api/traces/"+traceID+"/stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 16<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "event: "); ok {
+			event = v
+			continue
+		}
+		v, ok := strings.CutPrefix(line, "data: ")
+		if !ok || event != "request" {
+			continue
+		}
+		var head struct {
+			ID   string `json:"id"`
+			Done bool   `json:"done"`
+		}
+		var rec T
+		if err := json.Unmarshal([]byte(v), &head); err != nil {
+			t.Fatal(err)
+		}
+		if head.ID == id && head.Done {
+			if err := json.Unmarshal([]byte(v), &rec); err != nil {
+				t.Fatal(err)
+			}
+			return rec
+		}
+	}
+	t.Fatalf("record %s not done when its trace's stream ended (%v)", id, sc.Err())
+	panic("unreachable")
+}

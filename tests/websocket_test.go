@@ -1,10 +1,8 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -317,38 +315,6 @@ type flow struct {
 	Closes   int64 `json:"closes"`
 }
 
-// doneSession follows the trace's stream until record id is done.
-func doneSession(t testing.TB, e *env, traceID, id string) sessionRecord {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/__tracebar/api/traces/"+traceID+"/stream", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 16<<20)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "event: "); ok {
-			event = v
-		} else if v, ok := strings.CutPrefix(line, "data: "); ok && event == "request" {
-			var rec sessionRecord
-			if err := json.Unmarshal([]byte(v), &rec); err != nil {
-				t.Fatal(err)
-			}
-			if rec.ID == id && rec.Done {
-				return rec
-			}
-		}
-	}
-	t.Fatalf("record %s not done when its trace's stream ended (%v)", id, sc.Err())
-	return sessionRecord{}
-}
-
 // TestWebSocketThroughTracebar: a WebSocket echo through the proxy carries
 // the same messages, and byte for byte the same frames each way, as
 // without Tracebar; the record is an open websocket session while it
@@ -401,7 +367,7 @@ func TestWebSocketThroughTracebar(t *testing.T) {
 	if open.ID != id || open.Kind != "websocket" || open.Done || open.Status != 101 || open.Session == nil || open.Session.OpenedAt.IsZero() {
 		t.Fatalf("while open, the record is %+v, want an open websocket session", open)
 	}
-	rec := doneSession(t, e, traceID, id)
+	rec := doneRecord[sessionRecord](t, e, traceID, id)
 	if rec.Kind != "websocket" || rec.Status != 101 || rec.Session == nil {
 		t.Fatalf("done record %+v", rec)
 	}
@@ -561,7 +527,7 @@ func TestSSEThroughTracebar(t *testing.T) {
 	if open.Kind != "sse" || open.Done || open.Session == nil || open.Session.OpenedAt.IsZero() {
 		t.Fatalf("while streaming, the record is %+v, want an open sse session", open)
 	}
-	rec := doneSession(t, e, traceID, id)
+	rec := doneRecord[sessionRecord](t, e, traceID, id)
 	if rec.Kind != "sse" || rec.Status != 200 || rec.Session == nil {
 		t.Fatalf("done record %+v", rec)
 	}
