@@ -132,8 +132,8 @@ func followEvents(t testing.TB, url string, done func(event, data string) bool) 
 // its own with a span link to the page's PRODUCER span. The page's trace
 // lists the job's trace as linked to it (incoming, at the PRODUCER), the
 // job's trace lists the page's (outgoing, from the CONSUMER), with the
-// span ids at both ends; the page's related stream sends the job's spans
-// as they come; and the job, started by no proxied request, is in the
+// span ids at both ends; the page's own trace stream sends the link and
+// the job's spans as they come; and the job, started by no proxied request, is in the
 // history as background work, as is the worker's periodic job.
 func TestBackgroundJobRelatedBothWays(t *testing.T) {
 	e := newEnv(t)
@@ -151,10 +151,10 @@ func TestBackgroundJobRelatedBothWays(t *testing.T) {
 		t.Fatalf("PRODUCER span %+v lacks the messaging conventions", producer)
 	}
 
-	// The page's related stream: the job's trace, then its spans.
+	// The page's trace stream: the job's trace, then its spans.
 	var link relatedLink
 	var jobSpans []span
-	followEvents(t, api+"/traces/"+pageTrace+"/related", func(event, data string) bool {
+	followEvents(t, api+"/traces/"+pageTrace+"/stream", func(event, data string) bool {
 		switch event {
 		case "related":
 			var rel related
@@ -167,13 +167,13 @@ func TestBackgroundJobRelatedBothWays(t *testing.T) {
 			if len(rel.Incoming) == 1 {
 				link = rel.Incoming[0]
 			}
-		case "spans":
+		case "linked":
 			var doc struct {
 				TraceID string          `json:"traceId"`
 				Trace   json.RawMessage `json:"trace"`
 			}
 			if err := json.Unmarshal([]byte(data), &doc); err != nil || doc.TraceID != link.TraceID {
-				t.Fatalf("spans event of trace %q (%v), want the job's %q", doc.TraceID, err, link.TraceID)
+				t.Fatalf("linked event of trace %q (%v), want the job's %q", doc.TraceID, err, link.TraceID)
 			}
 			jobSpans = append(jobSpans, parseOTLP(t, doc.Trace)...)
 		}

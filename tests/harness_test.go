@@ -257,9 +257,24 @@ func startDemoApp(t testing.TB, otlp string) string {
 
 func get(t testing.TB, url string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	return send(t, http.MethodGet, url, "", "", header...)
+}
+
+// send makes a request with body (none when ""), of contentType (none
+// when ""), and the header name, value pairs, and returns the response and
+// its body.
+func send(t testing.TB, method, url, contentType, body string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	var reader io.Reader
+	if body != "" {
+		reader = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, reader)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -269,11 +284,11 @@ func get(t testing.TB, url string, header ...string) (*http.Response, []byte) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	got, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, body
+	return resp, got
 }
 
 // span is the part of an OTLP/JSON span the tests look at.

@@ -17,14 +17,14 @@ import (
 //	GET /api/traces/{id}              the trace as OTLP/JSON
 //	GET /api/traces/{id}/logs         the trace's log records
 //	GET /api/traces/{id}/stream       SSE: "request", "spans" and "logs" events as the trace grows,
-//	                                  and "backend" ({"ok":false,"error":...}) when the team's backend
-//	                                  (Store.Backend) cannot be read
+//	                                  "related" and "linked" for the traces linked to it and their
+//	                                  spans, and "backend" ({"ok":false,"error":...}) when the team's
+//	                                  backend (Store.Backend) cannot be read (stream.go)
 //	GET /api/requests/{id}/compare    the record against a baseline (?with=<id>, default: the
 //	                                  previous record of the same method and route)
 //	GET /api/requests/{id}/alerts     what looks wrong in the record and its spans
 //	GET /api/requests/{id}/har        HAR 1.2 of the page session, with the trace as _spans
-//	GET /api/traces/{id}/related      the traces its spans link to and that link to it (SSE with
-//	                                  Accept: text/event-stream: "related" and their "spans")
+//	GET /api/traces/{id}/related      the traces its spans link to and that link to it (links.go)
 //	POST /api/import                  an OTLP/JSON trace or such a HAR, added to the store
 //	GET /api/metrics                  the app's metrics in a time window (?service=&from=&to=)
 //	GET /api/config                   the UI's settings: editor links, slow query threshold
@@ -41,9 +41,10 @@ type API struct {
 	Backend Backend
 	// KeepAlive is the interval of SSE comments that keep idle streams open.
 	KeepAlive time.Duration
-	// Idle ends a stream whose requests are done and whose trace has not
-	// changed for this long, with an "idle" event: browsers allow only six
-	// HTTP/1.1 connections per host, so open tabs must not hold theirs.
+	// Idle ends a trace's stream whose requests are done and which has
+	// sent nothing (of the trace or the traces linked to it) for this
+	// long, with an "idle" event: browsers allow only six HTTP/1.1
+	// connections per host, so open tabs must not hold theirs.
 	Idle time.Duration
 	// ForwardDropped, when set, counts the received batches lost to the
 	// team's backend: dropped because it fell behind, or refused after
@@ -65,10 +66,12 @@ type API struct {
 	Metrics      *MetricStore // the app's metrics, for GET /api/metrics (metrics.go); nil: none kept
 
 	// historyEvery is the least time between two passes of a history
-	// stream over the records (requestStream); zero: a pass per change.
+	// stream over the records (requestStream): streamEvery, which tests
+	// change; zero: a pass per change.
 	historyEvery time.Duration
 
-	mux *http.ServeMux
+	links linkIndex // the store's cross-trace links (links.go)
+	mux   *http.ServeMux
 }
 
 // Backend is the team's tracing backend (Jaeger, Tempo, Zipkin), which
@@ -128,7 +131,7 @@ func (a *API) backend() Backend {
 
 // NewAPI returns an API over store.
 func NewAPI(store *Store) *API {
-	a := &API{Store: store, KeepAlive: 15 * time.Second, Idle: time.Minute, historyEvery: historyEvery, mux: http.NewServeMux()}
+	a := &API{Store: store, KeepAlive: 15 * time.Second, Idle: time.Minute, historyEvery: streamEvery, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/requests", a.requests)
 	a.mux.HandleFunc("GET /api/requests/stream", a.requestStream)
 	a.mux.HandleFunc("GET /api/requests/{id}", a.request)
@@ -141,7 +144,7 @@ func NewAPI(store *Store) *API {
 	a.mux.HandleFunc("POST /api/import", a.importTrace)
 	a.mux.HandleFunc("GET /api/config", a.config)
 	a.mux.HandleFunc("GET /api/stats", a.stats)
-	a.mux.Handle("GET /api/traces/{id}/related", newRelatedHandler(a)) // links.go
+	a.mux.HandleFunc("GET /api/traces/{id}/related", a.related)
 	a.mux.HandleFunc("GET /api/metrics", a.metrics)
 	return a
 }
@@ -222,105 +225,6 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 		logs = []LogRecord{}
 	}
 	writeJSON(w, logs)
-}
-
-// stream sends the trace's records and spans, then every change, as SSE.
-// Each "spans" event carries only spans not sent before on this stream.
-func (a *API) stream(w http.ResponseWriter, r *http.Request) {
-	id, ok := traceID(w, r)
-	if !ok {
-		return
-	}
-	be := a.backend()
-	wake, cancel, ok := a.Store.Subscribe(id)
-	if !ok && be != nil && a.fetch(r.Context(), be, id) {
-		wake, cancel, ok = a.Store.Subscribe(id)
-	}
-	if !ok {
-		noTrace(w)
-		return
-	}
-	defer cancel()
-	var backend <-chan BackendStatus // nil: no backend, or no longer followed
-	lastBackend := BackendStatus{OK: true}
-	if be != nil {
-		var stop func()
-		backend, stop = be.Follow(id)
-		defer stop()
-	}
-	rc := startEvents(w)
-
-	sent, logsSent := 0, 0
-	recSent := map[string]*Record{}
-	ticker := time.NewTicker(min(a.KeepAlive, a.Idle))
-	defer ticker.Stop()
-	changed := time.Now()
-	for {
-		done := true
-		for _, rec := range a.Store.TraceRequests(id) {
-			done = done && rec.Done
-			if recSent[rec.ID] == rec {
-				continue
-			}
-			changed = time.Now()
-			recSent[rec.ID] = rec
-			if err := sendEvent(w, "request", a.view(rec)); err != nil {
-				return
-			}
-		}
-		if spans, _ := a.Store.Spans(id, sent); len(spans) > 0 {
-			changed = time.Now()
-			sent += len(spans)
-			b, err := MarshalOTLPJSON(spans)
-			if err != nil {
-				return
-			}
-			if _, err := fmt.Fprintf(w, "event: spans\ndata: %s\n\n", b); err != nil {
-				return
-			}
-		}
-		if logs, _ := a.Store.Logs(id, logsSent); len(logs) > 0 {
-			changed = time.Now()
-			logsSent += len(logs)
-			if err := sendEvent(w, "logs", logs); err != nil {
-				return
-			}
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case st, open := <-backend:
-			if !open {
-				backend = nil
-				continue
-			}
-			// Only news: an error, or the recovery from one.
-			if st.OK != lastBackend.OK || st.Error != lastBackend.Error {
-				lastBackend = st
-				if err := sendEvent(w, "backend", st); err != nil {
-					return
-				}
-			}
-		case _, open := <-wake:
-			if !open {
-				fmt.Fprint(w, "event: evicted\ndata: {}\n\n")
-				rc.Flush()
-				return
-			}
-		case <-ticker.C:
-			if done && time.Since(changed) >= a.Idle {
-				fmt.Fprint(w, "event: idle\ndata: {}\n\n")
-				rc.Flush()
-				return
-			}
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return
-			}
-		}
-	}
 }
 
 func (a *API) slowQuery() time.Duration {

@@ -53,18 +53,12 @@ func (a *API) requests(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-// historyEvery is API.historyEvery's default. Spans come one batch per
-// ended span of the proxy's, each a wake-up of every history stream; one
-// pass in this time sends a record's summary once for a burst of them
-// (BenchmarkHistoryStreamSpanBatches).
-const historyEvery = 150 * time.Millisecond
-
 // requestStream sends a summary of the newest records, then of every record
 // published or changed, for the live history list. The first burst makes
 // the stream complete on its own: nothing published while a client was
 // connecting is missed. A change after a quiet spell is sent at once;
 // changes that come faster are sent together, a pass at most every
-// historyEvery.
+// API.historyEvery (streamEvery).
 func (a *API) requestStream(w http.ResponseWriter, r *http.Request) {
 	wake, cancel := a.Store.SubscribeRequests()
 	defer cancel()
@@ -103,14 +97,8 @@ func (a *API) requestStream(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-wake:
-			if wait := a.historyEvery - time.Since(passed); wait > 0 {
-				timer := time.NewTimer(wait)
-				select {
-				case <-r.Context().Done():
-					timer.Stop()
-					return
-				case <-timer.C:
-				}
+			if !pace(r.Context(), passed, a.historyEvery) {
+				return
 			}
 		case <-ticker.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {

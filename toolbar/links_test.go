@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
-	"strings"
 	"testing"
-	"time"
+	"weak"
 )
 
 // linkTo is a span link to span s of trace t.
@@ -132,6 +132,57 @@ func TestRelatedFollowsTheStore(t *testing.T) {
 			t.Fatalf("bad id: status %d, want 400", code)
 		}
 	})
+	t.Run("a trace evicted and stored anew under the same id", func(t *testing.T) {
+		s := NewStore(Limits{Spans: 8})
+		api := NewAPI(s)
+		// The job's trace, the oldest, with three spans read...
+		s.AddSpans([]Span{consumer, {TraceID: tid(2), SpanID: sid(11), ParentSpanID: sid(10)}, {TraceID: tid(2), SpanID: sid(12), ParentSpanID: sid(10)}})
+		s.AddSpans([]Span{producer, {TraceID: page, SpanID: sid(1)}})
+		if _, rel := getRelated(t, api, page.String()); incoming(rel) != 1 {
+			t.Fatalf("the job's link not listed: %+v", rel)
+		}
+		// ...evicted, and stored anew with two, the first linking to the
+		// page's root.
+		s.AddSpans([]Span{{TraceID: tid(3), SpanID: sid(30)}, {TraceID: tid(3), SpanID: sid(31)}, {TraceID: tid(3), SpanID: sid(32)}, {TraceID: tid(3), SpanID: sid(33)}})
+		s.AddSpans([]Span{{TraceID: tid(2), SpanID: sid(20), Links: []Link{linkTo(page, sid(1))}}, {TraceID: tid(2), SpanID: sid(21)}})
+		if st := s.Stats(); st.Traces != 3 || st.Evicted != 1 {
+			t.Fatalf("store %+v: want the job's trace evicted once and stored anew", st)
+		}
+		_, rel := getRelated(t, api, page.String())
+		if want := []RelatedLink{{SpanID: sid(1).String(), TraceID: tid(2), LinkedSpanID: sid(20).String()}}; !slices.Equal(rel.Incoming, want) {
+			t.Fatalf("links into the page %+v, want only the new trace's %+v", rel.Incoming, want)
+		}
+	})
+}
+
+// TestRelatedIndexHoldsNoTrace: the index of links keeps no evicted trace
+// alive: once the store lets it go, its spans are garbage, with no
+// /related call since.
+func TestRelatedIndexHoldsNoTrace(t *testing.T) {
+	s := NewStore(Limits{Traces: 2})
+	api := NewAPI(s)
+	page := tid(1)
+	s.AddSpans([]Span{{TraceID: tid(2), SpanID: sid(10), Links: []Link{linkTo(page, sid(2))}}})
+	s.AddSpans([]Span{{TraceID: page, SpanID: sid(2)}})
+	if _, rel := getRelated(t, api, page.String()); len(rel.Incoming) != 1 {
+		t.Fatalf("the job's link not listed: %+v", rel)
+	}
+	job := storedTrace(s, tid(2))
+	s.AddSpans([]Span{{TraceID: tid(3), SpanID: sid(30)}}) // evicts the job's
+	runtime.GC()
+	if job.Value() != nil {
+		t.Fatal("the evicted trace is still reachable")
+	}
+	if _, rel := getRelated(t, api, page.String()); len(rel.Incoming) != 0 {
+		t.Fatalf("the evicted trace's link still listed: %+v", rel)
+	}
+}
+
+// storedTrace is a weak pointer to the store's trace id.
+func storedTrace(s *Store, id TraceID) weak.Pointer[trace] {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return weak.Make(s.traces[id].Value.(*trace))
 }
 
 // TestRelatedIsBounded: a request that enqueued more jobs than an answer
@@ -150,84 +201,6 @@ func TestRelatedIsBounded(t *testing.T) {
 	}
 	if rel.Incoming[0].TraceID != tid(100) {
 		t.Fatalf("first link from %s, want the oldest job's %s", rel.Incoming[0].TraceID, tid(100))
-	}
-}
-
-// relatedStream opens the SSE form of /related for trace id.
-func relatedStream(t *testing.T, url string, id TraceID) func() [2]string {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url+"/api/traces/"+id.String()+"/related", nil)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("content type %q", ct)
-	}
-	return sseEvents(t, resp)
-}
-
-// TestRelatedStreamSendsLinkedTracesLive: a page's related stream tells
-// of a job's trace that links to it once the job's spans arrive, after
-// the stream opened, and sends the job's spans, then its late ones.
-func TestRelatedStreamSendsLinkedTracesLive(t *testing.T) {
-	s := NewStore(Limits{})
-	srv := httptest.NewServer(NewAPI(s))
-	t.Cleanup(srv.Close) // after the stream's body is closed
-	page, job := tid(1), tid(2)
-	s.PutRequest(&Record{ID: sid(1).String(), TraceID: page, Done: true})
-	s.AddSpans([]Span{{TraceID: page, SpanID: sid(1), Name: "GET /enqueue"}, {TraceID: page, SpanID: sid(2), ParentSpanID: sid(1), Name: "send jobs"}})
-	next := relatedStream(t, srv.URL, page)
-	if e := next(); e[0] != "related" || !strings.Contains(e[1], `"incoming":[]`) {
-		t.Fatalf("first event %v, want no links yet", e)
-	}
-
-	// The job's spans, as the sink stores them: a record for its root.
-	spans := []Span{{TraceID: job, SpanID: sid(10), Name: "process jobs", Kind: KindConsumer, Links: []Link{linkTo(page, sid(2))}}}
-	s.AddSpans(spans)
-	s.PutBackground(spans)
-	e := next()
-	var rel Related
-	if err := json.Unmarshal([]byte(e[1]), &rel); e[0] != "related" || err != nil || !slices.Equal(rel.Traces, []TraceID{job}) {
-		t.Fatalf("event %v (%v), want the job's trace related", e, err)
-	}
-	if e := next(); e[0] != "spans" || !strings.HasPrefix(e[1], `{"traceId":"`+job.String()+`","trace":{`) || !strings.Contains(e[1], `"process jobs"`) {
-		t.Fatalf("event %v, want the job's spans", e)
-	}
-	s.AddSpans([]Span{{TraceID: job, SpanID: sid(11), ParentSpanID: sid(10), Name: "UPDATE orders"}})
-	if e := next(); e[0] != "spans" || !strings.Contains(e[1], `"UPDATE orders"`) || strings.Contains(e[1], `"process jobs"`) {
-		t.Fatalf("event %v, want only the job's late span", e)
-	}
-}
-
-// TestRelatedStreamEndsWhenIdle: a stream with nothing new ends with an
-// "idle" event, as the trace streams do, so a tab left open frees its
-// connection; one for a trace the store does not hold is a 404.
-func TestRelatedStreamEndsWhenIdle(t *testing.T) {
-	s := NewStore(Limits{})
-	api := NewAPI(s)
-	api.Idle, api.KeepAlive = 50*time.Millisecond, 10*time.Millisecond
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close) // after the stream's body is closed
-	s.AddSpans([]Span{{TraceID: tid(1), SpanID: sid(1)}})
-	next := relatedStream(t, srv.URL, tid(1))
-	if e := next(); e[0] != "related" {
-		t.Fatalf("first event %v", e)
-	}
-	if e := next(); e[0] != "idle" {
-		t.Fatalf("event %v, want idle", e)
-	}
-	req, _ := http.NewRequest("GET", srv.URL+"/api/traces/"+tid(9).String()+"/related", nil)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("unknown trace: status %d", resp.StatusCode)
 	}
 }
 

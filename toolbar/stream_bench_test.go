@@ -45,12 +45,12 @@ func (w *eventCounter) Write(p []byte) (int, error) {
 // stream, which looks over the newest 100 records and sends the summary
 // of each one whose trace grew. It reports the process's CPU time and the
 // summaries sent per batch and stream, with a pass per wake-up and with
-// the passes historyEvery apart.
+// the passes streamEvery apart.
 func BenchmarkHistoryStreamSpanBatches(b *testing.B) {
 	for _, bench := range []struct {
 		streams int
 		every   time.Duration
-	}{{0, 0}, {1, 0}, {4, 0}, {1, historyEvery}, {4, historyEvery}} {
+	}{{0, 0}, {1, 0}, {4, 0}, {1, streamEvery}, {4, streamEvery}} {
 		streams := bench.streams
 		b.Run(fmt.Sprintf("%d streams, passes %v apart", streams, bench.every), func(b *testing.B) {
 			s := NewStore(Limits{Spans: 1 << 30, Bytes: 1 << 40})

@@ -152,17 +152,18 @@ export function ancestorIds(spans, id) {
 	return out;
 }
 
-/* The traces linked to this one, from the API's /related answer, as the
-   waterfall shows them, at most max: each other trace once, its span
-   `top` and what descends from it under this trace's span `under`. A
-   link's spanId is this trace's span, its linkedSpanId the other's: a
-   job's CONSUMER span that links to this request's PRODUCER goes under
-   the PRODUCER; a span of this trace that links into another trace
-   gets the span it links to. */
-export function linkedGrafts(related, max) {
+/* The traces linked to this one, from the API's Related answer (the
+   trace stream's "related" event), as the waterfall shows them: each
+   other trace once, its span `top` and what descends from it under this
+   trace's span `under`. A link's spanId is this trace's span, its
+   linkedSpanId the other's: a job's CONSUMER span that links to this
+   request's PRODUCER goes under the PRODUCER; a span of this trace that
+   links into another trace gets the span it links to. The server bounds
+   the traces whose spans it sends; a graft without them shows nothing. */
+export function linkedGrafts(related) {
 	const grafts = [], seen = new Set(), links = related ? [...related.outgoing || [], ...related.incoming || []] : [];
 	for (const link of links) {
-		if (!link || seen.has(link.traceId) || grafts.length >= max) continue;
+		if (!link || seen.has(link.traceId)) continue;
 		seen.add(link.traceId);
 		grafts.push({ traceId: link.traceId, under: link.spanId, top: link.linkedSpanId });
 	}

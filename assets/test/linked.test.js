@@ -13,7 +13,7 @@ const names = spans => spans.map(s => s.service + ' ' + s.name);
 const traces = new Map([[job.record.traceId, job.spans], [page.record.traceId, page.spans]]);
 
 test('the job that a request enqueued goes under its PRODUCER span', () => {
-	const grafts = linkedGrafts(load('node-enqueue.related.json'), 5), producer = page.one('send jobs'), consumer = job.one('process jobs');
+	const grafts = linkedGrafts(load('node-enqueue.related.json')), producer = page.one('send jobs'), consumer = job.one('process jobs');
 	assert.deepEqual(grafts, [{ traceId: job.record.traceId, under: producer.id, top: consumer.id }]);
 	const spans = graftLinked(page.spans, grafts, traces), tree = buildTree(spans);
 	assert.equal(spans.size, page.spans.size + job.spans.size, 'the job\'s whole trace');
@@ -28,7 +28,7 @@ test('the job that a request enqueued goes under its PRODUCER span', () => {
 });
 
 test('the request that enqueued a job goes under the job\'s CONSUMER, the span with the link', () => {
-	const grafts = linkedGrafts(load('node-job.related.json'), 5), consumer = job.one('process jobs'), producer = page.one('send jobs');
+	const grafts = linkedGrafts(load('node-job.related.json')), consumer = job.one('process jobs'), producer = page.one('send jobs');
 	assert.deepEqual(grafts, [{ traceId: page.record.traceId, under: consumer.id, top: producer.id }]);
 	const tree = buildTree(graftLinked(job.spans, grafts, traces));
 	// By start time: the PRODUCER sent the job before the CONSUMER's work began.
@@ -36,7 +36,7 @@ test('the request that enqueued a job goes under the job\'s CONSUMER, the span w
 });
 
 test('nothing is grafted until the linked span and the span it goes under have come', () => {
-	const grafts = linkedGrafts(load('node-enqueue.related.json'), 5);
+	const grafts = linkedGrafts(load('node-enqueue.related.json'));
 	assert.equal(graftLinked(page.spans, grafts, new Map()), page.spans, 'no spans of the job yet');
 	const childrenOnly = new Map([...job.spans].filter(([, s]) => s.parentId));
 	assert.equal(graftLinked(page.spans, grafts, new Map([[job.record.traceId, childrenOnly]])), page.spans, 'not its CONSUMER yet');
@@ -44,15 +44,24 @@ test('nothing is grafted until the linked span and the span it goes under have c
 	assert.equal(graftLinked(withoutProducer, grafts, traces), withoutProducer, 'the PRODUCER has not come');
 });
 
-test('each linked trace is grafted once, outgoing first, at most max', () => {
+test('each linked trace is grafted once, outgoing first', () => {
 	const link = (spanId, traceId, linkedSpanId) => ({ spanId, traceId, linkedSpanId });
 	const related = {
 		outgoing: [link('a1', 'T2', 'b1'), link('a2', 'T2', 'b2')],
-		incoming: [link('a3', 'T3', 'c1'), link('a4', 'T4', 'd1'), link('a5', 'T5', 'e1')]
+		incoming: [link('a3', 'T3', 'c1'), link('a4', 'T4', 'd1'), link('a5', 'T2', 'e1')]
 	};
-	assert.deepEqual(linkedGrafts(related, 3).map(g => g.traceId + ':' + g.under + '<' + g.top), ['T2:a1<b1', 'T3:a3<c1', 'T4:a4<d1']);
-	assert.deepEqual(linkedGrafts(null, 5), []);
-	assert.deepEqual(linkedGrafts({}, 5), []);
+	assert.deepEqual(linkedGrafts(related).map(g => g.traceId + ':' + g.under + '<' + g.top), ['T2:a1<b1', 'T3:a3<c1', 'T4:a4<d1']);
+	assert.deepEqual(linkedGrafts(null), []);
+	assert.deepEqual(linkedGrafts({}), []);
+});
+
+test('only the linked traces whose spans came are grafted: the server picks them', () => {
+	const span = (id, parentId) => ({ id, parentId, start: 1n, end: 2n, service: 's', name: id });
+	const mine = new Map([['p', span('p', '')]]);
+	const grafts = linkedGrafts({ incoming: [{ spanId: 'p', traceId: 'T1', linkedSpanId: 'a' }, { spanId: 'p', traceId: 'T2', linkedSpanId: 'b' }] });
+	const spans = graftLinked(mine, grafts, new Map([['T2', new Map([['b', span('b', '')]])]]));
+	assert.deepEqual([...spans.keys()].sort(), ['b', 'p']);
+	assert.equal(spans.get('b').linked, 'T2');
 });
 
 test('spans of a linked trace that repeat an id of this one are not grafted twice', () => {

@@ -1,17 +1,14 @@
 /* The API and SSE client: the record of the request on show (retried
    while the proxy stores it), its trace and log records, the trace's live
-   stream (spans, logs, the trace's other records), the traces linked to
-   it and their spans (one stream, /related), its alerts and comparison,
-   the history of recent requests, live, and the UI's settings
-   (/api/config). Everything lands in app.state, the request on
-   show; answers for a request no longer shown are dropped. */
+   stream (spans, logs, the trace's other records, the traces linked to it
+   and their spans), its alerts and comparison, the history of recent
+   requests, live, and the UI's settings (/api/config). Everything lands
+   in app.state, the request on show; answers for a request no longer
+   shown are dropped. */
 
 import { addLogs, addSpans } from './state.js';
 import { readSpans } from '../model/otlp.js';
 import { linkedGrafts } from '../model/trace.js';
-
-// The linked traces the waterfall shows, as many as the server follows.
-const MAX_LINKED = 5;
 
 const parseEvent = e => { try { return JSON.parse(e.data); } catch (x) { return null; } };
 
@@ -85,12 +82,16 @@ export function createClient(app, onRecord) {
 		}).catch(() => {}).then(() => ready(state));
 		getJSON(traceURL(id) + '/logs').then(records => mergeLogs(state, records), () => {});
 	}
-	// The trace's live stream; the server ends quiet ones ("idle"), and it
-	// is opened again when the page is looked at (openStream on focus).
+	/* The trace's live stream, the page's one connection: the server ends
+	   quiet ones ("idle"), and it is opened again when the page is looked
+	   at (openStream on focus), sending everything from the start: a job
+	   linked to the trace meanwhile comes then. The traces linked to this
+	   one (a job the request enqueued, the request that enqueued this job)
+	   and their spans, as many as the server follows, go to state.links
+	   { grafts (model/trace.js linkedGrafts), traces (trace id -> Map of
+	   its spans), version }. */
 	function openStream(state = app.state) {
-		if (!shown(state) || state.evicted || !state.traceId || !window.EventSource) return;
-		openRelated(state);
-		if (state.stream) return;
+		if (!shown(state) || state.evicted || !state.traceId || state.stream || !window.EventSource) return;
 		const es = state.stream = new EventSource(app.prefix + traceURL(state.traceId) + '/stream');
 		es.addEventListener('request', e => {
 			const record = parseEvent(e);
@@ -102,6 +103,19 @@ export function createClient(app, onRecord) {
 		});
 		es.addEventListener('spans', e => mergeSpans(state, parseEvent(e)));
 		es.addEventListener('logs', e => mergeLogs(state, parseEvent(e)));
+		const links = state.links || (state.links = { grafts: [], traces: new Map(), version: 0 });
+		const linksChanged = () => { links.version++; app.schedule(); };
+		es.addEventListener('related', e => {
+			const related = parseEvent(e);
+			if (shown(state) && related) { links.grafts = linkedGrafts(related); linksChanged(); }
+		});
+		es.addEventListener('linked', e => {
+			const doc = parseEvent(e), spans = doc && doc.traceId && (links.traces.get(doc.traceId) || new Map());
+			if (!shown(state) || !spans) return;
+			links.traces.set(doc.traceId, spans);
+			for (const span of readSpans(doc.trace)) spans.set(span.id, span);
+			linksChanged();
+		});
 		es.addEventListener('evicted', () => { state.evicted = true; closeStream(state); app.schedule(); });
 		// The team's backend, when one is set: its error, until it answers again.
 		es.addEventListener('backend', e => { const status = parseEvent(e); state.backendError = status && !status.ok ? String(status.error || 'unreachable') : ''; app.schedule(); });
@@ -110,33 +124,7 @@ export function createClient(app, onRecord) {
 	}
 	function closeStream(state = app.state) {
 		if (state.stream) state.stream.close();
-		if (state.related) state.related.close();
-		state.stream = state.related = null;
-	}
-	// The traces linked to this one (a job the request enqueued, the
-	// request that enqueued this job) and their spans, as they come:
-	// state.links { grafts (model/trace.js linkedGrafts), traces (trace
-	// id -> Map of its spans), version }. Its own stream, the server's
-	// /related, which ends when quiet as the trace's does.
-	function openRelated(state) {
-		if (state.related) return;
-		const links = state.links || (state.links = { grafts: [], traces: new Map(), version: 0 });
-		const es = state.related = new EventSource(app.prefix + traceURL(state.traceId) + '/related');
-		const changed = () => { links.version++; app.schedule(); };
-		es.addEventListener('related', e => {
-			const related = parseEvent(e);
-			if (shown(state) && related) { links.grafts = linkedGrafts(related, MAX_LINKED); changed(); }
-		});
-		es.addEventListener('spans', e => {
-			const doc = parseEvent(e), spans = doc && doc.traceId && (links.traces.get(doc.traceId) || new Map());
-			if (!shown(state) || !spans) return;
-			links.traces.set(doc.traceId, spans);
-			for (const span of readSpans(doc.trace)) spans.set(span.id, span);
-			changed();
-		});
-		const drop = () => { if (state.related === es) state.related = null; };
-		es.addEventListener('idle', () => { es.close(); drop(); });
-		es.onerror = () => { if (es.readyState === 2) drop(); };
+		state.stream = null;
 	}
 
 	// The alerts, and the comparison once its panel was opened, are read
