@@ -121,6 +121,14 @@ func start(t testing.TB, env []string, name string, args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), env...)
 	out := &logWriter{t: t, prefix: filepath.Base(name)}
 	cmd.Stdout, cmd.Stderr = out, out
+	run(t, cmd)
+	return cmd
+}
+
+// run starts cmd and, when the test ends, interrupts it, killing it if it
+// has not exited 10 s later. exited is closed when cmd has exited.
+func run(t testing.TB, cmd *exec.Cmd) (exited <-chan struct{}) {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +143,7 @@ func start(t testing.TB, env []string, name string, args ...string) *exec.Cmd {
 			<-done
 		}
 	})
-	return cmd
+	return done
 }
 
 type logWriter struct {

@@ -118,20 +118,7 @@ func startJaeger(t *testing.T) *jaeger {
 	// environment names (its query service is configured not to).
 	j.cmd.Env = append(os.Environ(), "OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none")
 	j.cmd.Stdout, j.cmd.Stderr = log, log
-	if err := j.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { j.cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		j.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			j.cmd.Process.Kill()
-			<-done
-		}
-	})
+	done := run(t, j.cmd)
 
 	// Ready: the health check says so once every pipeline has started.
 	deadline := time.Now().Add(60 * time.Second)
