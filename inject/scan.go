@@ -139,12 +139,15 @@ func (s *scanner) data(b []byte, i int, base int64, eof bool) (int, bool) {
 		return 0, false // a BOM or not?
 	}
 	for {
-		j := bytes.IndexByte(b[i:], '<')
-		if j < 0 {
-			s.text(b, i, len(b), base)
-			return len(b), true
+		lt := i
+		if i >= len(b) || b[i] != '<' { // a tag is often followed by the next
+			j := bytes.IndexByte(b[i:], '<')
+			if j < 0 {
+				s.text(b, i, len(b), base)
+				return len(b), true
+			}
+			lt += j
 		}
-		lt := i + j
 		if s.prologue {
 			s.text(b, i, lt, base)
 		}
@@ -541,6 +544,21 @@ func tagEnd(b []byte, i int) (end, nameEnd int) {
 	}
 	nameEnd = i
 	for {
+		// the common attribute, ` key="value"`, without the general loops
+		if i+1 < len(b) && b[i] == ' ' && class[b[i+1]]&cKeyEnd == 0 {
+			k := i + 2
+			for k < len(b) && class[b[k]]&cKeyEnd == 0 {
+				k++
+			}
+			if k+1 < len(b) && b[k] == '=' && (b[k+1] == '"' || b[k+1] == '\'') {
+				j := bytes.IndexByte(b[k+2:], b[k+1])
+				if j < 0 {
+					return -1, 0
+				}
+				i = k + j + 3
+				continue
+			}
+		}
 		for i < len(b) && class[b[i]]&cSpace != 0 {
 			i++
 		}
@@ -593,9 +611,12 @@ func tagEnd(b []byte, i int) (end, nameEnd int) {
 // metaCSPNonce returns the script nonce of a <meta http-equiv=
 // "Content-Security-Policy" content="..."> tag, or "". Such tags are few,
 // so the tokenizer itself reads their attributes, but only of a tag that
-// names http-equiv at all: pages carry dozens of other <meta> tags.
+// could name that policy: pages carry dozens of other <meta> tags, and
+// http-equiv="X-UA-Compatible" among them. A '&' could spell the name
+// with a character reference, so such a tag is read too.
 func metaCSPNonce(tag []byte) string {
-	if !containsHTTPEquiv(tag) {
+	if !containsFold(tag, "http-equiv") ||
+		!containsFold(tag, "content-security-policy") && bytes.IndexByte(tag, '&') < 0 {
 		return ""
 	}
 	z := html.NewTokenizer(bytes.NewReader(tag))
@@ -611,7 +632,9 @@ func metaCSPNonce(tag []byte) string {
 			content = string(v)
 		}
 	}
-	if !strings.EqualFold(equiv, "content-security-policy") {
+	// An ASCII case-insensitive match, not Unicode folding (WHATWG HTML,
+	// 4.2.5.3 "Pragma directives"): the long s (U+017F) is no 's'.
+	if !equalFold([]byte(equiv), "content-security-policy") {
 		return ""
 	}
 	p := parsePolicy(content)
@@ -621,17 +644,18 @@ func metaCSPNonce(tag []byte) string {
 	return ""
 }
 
-// containsHTTPEquiv reports whether tag holds "http-equiv" in any case,
-// looking only around its '-' bytes.
-func containsHTTPEquiv(tag []byte) bool {
-	const name = "http-equiv"
+// containsFold reports whether b holds name, a lowercase name with a '-',
+// in any ASCII case, looking only around b's '-' bytes.
+func containsFold(b []byte, name string) bool {
+	dash := strings.IndexByte(name, '-')
 	for i := 0; ; {
-		j := bytes.IndexByte(tag[i:], '-')
+		j := bytes.IndexByte(b[i:], '-')
 		if j < 0 {
 			return false
 		}
+		at := i + j - dash
 		i += j + 1
-		if at := i - 5; at >= 0 && at+len(name) <= len(tag) && equalFold(tag[at:at+len(name)], name) {
+		if at >= 0 && at+len(name) <= len(b) && equalFold(b[at:at+len(name)], name) {
 			return true
 		}
 	}

@@ -36,7 +36,7 @@ type Writer struct {
 	head    []byte // head snippet not yet inserted
 
 	buf       []byte // received, not yet written; buf[0] is at stream offset base
-	own       []byte // storage for buf between writes
+	own       *[]byte // storage for buf between writes, from bufs
 	base      int64
 	sc        scanner
 	gaveUp    bool // a tag longer than maxToken: no more scanning
@@ -200,8 +200,8 @@ func (w *Writer) keep(more []byte) {
 	if w.own == nil {
 		w.own = getBuf()
 	}
-	w.own = append(append(w.own[:0], w.buf...), more...)
-	w.buf = w.own
+	*w.own = append(append((*w.own)[:0], w.buf...), more...)
+	w.buf = *w.own
 }
 
 // release returns the buffer once nothing more is held.
@@ -213,19 +213,21 @@ func (w *Writer) release() {
 	}
 }
 
-// bufs recycles held-byte buffers between responses.
+// bufs recycles held-byte buffers between responses. It holds pointers,
+// so a Put allocates nothing (staticcheck SA6002).
 var bufs sync.Pool
 
-func getBuf() []byte {
+func getBuf() *[]byte {
 	if b, ok := bufs.Get().(*[]byte); ok {
-		return (*b)[:0]
+		return b
 	}
-	return make([]byte, 0, 64<<10)
+	b := make([]byte, 0, 64<<10)
+	return &b
 }
 
-func putBuf(b []byte) {
-	if cap(b) <= maxHold+64<<10 {
-		bufs.Put(&b)
+func putBuf(b *[]byte) {
+	if cap(*b) <= maxHold+64<<10 {
+		bufs.Put(b)
 	}
 }
 

@@ -505,6 +505,8 @@ func TestWriterTakesNonceFromMetaCSP(t *testing.T) {
 		{"nonce", `<head><meta http-equiv="Content-Security-Policy" content="script-src 'nonce-abc' 'strict-dynamic'"></head><body></body>`, "abc"},
 		{"case and quotes", `<META HTTP-EQUIV=content-security-policy CONTENT="default-src 'self' 'nonce-x1'"><body></body>`, "x1"},
 		{"first nonce wins", `<meta http-equiv="Content-Security-Policy" content="img-src 'self'"><meta http-equiv="Content-Security-Policy" content="script-src 'nonce-n2'"></body>`, "n2"},
+		{"a character reference in the name", `<meta http-equiv="Content-Security&#45;Policy" content="script-src 'nonce-ref'"></body>`, "ref"},
+		{"Unicode folding is no match", "<meta http-equiv=\"Content-\u017fecurity-Policy\" content=\"script-src 'nonce-k'\"></body>", ""},
 		{"report-only is not enforced", `<meta http-equiv="Content-Security-Policy-Report-Only" content="script-src 'nonce-r'"></body>`, ""},
 		{"in a comment", `<!-- <meta http-equiv="Content-Security-Policy" content="script-src 'nonce-c'"> --></body>`, ""},
 		{"after the insertion point", `<body></body><meta http-equiv="Content-Security-Policy" content="script-src 'nonce-late'">`, ""},
@@ -525,22 +527,26 @@ func TestWriterTakesNonceFromMetaCSP(t *testing.T) {
 	}
 }
 
-func TestContainsHTTPEquiv(t *testing.T) {
+func TestContainsFold(t *testing.T) {
 	tests := []struct {
-		tag  string
-		want bool
+		tag, name string
+		want      bool
 	}{
-		{`<meta http-equiv="Content-Security-Policy">`, true},
-		{`<META HTTP-EQUIV=refresh>`, true},
-		{`<meta content="x" Http-Equiv>`, true},
-		{`<meta name="viewport" content="width=device-width">`, false},
-		{`<meta http-equi>`, false},
-		{`<meta http- equiv>`, false},
-		{`-equiv`, false},
+		{`<meta http-equiv="Content-Security-Policy">`, "http-equiv", true},
+		{`<META HTTP-EQUIV=refresh>`, "http-equiv", true},
+		{`<meta content="x" Http-Equiv>`, "http-equiv", true},
+		{`<meta name="viewport" content="width=device-width">`, "http-equiv", false},
+		{`<meta http-equi>`, "http-equiv", false},
+		{`<meta http- equiv>`, "http-equiv", false},
+		{`-equiv`, "http-equiv", false},
+		{`<meta http-equiv="Content-Security-Policy">`, "content-security-policy", true},
+		{`<meta http-equiv=CONTENT-SECURITY-POLICY>`, "content-security-policy", true},
+		{`<meta http-equiv="X-UA-Compatible" content="IE=edge">`, "content-security-policy", false},
+		{`<meta http-equiv="Content-Security">`, "content-security-policy", false},
 	}
 	for _, tt := range tests {
-		if got := containsHTTPEquiv([]byte(tt.tag)); got != tt.want {
-			t.Errorf("containsHTTPEquiv(%q) = %v, want %v", tt.tag, got, tt.want)
+		if got := containsFold([]byte(tt.tag), tt.name); got != tt.want {
+			t.Errorf("containsFold(%q, %q) = %v, want %v", tt.tag, tt.name, got, tt.want)
 		}
 	}
 }
