@@ -46,8 +46,10 @@ func requestAttributes(r *http.Request, redact *toolbar.Redactor) []attribute.Ke
 	return attrs
 }
 
-// exchange is the proxy's working state for one request; rec is published
-// to the store as copies.
+// exchange is the proxy's working state for one request. rec is published
+// to the store as a copy while the exchange is in flight, and handed over
+// at its end: from then on the exchange writes only its own fields (a late
+// httptrace callback writes timing, which no record shares).
 type exchange struct {
 	h      *Handler
 	start  time.Time
@@ -64,10 +66,11 @@ type exchange struct {
 	// an event stream. The record's Session points at session.
 	ws      *wsSession
 	sse     *sseCounter
-	session toolbar.Session
+	session *toolbar.Session
 
-	mu  sync.Mutex // guards what follows against httptrace callbacks
-	rec toolbar.Record
+	mu     sync.Mutex // guards what follows against httptrace callbacks
+	rec    *toolbar.Record
+	timing toolbar.Timing // the record's, until it is published
 
 	upstream       toolbar.Headers // as written upstream, redacted at the end
 	upstreamCalled bool
@@ -90,9 +93,11 @@ const (
 
 var phaseNames = [phaseCount]string{"dns.start", "dns.done", "connect.start", "connect.done", "tls.start", "tls.done", "response.first_byte"}
 
+// publish puts a copy of the record in flight in the store.
 func (x *exchange) publish() {
 	x.mu.Lock()
-	rec := x.rec
+	rec := *x.rec
+	rec.Timing = x.timing
 	if rec.Session != nil {
 		s := *rec.Session // the published record never changes
 		rec.Session = &s
@@ -107,15 +112,15 @@ func (x *exchange) openSession(kind string) {
 	now := time.Now()
 	x.mu.Lock()
 	x.rec.Kind = kind
-	x.session.OpenedAt = now
-	x.rec.Session = &x.session
+	x.session = &toolbar.Session{OpenedAt: now}
+	x.rec.Session = x.session
 	x.mu.Unlock()
 	x.publish()
 }
 
 // closeSession fills the session's figures at its end. x.mu is held.
 func (x *exchange) closeSession(now time.Time) {
-	s := &x.session
+	s := x.session
 	s.ClosedAt = now
 	s.DurationMs = toolbar.Millis(now.Sub(s.OpenedAt))
 	switch {
@@ -157,12 +162,12 @@ func (x *exchange) clientTrace() *httptrace.ClientTrace {
 			x.upstream = x.upstream[:0]
 			x.phases = [phaseCount]time.Time{}
 			x.connectErr = nil
-			x.rec.Timing = toolbar.Timing{UpstreamStartMs: x.since(now)}
+			x.timing = toolbar.Timing{UpstreamStartMs: x.since(now)}
 			x.mu.Unlock()
 		},
 		GotConn: func(info httptrace.GotConnInfo) {
 			x.mu.Lock()
-			x.rec.Timing.ConnReused = info.Reused
+			x.timing.ConnReused = info.Reused
 			x.mu.Unlock()
 		},
 		DNSStart:          func(httptrace.DNSStartInfo) { phase(dnsStart) },
@@ -200,14 +205,14 @@ func (x *exchange) clientTrace() *httptrace.ClientTrace {
 		WroteRequest: func(httptrace.WroteRequestInfo) {
 			now := time.Now()
 			x.mu.Lock()
-			x.rec.Timing.WroteRequestMs = x.since(now)
+			x.timing.WroteRequestMs = x.since(now)
 			x.mu.Unlock()
 		},
 		GotFirstResponseByte: func() {
 			now := time.Now()
 			x.mu.Lock()
 			x.phases[firstByte] = now
-			x.rec.Timing.FirstByteMs = x.since(now)
+			x.timing.FirstByteMs = x.since(now)
 			x.mu.Unlock()
 		},
 	}
@@ -216,7 +221,7 @@ func (x *exchange) clientTrace() *httptrace.ClientTrace {
 // phaseEvents adds the phases that happened to the CLIENT span, and their
 // lengths to the record. x.mu is held.
 func (x *exchange) phaseEvents() {
-	t, timing := &x.phases, &x.rec.Timing
+	t, timing := &x.phases, &x.timing
 	length := func(from, to int) float64 {
 		if t[from].IsZero() || t[to].IsZero() {
 			return 0
@@ -246,7 +251,7 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err, sendErr error) 
 		body = x.body.finish(x.h.redact)
 	}
 	x.mu.Lock()
-	rec := &x.rec
+	rec := x.rec
 	rec.Done = true
 	rec.RequestBody = body
 	rec.Status = rw.status
@@ -276,6 +281,7 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err, sendErr error) 
 	rec.ClientBytes = rw.clientBytes
 	if x.upstreamCalled {
 		rec.UpstreamRequest = x.h.redact.Fields(x.upstream)
+		x.upstream = nil // the record's now
 		x.phaseEvents()
 	} else if repl != nil {
 		if _, ok := repl.Get("http.reverse_proxy.upstream.hostport"); ok {
@@ -283,6 +289,7 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err, sendErr error) 
 			rec.UpstreamRequest, rec.UpstreamParams = x.fastCGIRequest(r, repl)
 		}
 	}
+	rec.Timing = x.timing
 	if repl != nil {
 		if d, ok := repl.Get("http.reverse_proxy.upstream.latency"); ok {
 			if d, ok := d.(time.Duration); ok {
@@ -336,7 +343,7 @@ func (x *exchange) end(r *http.Request, rw *responseWriter, err, sendErr error) 
 		x.span.SetStatus(codes.Error, err.Error())
 	}
 	x.span.End(trace.WithTimestamp(now))
-	x.publish()
+	x.h.store.PutRequest(rec)
 }
 
 // countingBody counts request body bytes as the handler chain reads them.

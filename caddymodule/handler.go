@@ -228,9 +228,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		ctx = h.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
 	// Attributes are set once, at the end: one slice instead of growing two.
-	ctx, span := h.tracer.Start(ctx, r.Method+" "+r.URL.Path,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(start))
+	ctx, span := h.tracer.Start(ctx, r.Method+" "+r.URL.Path, serverKind, trace.WithTimestamp(start))
 	sc := span.SpanContext()
 	id, traceID := sc.SpanID().String(), sc.TraceID().String()
 
@@ -244,7 +242,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		start: start,
 		span:  span,
 		attrs: requestAttributes(r, h.redact),
-		rec: toolbar.Record{
+		rec: &toolbar.Record{
 			ID:            id,
 			TraceID:       toolbar.TraceID(sc.TraceID()),
 			Method:        r.Method,
@@ -265,7 +263,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// The upstream call is a CLIENT span under the server span; the
 	// upstream gets its context, never a stale incoming one. If the chain
 	// never calls an upstream (file_server, respond), the span is dropped.
-	cctx, client := h.tracer.Start(ctx, r.Method+" upstream", trace.WithSpanKind(trace.SpanKindClient))
+	cctx, client := h.tracer.Start(ctx, r.Method+" upstream", clientKind)
 	x.client = client
 	for _, f := range staleHeaders {
 		r.Header.Del(f)
@@ -324,6 +322,13 @@ func (h *Handler) serveToolbar(w http.ResponseWriter, r *http.Request, next cadd
 	}
 	return nil
 }
+
+// The spans' kinds, as options made once: an option made per request is
+// an allocation.
+var (
+	serverKind = trace.WithSpanKind(trace.SpanKindServer)
+	clientKind = trace.WithSpanKind(trace.SpanKindClient)
+)
 
 // outerHeader tells a Tracebar further along the request's way that the
 // page gets a toolbar already.

@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/tracebar/tracebar/otelbridge"
 	"github.com/tracebar/tracebar/toolbar"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -62,11 +64,9 @@ type caddyHandler func(http.ResponseWriter, *http.Request) error
 
 func (f caddyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
 
-// BenchmarkHandlerJSON is Tracebar's own cost for one small JSON exchange:
-// span, trace context, record and headers, with the upstream played in
-// process.
-func BenchmarkHandlerJSON(b *testing.B) {
-	h := benchHandler(b)
+// benchRequest is a browser's small API request from loopback, and the
+// context Caddy gives it.
+func benchRequest() (*http.Request, context.Context) {
 	req := httptest.NewRequest("GET", "http://127.0.0.1:8080/api/items?page=2", nil)
 	req.RemoteAddr = "127.0.0.1:50000"
 	req.Header = http.Header{
@@ -77,7 +77,15 @@ func BenchmarkHandlerJSON(b *testing.B) {
 		"Cookie":          {"session=" + strings.Repeat("s", 40)},
 		"Referer":         {"http://127.0.0.1:8080/"},
 	}
-	ctx := context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+	return req, context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+}
+
+// BenchmarkHandlerJSON is Tracebar's own cost for one small JSON exchange:
+// span, trace context, record and headers, with the upstream played in
+// process.
+func BenchmarkHandlerJSON(b *testing.B) {
+	h := benchHandler(b)
+	req, ctx := benchRequest()
 	b.ReportAllocs()
 	for b.Loop() {
 		r := req.Clone(ctx)
@@ -86,3 +94,39 @@ func BenchmarkHandlerJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPeersJSON is the same exchange with nothing around the upstream
+// (plain reverse_proxy's share) and inside otelhttp as Caddy's tracing
+// wraps it, with the span batched to an exporter that drops it
+// (OTEL_TRACES_EXPORTER=none): the figures BenchmarkHandlerJSON's cost is
+// weighed against.
+func BenchmarkPeersJSON(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(dropExporter{}))
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	traced := otelhttp.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upstreamJSON.ServeHTTP(w, r)
+	}), "", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	for _, bb := range []struct {
+		name  string
+		serve func(http.ResponseWriter, *http.Request)
+	}{
+		{"plain", func(w http.ResponseWriter, r *http.Request) { upstreamJSON.ServeHTTP(w, r) }},
+		{"tracing", traced.ServeHTTP},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			req, ctx := benchRequest()
+			b.ReportAllocs()
+			for b.Loop() {
+				bb.serve(httptest.NewRecorder(), req.Clone(ctx))
+			}
+		})
+	}
+}
+
+// dropExporter is what OTEL_TRACES_EXPORTER=none gives Caddy's tracing.
+type dropExporter struct{}
+
+func (dropExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (dropExporter) Shutdown(context.Context) error                             { return nil }

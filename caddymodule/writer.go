@@ -143,7 +143,7 @@ func (rw *responseWriter) commit(inj bool) {
 	x.rec.Status = rw.status
 	x.rec.ContentType = h.Get("Content-Type")
 	x.rec.Injected = inj
-	x.rec.Timing.HeadersMs = x.since(time.Now())
+	x.timing.HeadersMs = x.since(time.Now())
 	x.mu.Unlock()
 	rw.ResponseWriter.WriteHeader(rw.status)
 	rw.observeSession(inj)

@@ -70,6 +70,13 @@ func Eligible(method string, status int, req, resp http.Header) bool {
 	if ct == "" {
 		return false // never sniff: a body of unknown type is left alone
 	}
+	// Most responses are not pages: tell them without parsing (and its
+	// allocations). ParseMediaType lowercases the type as ToLower does;
+	// no non-ASCII letter lowers to one of these names' letters.
+	base, _, _ := strings.Cut(ct, ";")
+	if base = strings.TrimSpace(base); !strings.EqualFold(base, "text/html") && !strings.EqualFold(base, "application/xhtml+xml") {
+		return false
+	}
 	t, params, err := mime.ParseMediaType(ct)
 	if err != nil || (t != "text/html" && t != "application/xhtml+xml") {
 		return false

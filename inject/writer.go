@@ -35,7 +35,7 @@ type Writer struct {
 	snippet func(metaNonce string) []byte
 	head    []byte // head snippet not yet inserted
 
-	buf       []byte // received, not yet written; buf[0] is at stream offset base
+	buf       []byte  // received, not yet written; buf[0] is at stream offset base
 	own       *[]byte // storage for buf between writes, from bufs
 	base      int64
 	sc        scanner
