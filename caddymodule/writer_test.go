@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -77,6 +78,74 @@ func TestFirstWriteIsAsLongAsTheUpstreams(t *testing.T) {
 			if !strings.Contains(body, "<head><script src=") || !strings.HasSuffix(body, "</script></body></html>\n") ||
 				len(body) <= len(page) || log.Header().Get("Content-Length") != "" {
 				t.Fatalf("body of %d bytes is not the page with both tags, or a Content-Length %q stayed", len(body), log.Header().Get("Content-Length"))
+			}
+		})
+	}
+}
+
+// TestLargePageKeepsItsContentLength: an injected page from keepLengthFrom
+// on keeps a Content-Length, exactly its body's, with or without a <meta>
+// policy's nonce on the toolbar's tag, and its HEAD announces the same; a
+// smaller page is streamed without one.
+func TestLargePageKeepsItsContentLength(t *testing.T) {
+	rows := strings.Repeat(`<p class="row">text</p>`+"\n", keepLengthFrom/24+1)
+	meta := `<meta http-equiv="Content-Security-Policy" content="script-src 'nonce-` + strings.Repeat("n", 40) + `'">`
+	tests := []struct {
+		name, page string
+		keep       bool
+		nonce      string // on the toolbar's tag
+	}{
+		{"large", "<!DOCTYPE html><html><head><title>t</title></head><body>" + rows + "</body></html>\n", true, ""},
+		{"large with a meta nonce", "<!DOCTYPE html><html><head>" + meta + "</head><body>" + rows + "</body></html>\n", true, strings.Repeat("n", 40)},
+		{"no </body>", "<!DOCTYPE html><p>" + rows, true, ""},
+		{"small", "<!DOCTYPE html><html><head></head><body>" + rows[:30<<10] + "</body></html>\n", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := caddyHandler(func(w http.ResponseWriter, r *http.Request) error {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Content-Length", strconv.Itoa(len(tt.page)))
+				w.WriteHeader(http.StatusOK)
+				if r.Method == http.MethodHead {
+					return nil
+				}
+				for rest := tt.page; len(rest) > 0; {
+					n := min(len(rest), 32<<10)
+					if _, err := io.WriteString(w, rest[:n]); err != nil {
+						return err
+					}
+					rest = rest[n:]
+				}
+				return nil
+			})
+			h := benchHandler(t)
+			serve := func(method string) *httptest.ResponseRecorder {
+				r := httptest.NewRequestWithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer()), method, "http://127.0.0.1/", nil)
+				r.RemoteAddr = "127.0.0.1:1"
+				r.Header.Set("Accept", "text/html")
+				w := httptest.NewRecorder()
+				if err := h.ServeHTTP(w, r, next); err != nil {
+					t.Fatal(err)
+				}
+				return w
+			}
+			get, head := serve("GET"), serve("HEAD")
+			body := get.Body.String()
+			if strings.Count(body, "<script src=") != 2 || len(body) <= len(tt.page) {
+				t.Fatalf("body of %d bytes is not the page with both tags", len(body))
+			}
+			if got := strings.Contains(body, `nonce="`+tt.nonce+`"`); tt.nonce != "" && !got {
+				t.Fatalf("the toolbar's tag has no nonce %q", tt.nonce)
+			}
+			want := ""
+			if tt.keep {
+				want = strconv.Itoa(len(body))
+			}
+			if got := get.Result().Header.Get("Content-Length"); got != want {
+				t.Fatalf("GET Content-Length %q for a body of %d bytes, want %q", got, len(body), want)
+			}
+			if got := head.Result().Header.Get("Content-Length"); got != strconv.Itoa(len(body)) {
+				t.Fatalf("HEAD Content-Length %q, the GET's body has %d bytes", got, len(body))
 			}
 		})
 	}

@@ -53,6 +53,8 @@ func TestWriterRealPages(t *testing.T) {
 				checkInvariant(t, p.name, p.body, run(t, p.body, repeat(chunk, len(p.body))))
 			}
 			checkInvariantMode(t, p.name, p.body, runMode(t, p.body, repeat(32<<10, len(p.body)), true), true)
+			pad := len(headTag) + len(tag) + 128
+			checkPadded(t, p.name, p.body, runPadded(t, p.body, repeat(32<<10, len(p.body)), false, pad), false, pad)
 		})
 	}
 }

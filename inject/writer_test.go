@@ -30,11 +30,20 @@ func run(t testing.TB, in []byte, chunks []int) []byte {
 
 func runMode(t testing.TB, in []byte, chunks []int, headTagOnly bool) []byte {
 	t.Helper()
+	return runPadded(t, in, chunks, headTagOnly, -1)
+}
+
+// runPadded runs the Writer with Pad(pad), or without when pad < 0.
+func runPadded(t testing.TB, in []byte, chunks []int, headTagOnly bool, pad int) []byte {
+	t.Helper()
 	var out bytes.Buffer
 	orig := bytes.Clone(in)
 	w := NewWriter(&out, fixed(tag), []byte(headTag))
 	if headTagOnly {
 		w.XML()
+	}
+	if pad >= 0 {
+		w.Pad(pad)
 	}
 	rest := in
 	for _, n := range chunks {
@@ -286,6 +295,10 @@ func TestWriterHTML5LibCorpus(t *testing.T) {
 			checkInvariant(t, fmt.Sprintf("document %d", i), in, run(t, in, chunks))
 		}
 		checkInvariantMode(t, fmt.Sprintf("document %d as XML", i), in, runMode(t, in, randomChunks(rng, len(in)), true), true)
+		pad := len(headTag) + len(tag) + i%40
+		for _, xml := range []bool{false, true} {
+			checkPadded(t, fmt.Sprintf("document %d padded, XML %v", i, xml), in, runPadded(t, in, randomChunks(rng, len(in)), xml, pad), xml, pad)
+		}
 	}
 }
 
@@ -369,26 +382,43 @@ func checkInvariant(t testing.TB, name string, in, out []byte) {
 
 func checkInvariantMode(t testing.TB, name string, in, out []byte, headTagOnly bool) {
 	t.Helper()
+	checkPadded(t, name, in, out, headTagOnly, -1)
+}
+
+// checkPadded is checkInvariantMode for a Writer padded to pad bytes
+// (pad >= 0): the output is exactly pad bytes longer than the input, the
+// spaces inside the snippet's start tag, or at the end of an XML document
+// that gets no snippet.
+func checkPadded(t testing.TB, name string, in, out []byte, headTagOnly bool, pad int) {
+	t.Helper()
 	at, head := referenceOffsets(in, headTagOnly)
+	added := 0
+	var want []byte
+	if head >= 0 {
+		want = append(append(want, in[:head]...), headTag...)
+		added = len(headTag)
+	}
+	rest := in[max(head, 0):]
 	if at < 0 { // XML without </body> or </html>: the head snippet only
-		want := in
-		if head >= 0 {
-			want = append(append(append([]byte(nil), in[:head]...), headTag...), in[head:]...)
+		want = append(want, rest...)
+		if pad >= 0 {
+			want = append(want, bytes.Repeat([]byte(" "), pad-added)...)
 		}
 		if !bytes.Equal(out, want) {
 			t.Fatalf("%s: an XML document without </body> or </html> got more than the head snippet at %d", name, head)
 		}
 		return
 	}
-	var want []byte
-	if head >= 0 {
-		want = append(append(want, in[:head]...), headTag...)
-		want = append(append(append(want, in[head:at]...), tag...), in[at:]...)
-	} else {
-		want = append(append(append(want, in[:at]...), tag...), in[at:]...)
+	snippet := []byte(tag)
+	if pad >= 0 {
+		snippet = padTag(snippet, pad-added-len(tag))
 	}
+	want = append(append(append(want, in[max(head, 0):at]...), snippet...), in[at:]...)
 	if !bytes.Equal(out, want) {
 		t.Fatalf("%s: output is not the input with the tags at the tokenizer's insertion points %d, %d", name, head, at)
+	}
+	if pad >= 0 && len(out) != len(in)+pad {
+		t.Fatalf("%s: output is %d bytes, want the input's %d and %d", name, len(out), len(in), pad)
 	}
 }
 
@@ -420,8 +450,10 @@ func FuzzWriter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
 		headTagOnly := chunk&0x80 != 0
-		out := runMode(t, in, repeat(int(chunk&0x7f)+1, len(in)), headTagOnly)
-		checkInvariantMode(t, "fuzz", in, out, headTagOnly)
+		chunks := repeat(int(chunk&0x7f)+1, len(in))
+		checkInvariantMode(t, "fuzz", in, runMode(t, in, chunks, headTagOnly), headTagOnly)
+		pad := len(headTag) + len(tag) + int(chunk%64)
+		checkPadded(t, "fuzz padded", in, runPadded(t, in, chunks, headTagOnly, pad), headTagOnly, pad)
 	})
 }
 
@@ -522,6 +554,64 @@ func TestWriterTakesNonceFromMetaCSP(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Fatalf("nonce %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWriterPadKeepsLength: with Pad, a document's output is exactly
+// that much longer whatever goes in, and a <meta> nonce that does not fit
+// leaves the snippet without it.
+func TestWriterPadKeepsLength(t *testing.T) {
+	snippet := func(nonce string) []byte {
+		if nonce == "" {
+			return []byte(`<script src="t.js"></script>`)
+		}
+		return []byte(`<script src="t.js" nonce="` + nonce + `"></script>`)
+	}
+	const head = `<script src="h.js"></script>`
+	base := len(head) + len(snippet(""))
+	meta := `<meta http-equiv="Content-Security-Policy" content="script-src 'nonce-abc'">`
+	tests := []struct {
+		name, in string
+		xml      bool
+		pad      int
+		want     string
+	}{
+		{"spaces in the start tag", `<head></head><body></body>`, false, base + 3,
+			`<head>` + head + `</head><body><script src="t.js"   ></script></body>`},
+		{"exactly the snippets", `<p>x</p>`, false, base,
+			head + `<p>x</p><script src="t.js"></script>`},
+		{"a nonce that fits", `<head>` + meta + `</head><body></body>`, false, base + 20,
+			`<head>` + head + meta + `</head><body><script src="t.js" nonce="abc"` + strings.Repeat(" ", 20-len(` nonce="abc"`)) + `></script></body>`},
+		{"a nonce that does not fit", `<head>` + meta + `</head><body></body>`, false, base + 5,
+			`<head>` + head + meta + `</head><body><script src="t.js"     ></script></body>`},
+		{"XML without </body>: spaces at the end", `<svg xmlns="http://www.w3.org/2000/svg"/>`, true, base,
+			`<svg xmlns="http://www.w3.org/2000/svg"/>` + strings.Repeat(" ", base)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, chunk := range []int{1, 7, 1 << 20} {
+				var out bytes.Buffer
+				w := NewWriter(&out, snippet, []byte(head))
+				if tt.xml {
+					w.XML()
+				}
+				w.Pad(tt.pad)
+				rest := tt.in
+				for _, n := range repeat(chunk, len(rest)) {
+					n = min(n, len(rest))
+					if _, err := w.Write([]byte(rest[:n])); err != nil {
+						t.Fatal(err)
+					}
+					rest = rest[n:]
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if out.String() != tt.want {
+					t.Fatalf("chunk %d: got\n%s\nwant\n%s", chunk, out.String(), tt.want)
+				}
 			}
 		})
 	}

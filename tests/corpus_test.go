@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,5 +75,57 @@ func TestHTML5LibCorpusThroughProxy(t *testing.T) {
 	}
 	if len(docs) < 1700 {
 		t.Fatalf("only %d documents in the corpus", len(docs))
+	}
+}
+
+// TestRealPagesKeepTheirLength serves real documents (the Go
+// specification, Sphinx pages of python3-doc, the marketing page) with a
+// Content-Length through Caddy: each comes back with both tags, the rest
+// byte-identical, and a Content-Length that is its body's, so the response
+// is not chunked.
+func TestRealPagesKeepTheirLength(t *testing.T) {
+	pages := map[string]string{
+		"go_spec":   filepath.Join(runtime.GOROOT(), "doc", "go_spec.html"),
+		"marketing": "../inject/testdata/pages/marketing.html",
+		"stdtypes":  "/usr/share/doc/python3-doc/html/library/stdtypes.html",
+		"datamodel": "/usr/share/doc/python3-doc/html/reference/datamodel.html",
+	}
+	bodies := map[string][]byte{}
+	for name, path := range pages {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%s: %v (tests/run.sh installs python3-doc)", name, err)
+		}
+		bodies[name] = b
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := bodies[strings.TrimPrefix(r.URL.Path, "/")]
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b)
+	}))
+	defer up.Close()
+	e := newEnv(t)
+	e.startCaddy(t, basicCaddyfile, strings.TrimPrefix(up.URL, "http://"))
+	for name, page := range bodies {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", e.base+"/"+name, nil)
+			req.Header.Set("Accept", "text/html")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+				t.Fatalf("Content-Length %d, Transfer-Encoding %v, for a body of %d bytes", resp.ContentLength, resp.TransferEncoding, len(body))
+			}
+			if n := len(tagRE.FindAll(body, -1)); n != 2 || !bytes.Equal(tagRE.ReplaceAll(body, nil), page) {
+				t.Fatalf("%d tags; the body is not the page with the toolbar's tags", n)
+			}
+		})
 	}
 }

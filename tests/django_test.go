@@ -359,9 +359,8 @@ func TestDjangoDebugErrorPagesCarryToolbar(t *testing.T) {
 }
 
 // TestDjangoHeadAnswersLikeGet: HEAD /admin/login/ answers the headers a
-// GET would, as far as the body goes: when the GET's body has no
-// Content-Length (the toolbar was inserted, the body is streamed), the
-// HEAD has none either, rather than the length of Django's own body; and
+// GET would, as far as the body goes: its Content-Length, when it has one,
+// is that of the GET's body with the toolbar, not of Django's own body; and
 // both name the same Content-Encoding. (Transfer-Encoding is not compared:
 // Go's server never sends it on a HEAD response.)
 func TestDjangoHeadAnswersLikeGet(t *testing.T) {
