@@ -60,7 +60,7 @@ type Handler struct {
 
 	allow  []netip.Prefix
 	prop   propagation.TextMapPropagator
-	tp     *sdktrace.TracerProvider
+	tp     tracerProvider
 	tracer trace.Tracer
 	store  *toolbar.Store
 	redact *toolbar.Redactor
@@ -138,18 +138,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.store = app.Store()
 	h.redact = app.Redactor()
 
+	// A debug toolbar shows every request, whatever an incoming sampling
+	// flag says: both providers sample all. Spans that are forwarded are
+	// the SDK's, which exports them; others go straight to the store.
 	res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(h.ServiceName))
-	opts := []sdktrace.TracerProviderOption{
-		sdktrace.WithResource(res),
-		// A debug toolbar shows every request, whatever an incoming
-		// sampling flag says.
-		sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithSpanProcessor(otelbridge.NewStoreProcessor(h.store, res)),
-	}
 	if f := app.Forwarder(); f != nil {
-		opts = append(opts, sdktrace.WithSpanProcessor(f.SpanProcessor()))
+		h.tp = sdktrace.NewTracerProvider(
+			sdktrace.WithResource(res),
+			sdktrace.WithSampler(sdktrace.AlwaysSample()),
+			sdktrace.WithSpanProcessor(otelbridge.NewStoreProcessor(h.store, res)),
+			sdktrace.WithSpanProcessor(f.SpanProcessor()))
+	} else {
+		h.tp = otelbridge.NewStoreTracerProvider(h.store, res)
 	}
-	h.tp = sdktrace.NewTracerProvider(opts...)
 	h.tracer = h.tp.Tracer("github.com/tracebar/tracebar")
 
 	api := toolbar.NewAPI(h.store)
@@ -188,6 +189,12 @@ func (h *Handler) Cleanup() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return h.tp.Shutdown(ctx)
+}
+
+// tracerProvider is the SDK's provider, or otelbridge's StoreTracerProvider.
+type tracerProvider interface {
+	trace.TracerProvider
+	Shutdown(context.Context) error
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

@@ -17,7 +17,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// benchHandler is a Handler as Provision leaves it, without a Caddy context.
+// benchHandler is a Handler as Provision leaves it when nothing is
+// forwarded, without a Caddy context.
 func benchHandler(b testing.TB) *Handler {
 	store := toolbar.NewStore(toolbar.Limits{})
 	prop, err := otelbridge.Propagator(otelbridge.DefaultPropagators())
@@ -29,8 +30,7 @@ func benchHandler(b testing.TB) *Handler {
 		p, _ := parsePrefix(s)
 		h.allow = append(h.allow, p)
 	}
-	h.tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithSpanProcessor(otelbridge.NewStoreProcessor(store, resource.Empty())))
+	h.tp = otelbridge.NewStoreTracerProvider(store, resource.Empty())
 	h.tracer = h.tp.Tracer("bench")
 	return h
 }

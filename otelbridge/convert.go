@@ -260,7 +260,11 @@ func kvsFromAttrs(attrs []attribute.KeyValue) []toolbar.KeyValue {
 	if len(attrs) == 0 {
 		return nil
 	}
-	out := make([]toolbar.KeyValue, 0, len(attrs))
+	return appendKVs(make([]toolbar.KeyValue, 0, len(attrs)), attrs)
+}
+
+// appendKVs appends attrs to kvs as the store's key-values.
+func appendKVs(kvs []toolbar.KeyValue, attrs []attribute.KeyValue) []toolbar.KeyValue {
 	for _, a := range attrs {
 		var v any
 		switch a.Value.Type() {
@@ -283,9 +287,9 @@ func kvsFromAttrs(attrs []attribute.KeyValue) []toolbar.KeyValue {
 		default:
 			v = a.Value.String()
 		}
-		out = append(out, toolbar.KeyValue{Key: string(a.Key), Value: toolbar.Value{V: v}})
+		kvs = append(kvs, toolbar.KeyValue{Key: string(a.Key), Value: toolbar.Value{V: v}})
 	}
-	return out
+	return kvs
 }
 
 func sliceValues[T any](xs []T) []toolbar.Value {

@@ -137,28 +137,47 @@ func setCookieRedacted(line string) string {
 }
 
 // Query replaces the values of secret parameters in a raw query, keeping
-// everything else byte for byte.
+// everything else byte for byte. A query without one is returned as it
+// is, without a copy.
 func (r *Redactor) Query(q string) string {
-	parts := strings.Split(q, "&")
-	for i, p := range parts {
-		k, _, hasValue := strings.Cut(p, "=")
-		name, err := url.QueryUnescape(k)
-		if err != nil {
-			name = k
+	var b strings.Builder
+	copied := 0 // q[:copied] is in b
+	for start := 0; start <= len(q); {
+		end := strings.IndexByte(q[start:], '&')
+		if end < 0 {
+			end = len(q)
+		} else {
+			end += start
 		}
-		if hasValue && r.IsSecret(name) {
-			parts[i] = k + "=" + url.QueryEscape(Redacted)
+		k, _, hasValue := strings.Cut(q[start:end], "=")
+		if hasValue {
+			name, err := url.QueryUnescape(k)
+			if err != nil {
+				name = k
+			}
+			if r.IsSecret(name) {
+				b.WriteString(q[copied:start])
+				b.WriteString(k + "=" + url.QueryEscape(Redacted))
+				copied = end
+			}
 		}
+		start = end + 1
 	}
-	return strings.Join(parts, "&")
+	if copied == 0 {
+		return q
+	}
+	b.WriteString(q[copied:])
+	return b.String()
 }
 
 // URL redacts the secrets a URL or request URI may carry: the password of
 // its userinfo, and secret parameters of its query and of a fragment written
-// as parameters (OAuth's #access_token=...).
+// as parameters (OAuth's #access_token=...). A URL without one is returned
+// as it is, without a copy.
 func (r *Redactor) URL(uri string) string {
 	rest, frag, hasFrag := strings.Cut(uri, "#")
 	path, q, hasQuery := strings.Cut(rest, "?")
+	changed := false
 	if i := strings.Index(path, "://"); i >= 0 {
 		host := path[i+3:]
 		if j := strings.IndexByte(host, '/'); j >= 0 {
@@ -166,18 +185,28 @@ func (r *Redactor) URL(uri string) string {
 		}
 		if at := strings.LastIndexByte(host, '@'); at >= 0 {
 			if c := strings.IndexByte(host[:at], ':'); c >= 0 {
-				path = path[:i+3+c+1] + url.QueryEscape(Redacted) + path[i+3+at:]
+				path, changed = path[:i+3+c+1]+url.QueryEscape(Redacted)+path[i+3+at:], true
 			}
 		}
 	}
+	if hasQuery {
+		redacted := r.Query(q)
+		changed = changed || redacted != q
+		q = redacted
+	}
+	if hasFrag && strings.Contains(frag, "=") {
+		redacted := r.Query(frag)
+		changed = changed || redacted != frag
+		frag = redacted
+	}
+	if !changed {
+		return uri
+	}
 	out := path
 	if hasQuery {
-		out += "?" + r.Query(q)
+		out += "?" + q
 	}
 	if hasFrag {
-		if strings.Contains(frag, "=") {
-			frag = r.Query(frag)
-		}
 		out += "#" + frag
 	}
 	return out

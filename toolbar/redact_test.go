@@ -14,6 +14,12 @@ func TestRedactURL(t *testing.T) {
 		{"/a?pass%77ord=p", "/a?pass%77ord=%5Bredacted%5D"},
 		{"http://h/a?sid=1&tenant=t", "http://h/a?sid=1&tenant=%5Bredacted%5D"}, // "tenant" configured
 		{"https://acct.blob.core.windows.net/c/b?sv=2022&sig=S1G&design=d", "https://acct.blob.core.windows.net/c/b?sv=2022&sig=%5Bredacted%5D&design=d"},
+		{"/a?&token=T&&x&token=U", "/a?&token=%5Bredacted%5D&&x&token=%5Bredacted%5D"},
+		{"/a?token=T", "/a?token=%5Bredacted%5D"},
+		{"/a?", "/a?"},
+		{"/a#", "/a#"},
+		{"http://u:p@h/?a=1#b", "http://u:%5Bredacted%5D@h/?a=1#b"},
+		{"/a?x=1#token=T&y", "/a?x=1#token=%5Bredacted%5D&y"},
 	}
 	r := NewRedactor("Tenant")
 	for _, tt := range tests {
