@@ -72,6 +72,7 @@ type journal struct {
 	onError    func(error)
 	maxPending int
 	after      func(time.Duration) <-chan time.Time
+	storeMu    sync.Locker // the Store's lock, under which operations queue
 
 	mu      sync.Mutex
 	cond    *sync.Cond // signalled when next gains operations, or on close
@@ -329,10 +330,18 @@ func (j *journal) run() {
 // or nil once the journal is closed and none is left.
 func (j *journal) take() *commit {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	for len(j.next.ops) == 0 && !j.closed {
 		j.cond.Wait()
 	}
+	j.mu.Unlock()
+	// A commit holds whole Store operations: they queue under the Store's
+	// lock, so with it held none is half queued. An export's spans then
+	// commit together, and its AddSpans waits on that one commit (and a
+	// test that fails it knows which).
+	j.storeMu.Lock()
+	defer j.storeMu.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	c := j.next
 	if len(c.ops) == 0 {
 		return nil

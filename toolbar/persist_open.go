@@ -75,6 +75,7 @@ func (s *Store) OpenStorage(path string, o StorageOptions) error {
 		return fmt.Errorf("storage %s: not a Tracebar storage file, or a damaged one: %w", path, err)
 	}
 	j := newJournal(db, o, s.limits)
+	j.storeMu = &s.mu
 	// The file fills a store of its own, so that s serves on meanwhile.
 	loaded := NewStore(s.limits)
 	if err := j.load(loaded); err != nil {
