@@ -115,8 +115,9 @@ func TestBrowserPanels(t *testing.T) {
 		b.wait("the single orders query", `[...root.querySelectorAll('.tb-qg[data-sql=single]')].some(g => g.textContent.includes('SELECT id, customer, product_id FROM orders ORDER BY id'))`)
 		b.wait("the N+1 count on the tab", `root.querySelector('.tb-tab[data-tab=sql] .tb-n.tb-bad')`)
 		screenshot(t, b.ctx, "sql.png")
-		// A query's span opens in the trace.
-		b.do(nplus + `.querySelector('.tb-qi .tb-go').click()`)
+		// A query's span opens in the trace (the rows are in the order the
+		// spans arrived, so the one to click is found by its text).
+		b.do(`[...` + nplus + `.querySelectorAll('.tb-qi tr')].find(r => r.textContent.includes('WHERE id = 3')).querySelector('.tb-go').click()`)
 		defer func() {
 			if t.Failed() {
 				t.Log(b.str(`(() => { const sc = root.querySelector('.tb-scroll'), r = [...root.querySelectorAll('.tb-span')]; return JSON.stringify({top: sc.scrollTop, ch: sc.clientHeight, sh: sc.scrollHeight, rows: r.length, first: r[0] && r[0].style.top, last: r.length && r[r.length-1].style.top, h: root.querySelector('.tb-rows').style.height, dp: root.querySelector('.tb-dpane').clientHeight, body: root.querySelector('.tb-body').clientHeight}); })()`))
