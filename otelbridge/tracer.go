@@ -23,13 +23,14 @@ import (
 // provider when nothing is forwarded: the SDK's provider with a
 // StoreProcessor stores the same spans, but pays for what only exporting
 // needs (a snapshot of every span, attribute limits and de-duplication
-// maps, then a conversion), about a quarter of Tracebar's own CPU on a
-// small request. When spans are forwarded, the SDK's provider exports
-// them.
+// maps, then a conversion): a sixth of Tracebar's own CPU on a small
+// request (25.5 to 22 µs in process). When spans are forwarded, the SDK's
+// provider exports them.
 //
 // Its spans behave as the SDK's with AlwaysSample: sampled, with the
-// parent's trace id and trace state, random ids, and the SDK's rules for
-// status, errors and duplicate attributes. TestStoreTracerIsTheSDKs
+// parent's trace id and trace state, random ids (math/rand/v2's ChaCha8,
+// as unguessable as the SDK's), and the SDK's rules for status, errors and
+// duplicate attributes. TestStoreTracerIsTheSDKs
 // holds them to it.
 type StoreTracerProvider struct {
 	embedded.TracerProvider
