@@ -108,7 +108,7 @@ http://127.0.0.1:%[2]d {
 			}
 			return resp, decode(t, resp.Header.Get("Content-Encoding"), body)
 		}
-		for _, path := range []string{"/length/24192", "/stream/24192", "/flushed/1970", "/length/400", "/stream/400", "/stream/1400", "/length/513", "/length/512"} {
+		for _, path := range []string{"/length/24192", "/length/100000", "/stream/24192", "/flushed/1970", "/flushed/100000", "/length/400", "/stream/400", "/stream/1400", "/length/513", "/length/512"} {
 			t.Run(enc+path, func(t *testing.T) {
 				want, wantBody := fetch(fmt.Sprintf("http://127.0.0.1:%d%s", plain, path))
 				got, gotBody := fetch(e.base + path)
