@@ -366,9 +366,10 @@ func parseOTLP(t testing.TB, b []byte) []span {
 	return out
 }
 
-// waitSpans follows the trace's live stream until done says the spans seen
-// so far are complete, and returns them.
-func waitSpans(t testing.TB, base, traceID string, done func([]span) bool) []span {
+// followTrace reads the trace's live stream, handing on each event's data,
+// until on says the state it keeps is complete; the stream ending first,
+// or 20 s passing, fails the test with what incomplete says was seen.
+func followTrace(t testing.TB, base, traceID string, on func(event string, data []byte) bool, incomplete func() string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -381,24 +382,35 @@ func waitSpans(t testing.TB, base, traceID string, done func([]span) bool) []spa
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("stream content type %q", ct)
 	}
-	var spans []span
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 16<<20)
 	event := ""
 	for sc.Scan() {
 		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: ") && event == "spans":
-			spans = append(spans, parseOTLP(t, []byte(strings.TrimPrefix(line, "data: ")))...)
-			if done(spans) {
-				return spans
-			}
+		if v, ok := strings.CutPrefix(line, "event: "); ok {
+			event = v
+			continue
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok && on(event, []byte(data)) {
+			return
 		}
 	}
-	t.Fatalf("trace %s incomplete when the stream ended (%v); spans seen: %s", traceID, sc.Err(), describe(spans))
-	return nil
+	t.Fatalf("trace %s incomplete when its stream ended (%v): %s", traceID, sc.Err(), incomplete())
+}
+
+// waitSpans follows the trace's live stream until done says the spans seen
+// so far are complete, and returns them.
+func waitSpans(t testing.TB, base, traceID string, done func([]span) bool) []span {
+	t.Helper()
+	var spans []span
+	followTrace(t, base, traceID, func(event string, data []byte) bool {
+		if event != "spans" {
+			return false
+		}
+		spans = append(spans, parseOTLP(t, data)...)
+		return done(spans)
+	}, func() string { return "spans seen:" + describe(spans) })
+	return spans
 }
 
 func describe(spans []span) string {
@@ -448,42 +460,25 @@ func traceOf(t testing.TB, resp *http.Response) (traceID, spanID string) {
 // returns it, decoded into a T.
 func doneRecord[T any](t testing.TB, e *env, traceID, id string) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/__tracebar/api/traces/"+traceID+"/stream", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 16<<20)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "event: "); ok {
-			event = v
-			continue
-		}
-		v, ok := strings.CutPrefix(line, "data: ")
-		if !ok || event != "request" {
-			continue
+	var rec T
+	followTrace(t, e.base, traceID, func(event string, data []byte) bool {
+		if event != "request" {
+			return false
 		}
 		var head struct {
 			ID   string `json:"id"`
 			Done bool   `json:"done"`
 		}
-		var rec T
-		if err := json.Unmarshal([]byte(v), &head); err != nil {
+		if err := json.Unmarshal(data, &head); err != nil {
 			t.Fatal(err)
 		}
-		if head.ID == id && head.Done {
-			if err := json.Unmarshal([]byte(v), &rec); err != nil {
-				t.Fatal(err)
-			}
-			return rec
+		if head.ID != id || !head.Done {
+			return false
 		}
-	}
-	t.Fatalf("record %s not done when its trace's stream ended (%v)", id, sc.Err())
-	panic("unreachable")
+		if err := json.Unmarshal(data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	}, func() string { return "record " + id + " not done" })
+	return rec
 }

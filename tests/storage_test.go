@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -76,46 +75,27 @@ type traceState struct {
 // complete.
 func waitTrace(t *testing.T, base, traceID string, done func(traceState) bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/__tracebar/api/traces/"+traceID+"/stream", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	st := traceState{recsDone: map[string]bool{}}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 16<<20)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		data, ok := strings.CutPrefix(line, "data: ")
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-			continue
-		case !ok:
-			continue
-		case event == "spans":
-			st.spans = append(st.spans, parseOTLP(t, []byte(data))...)
-		case event == "logs":
+	followTrace(t, base, traceID, func(event string, data []byte) bool {
+		switch event {
+		case "spans":
+			st.spans = append(st.spans, parseOTLP(t, data)...)
+		case "logs":
 			var logs []json.RawMessage
-			json.Unmarshal([]byte(data), &logs)
+			json.Unmarshal(data, &logs)
 			st.logs += len(logs)
-		case event == "request":
+		case "request":
 			var rec struct {
 				ID   string `json:"id"`
 				Done bool   `json:"done"`
 			}
-			json.Unmarshal([]byte(data), &rec)
+			json.Unmarshal(data, &rec)
 			st.recsDone[rec.ID] = rec.Done
 		}
-		if done(st) {
-			return
-		}
-	}
-	t.Fatalf("trace %s incomplete when its stream ended (%v): %d logs, records %v, spans:%s", traceID, sc.Err(), st.logs, st.recsDone, describe(st.spans))
+		return done(st)
+	}, func() string {
+		return fmt.Sprintf("%d logs, records %v, spans:%s", st.logs, st.recsDone, describe(st.spans))
+	})
 }
 
 // snapshot is what the API shows of some traces and their records, in a
