@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -160,42 +158,26 @@ func TestBackendDownDegrades(t *testing.T) {
 	}
 	traceID, _ := traceOf(t, resp)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/__tracebar/api/traces/"+traceID+"/stream", nil)
-	sresp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sresp.Body.Close()
 	var spans []span
 	var backend struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error"`
 	}
 	gotBackend := false
-	sc := bufio.NewScanner(sresp.Body)
-	sc.Buffer(nil, 16<<20)
-	event := ""
-	for sc.Scan() && !(gotBackend && has("shop-web", "SELECT products")(spans)) {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: ") && event == "spans":
-			spans = append(spans, parseOTLP(t, []byte(strings.TrimPrefix(line, "data: ")))...)
-		case strings.HasPrefix(line, "data: ") && event == "backend":
-			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &backend); err != nil {
-				t.Fatalf("backend event %q: %v", line, err)
+	followEvents(t, traceStream(e.base, traceID), func(event, data string) bool {
+		switch event {
+		case "spans":
+			spans = append(spans, parseOTLP(t, []byte(data))...)
+		case "backend":
+			if err := json.Unmarshal([]byte(data), &backend); err != nil {
+				t.Fatalf("backend event %q: %v", data, err)
 			}
 			gotBackend = true
 		}
-	}
-	if !gotBackend || backend.OK || !strings.Contains(backend.Error, down) {
-		t.Fatalf("backend event %v %+v, want ok false naming %s (%v)", gotBackend, backend, down, sc.Err())
-	}
-	if !has("shop-web", "SELECT products")(spans) {
-		t.Fatalf("the local spans did not arrive:%s", describe(spans))
+		return gotBackend && has("shop-web", "SELECT products")(spans)
+	}, func() string { return fmt.Sprintf("backend event %v, local spans:%s", gotBackend, describe(spans)) })
+	if backend.OK || !strings.Contains(backend.Error, down) {
+		t.Fatalf("backend event %+v, want ok false naming %s", backend, down)
 	}
 	for _, s := range spans {
 		if s.attr("tracebar.source") != "" {

@@ -2,11 +2,9 @@ package tests
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -84,36 +82,6 @@ type relatedLink struct {
 	LinkedSpanID string `json:"linkedSpanId"`
 }
 
-// followEvents reads the SSE stream at url until done accepts an event
-// (its name and data), failing the test after 20 s.
-func followEvents(t testing.TB, url string, done func(event, data string) bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
-		t.Fatalf("%s: status %d, content type %q", url, resp.StatusCode, ct)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 16<<20)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "event: "); ok {
-			event = v
-		} else if v, ok := strings.CutPrefix(line, "data: "); ok && done(event, v) {
-			return
-		}
-	}
-	t.Fatalf("%s ended (%v) before the event awaited", url, sc.Err())
-}
-
 // TestBackgroundJobRelatedBothWays: a page of the Node app sends a job
 // to the worker, another process, whose CONSUMER span starts a trace of
 // its own with a span link to the page's PRODUCER span. The page's trace
@@ -165,7 +133,7 @@ func TestBackgroundJobRelatedBothWays(t *testing.T) {
 			jobSpans = append(jobSpans, parseOTLP(t, doc.Trace)...)
 		}
 		return all(has("node-worker", "process jobs"), has("node-worker", "UPDATE orders"))(jobSpans)
-	})
+	}, nil)
 	consumer, _ := find(jobSpans, "node-worker", "process jobs")
 	if want := (relatedLink{SpanID: producer.SpanID, TraceID: consumer.TraceID, LinkedSpanID: consumer.SpanID}); link != want {
 		t.Fatalf("the page's incoming link %+v, want %+v", link, want)
@@ -202,7 +170,7 @@ func TestBackgroundJobRelatedBothWays(t *testing.T) {
 		seen[s.URL] = s
 		cleanup := seen["cleanup sessions"]
 		return seen["process jobs"].Queries == 2 && cleanup.Queries == 1 && slices.Equal(cleanup.Services, []string{"node-worker"})
-	})
+	}, nil)
 	if job := seen["process jobs"]; job.Kind != "background" || job.ID != consumer.SpanID || job.TraceID != consumer.TraceID || !job.Done ||
 		!slices.Equal(job.Services, []string{"node-worker"}) {
 		t.Fatalf("the job's record %+v: want background, its CONSUMER span's", job)

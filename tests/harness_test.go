@@ -366,21 +366,22 @@ func parseOTLP(t testing.TB, b []byte) []span {
 	return out
 }
 
-// followTrace reads the trace's live stream, handing on each event's data,
-// until on says the state it keeps is complete; the stream ending first,
-// or 20 s passing, fails the test with what incomplete says was seen.
-func followTrace(t testing.TB, base, traceID string, on func(event string, data []byte) bool, incomplete func() string) {
+// followEvents reads the SSE stream at url until done accepts an event
+// (its name and data), failing the test after 20 s or when the stream
+// ends first, with what seen (if not nil) says was read.
+func followEvents(t testing.TB, url string, done func(event, data string) bool, seen func() string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/__tracebar/api/traces/"+traceID+"/stream", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("Accept", "text/event-stream")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("stream content type %q", ct)
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("%s: status %d, content type %q", url, resp.StatusCode, ct)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 16<<20)
@@ -389,13 +390,20 @@ func followTrace(t testing.TB, base, traceID string, on func(event string, data 
 		line := sc.Text()
 		if v, ok := strings.CutPrefix(line, "event: "); ok {
 			event = v
-			continue
-		}
-		if data, ok := strings.CutPrefix(line, "data: "); ok && on(event, []byte(data)) {
+		} else if v, ok := strings.CutPrefix(line, "data: "); ok && done(event, v) {
 			return
 		}
 	}
-	t.Fatalf("trace %s incomplete when its stream ended (%v): %s", traceID, sc.Err(), incomplete())
+	detail := ""
+	if seen != nil {
+		detail = ": " + seen()
+	}
+	t.Fatalf("%s ended (%v) before the event awaited%s", url, sc.Err(), detail)
+}
+
+// traceStream is the URL of a trace's live stream.
+func traceStream(base, traceID string) string {
+	return base + "/__tracebar/api/traces/" + traceID + "/stream"
 }
 
 // waitSpans follows the trace's live stream until done says the spans seen
@@ -403,11 +411,11 @@ func followTrace(t testing.TB, base, traceID string, on func(event string, data 
 func waitSpans(t testing.TB, base, traceID string, done func([]span) bool) []span {
 	t.Helper()
 	var spans []span
-	followTrace(t, base, traceID, func(event string, data []byte) bool {
+	followEvents(t, traceStream(base, traceID), func(event, data string) bool {
 		if event != "spans" {
 			return false
 		}
-		spans = append(spans, parseOTLP(t, data)...)
+		spans = append(spans, parseOTLP(t, []byte(data))...)
 		return done(spans)
 	}, func() string { return "spans seen:" + describe(spans) })
 	return spans
@@ -461,7 +469,7 @@ func traceOf(t testing.TB, resp *http.Response) (traceID, spanID string) {
 func doneRecord[T any](t testing.TB, e *env, traceID, id string) T {
 	t.Helper()
 	var rec T
-	followTrace(t, e.base, traceID, func(event string, data []byte) bool {
+	followEvents(t, traceStream(e.base, traceID), func(event, data string) bool {
 		if event != "request" {
 			return false
 		}
@@ -469,13 +477,13 @@ func doneRecord[T any](t testing.TB, e *env, traceID, id string) T {
 			ID   string `json:"id"`
 			Done bool   `json:"done"`
 		}
-		if err := json.Unmarshal(data, &head); err != nil {
+		if err := json.Unmarshal([]byte(data), &head); err != nil {
 			t.Fatal(err)
 		}
 		if head.ID != id || !head.Done {
 			return false
 		}
-		if err := json.Unmarshal(data, &rec); err != nil {
+		if err := json.Unmarshal([]byte(data), &rec); err != nil {
 			t.Fatal(err)
 		}
 		return true

@@ -76,20 +76,20 @@ type traceState struct {
 func waitTrace(t *testing.T, base, traceID string, done func(traceState) bool) {
 	t.Helper()
 	st := traceState{recsDone: map[string]bool{}}
-	followTrace(t, base, traceID, func(event string, data []byte) bool {
+	followEvents(t, traceStream(base, traceID), func(event, data string) bool {
 		switch event {
 		case "spans":
-			st.spans = append(st.spans, parseOTLP(t, data)...)
+			st.spans = append(st.spans, parseOTLP(t, []byte(data))...)
 		case "logs":
 			var logs []json.RawMessage
-			json.Unmarshal(data, &logs)
+			json.Unmarshal([]byte(data), &logs)
 			st.logs += len(logs)
 		case "request":
 			var rec struct {
 				ID   string `json:"id"`
 				Done bool   `json:"done"`
 			}
-			json.Unmarshal(data, &rec)
+			json.Unmarshal([]byte(data), &rec)
 			st.recsDone[rec.ID] = rec.Done
 		}
 		return done(st)
