@@ -109,17 +109,7 @@ func TestRealPagesKeepTheirLength(t *testing.T) {
 	e.startCaddy(t, basicCaddyfile, strings.TrimPrefix(up.URL, "http://"))
 	for name, page := range bodies {
 		t.Run(name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", e.base+"/"+name, nil)
-			req.Header.Set("Accept", "text/html")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp, body := get(t, e.base+"/"+name, "Accept", "text/html")
 			if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
 				t.Fatalf("Content-Length %d, Transfer-Encoding %v, for a body of %d bytes", resp.ContentLength, resp.TransferEncoding, len(body))
 			}
