@@ -1,54 +1,14 @@
 package tests
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
-
-// runNode runs a script of tests/node (with its real OpenTelemetry SDK,
-// tracing.js) for the test and waits until it prints "listening".
-func runNode(t testing.TB, script string, env ...string) {
-	t.Helper()
-	if _, err := os.Stat("node/node_modules/@opentelemetry/sdk-node"); err != nil {
-		t.Fatal("tests/node has no node_modules: run `npm ci` there (tests/run.sh does)")
-	}
-	cmd := exec.Command("node", script)
-	cmd.Dir = "node"
-	cmd.Env = append(os.Environ(), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &logWriter{t: t, prefix: script}
-	run(t, cmd)
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "listening") {
-				ready <- true
-			}
-			t.Log(script + ": " + sc.Text())
-		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatalf("%s exited before listening", script)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s not listening after 30s", script)
-	}
-}
 
 // startJobApps runs Caddy (e) in front of the Node app (service
 // node-app), which sends jobs to the Node worker (tests/node/worker.js,

@@ -14,32 +14,28 @@ import (
 // to the sink at otlp with the given OTLP protocol.
 func startNodeApp(t *testing.T, otlp, protocol string) string {
 	t.Helper()
+	port := freePort(t)
+	runNode(t, "server.js", fmt.Sprintf("PORT=%d", port), "OTEL_SERVICE_NAME=node-app",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+otlp, "OTEL_EXPORTER_OTLP_PROTOCOL="+protocol)
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// runNode runs a script of tests/node (with its real OpenTelemetry SDK,
+// tracing.js) for the test and waits until it prints "listening".
+func runNode(t testing.TB, script string, env ...string) {
+	t.Helper()
 	if _, err := os.Stat("node/node_modules/@opentelemetry/sdk-node"); err != nil {
 		t.Fatal("tests/node has no node_modules: run `npm ci` there (tests/run.sh does)")
 	}
-	port := freePort(t)
-	cmd := exec.Command("node", "server.js")
+	cmd := exec.Command("node", script)
 	cmd.Dir = "node"
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "OTEL_SERVICE_NAME=node-app",
-		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+otlp, "OTEL_EXPORTER_OTLP_PROTOCOL="+protocol)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = &logWriter{t: t, prefix: "node"}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
+	cmd.Stderr = &logWriter{t: t, prefix: script}
+	run(t, cmd)
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -47,19 +43,18 @@ func startNodeApp(t *testing.T, otlp, protocol string) string {
 			if strings.HasPrefix(sc.Text(), "listening") {
 				ready <- true
 			}
-			t.Log("node: " + sc.Text())
+			t.Log(script + ": " + sc.Text())
 		}
 		ready <- false
 	}()
 	select {
 	case ok := <-ready:
 		if !ok {
-			t.Fatal("node app exited before listening")
+			t.Fatalf("%s exited before listening", script)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("node app not listening after 30s")
+		t.Fatalf("%s not listening after 30s", script)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 // TestNodeAppSpansNestUnderProxySpan: a Node.js app using the real
