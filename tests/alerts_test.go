@@ -298,28 +298,12 @@ type sentRecord struct {
 // spanDuration returns how long the trace's span id lasted.
 func spanDuration(t testing.TB, e *env, traceID, id string) time.Duration {
 	t.Helper()
-	var doc struct {
-		ResourceSpans []struct {
-			ScopeSpans []struct {
-				Spans []struct {
-					SpanID string `json:"spanId"`
-					Start  string `json:"startTimeUnixNano"`
-					End    string `json:"endTimeUnixNano"`
-				} `json:"spans"`
-			} `json:"scopeSpans"`
-		} `json:"resourceSpans"`
-	}
-	readAPI(t, e, "/traces/"+traceID, 200, &doc)
-	for _, rs := range doc.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			for _, s := range ss.Spans {
-				if s.SpanID == id {
-					var start, end int64
-					fmt.Sscan(s.Start, &start)
-					fmt.Sscan(s.End, &end)
-					return time.Duration(end - start)
-				}
-			}
+	for _, s := range traceSpans(t, e, traceID) {
+		if s.SpanID == id {
+			var start, end int64
+			fmt.Sscan(s.Start, &start)
+			fmt.Sscan(s.End, &end)
+			return time.Duration(end - start)
 		}
 	}
 	t.Fatalf("no span %s in trace %s", id, traceID)

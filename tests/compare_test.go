@@ -437,26 +437,19 @@ func (ev event) attr(key string) string {
 // spanEvents returns the events of the trace's spans by span id.
 func spanEvents(t testing.TB, e *env, traceID string) map[string][]event {
 	t.Helper()
-	var doc struct {
-		ResourceSpans []struct {
-			ScopeSpans []struct {
-				Spans []struct {
-					SpanID string  `json:"spanId"`
-					Events []event `json:"events"`
-				} `json:"spans"`
-			} `json:"scopeSpans"`
-		} `json:"resourceSpans"`
-	}
-	readAPI(t, e, "/traces/"+traceID, 200, &doc)
 	out := map[string][]event{}
-	for _, rs := range doc.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			for _, s := range ss.Spans {
-				out[s.SpanID] = append(out[s.SpanID], s.Events...)
-			}
-		}
+	for _, s := range traceSpans(t, e, traceID) {
+		out[s.SpanID] = append(out[s.SpanID], s.Events...)
 	}
 	return out
+}
+
+// traceSpans returns the trace's spans as the API has them.
+func traceSpans(t testing.TB, e *env, traceID string) []span {
+	t.Helper()
+	var doc json.RawMessage
+	readAPI(t, e, "/traces/"+traceID, 200, &doc)
+	return parseOTLP(t, doc)
 }
 
 // TestGraphQLOperationNamesTheRequest: a GraphQL POST shows as its

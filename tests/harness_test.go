@@ -307,10 +307,13 @@ type span struct {
 	ParentSpanID string `json:"parentSpanId"`
 	Name         string `json:"name"`
 	Kind         int    `json:"kind"`
+	Start        string `json:"startTimeUnixNano"`
+	End          string `json:"endTimeUnixNano"`
 	Attributes   []struct {
 		Key   string                     `json:"key"`
 		Value map[string]json.RawMessage `json:"value"`
 	} `json:"attributes"`
+	Events []event `json:"events"`
 }
 
 func (s span) attr(key string) string {
