@@ -134,12 +134,13 @@ func (rw *responseWriter) commit(inj bool) {
 		// tags and room for a <meta> policy's nonce, which the injector
 		// pads to (see keepLengthFrom). A HEAD gets the GET's (RFC 9110,
 		// 8.6), which is also what encode, outside, judges a HEAD on.
-		added := len(hook) + len(tail(""))
 		keep := rw.firstLen >= keepLengthFrom
-		if keep && nonce == "" {
-			added += nonceRoom
-		}
+		added := 0 // the tail is made once more only when a length needs it
 		if keep || rw.req.Method == http.MethodHead && rw.firstLen > 0 {
+			added = len(hook) + len(tail(""))
+			if keep && nonce == "" {
+				added += nonceRoom
+			}
 			h.Set("Content-Length", strconv.Itoa(rw.firstLen+added))
 		}
 		if rw.req.Method == http.MethodHead {
