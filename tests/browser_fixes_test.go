@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // TestBrowserRedirectPanelListsOnlyTheChainThatLedHere logs in the way real
@@ -175,5 +180,63 @@ func TestBrowserShowsFastCGIParamsAndTheEncodingAfterTracebar(t *testing.T) {
 	b.wait("the size sent to client", sent)
 	if got := b.str(sent + `.textContent`); !strings.Contains(got, "by Caddy\u2019s encode") || !(strings.Contains(got, "before gzip") || strings.Contains(got, "before zstd")) {
 		b.fail("Sent to client does not say the body was compressed after it was counted: %q", got)
+	}
+}
+
+// TestBrowserSelectedSpanStaysInViewAsSpansArriveAbove selects the last row
+// of a trace taller than the waterfall, then exports spans that start
+// before it. The rows they add above push it down; the waterfall scrolls
+// with it, so the span the user is reading stays on screen.
+func TestBrowserSelectedSpanStaysInViewAsSpansArriveAbove(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><title>Jobs</title><p>queued</p>`)
+	}))
+	defer up.Close()
+	e := newEnv(t)
+	e.startCaddy(t, basicCaddyfile, strings.TrimPrefix(up.URL, "http://"))
+	b := browserTab{t, newBrowser(t)}
+
+	b.navigate(e.base + "/")
+	b.wait("the toolbar", `host.dataset.state === 'ready'`)
+	traceID := b.str(`fetch('/__tracebar/api/requests?limit=50').then(r => r.json()).then(rs => rs.find(r => r.url === '/').traceId)`)
+	parent := b.str(`host.dataset.request`)
+	// export posts n spans named name 0 … name n-1, children of the
+	// proxy's span, starting at the given time one millisecond apart.
+	export := func(name string, n int, at time.Time) {
+		t.Helper()
+		var spans []string
+		for i := range n {
+			start := at.Add(time.Duration(i) * time.Millisecond).UnixNano()
+			spans = append(spans, fmt.Sprintf(`{"traceId":%q,"spanId":"%016x","parentSpanId":%q,"name":"%s %d","kind":1,"startTimeUnixNano":"%d","endTimeUnixNano":"%d"}`,
+				traceID, len(name)<<32|i+1, parent, name, i, start, start+int64(time.Millisecond)))
+		}
+		body := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"worker"}}]},"scopeSpans":[{"spans":[` + strings.Join(spans, ",") + `]}]}]}`
+		resp, _ := send(t, http.MethodPost, "http://"+e.otlpHTTP+"/v1/traces", "application/json", body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("exporting %s spans: %s", name, resp.Status)
+		}
+	}
+	export("step", 20, time.Now().Add(time.Second))
+	b.do(`root.querySelector('.tb-panel').hidden && root.querySelector('.tb-badge').click()`)
+	b.tab("trace")
+	b.wait("the job's steps", `Number(host.dataset.spanCount) >= 22 && root.querySelector('.tb-span[tabindex="0"]')`)
+	// The keyboard's way to the last row: End, then Enter selects it.
+	b.do(`root.querySelector('.tb-span[tabindex="0"]').focus()`)
+	if err := chromedp.Do(b.ctx, chromedp.KeyEvent(kb.End), chromedp.KeyEvent(kb.Enter)); err != nil {
+		t.Fatal(err)
+	}
+	selected := `root.querySelector('.tb-span.tb-sel')`
+	onScreen := `(() => { const r = ` + selected + `, box = r && r.getBoundingClientRect(), view = root.querySelector('.tb-scroll').getBoundingClientRect();
+		return !!r && box.top >= view.top && box.bottom <= view.bottom; })()`
+	b.wait("the last step selected, on screen", selected+` && `+selected+`.textContent.includes('step 19') && root.querySelector('.tb-scroll').scrollTop > 0 && `+onScreen)
+
+	export("early", 30, time.Now().Add(-time.Minute))
+	b.wait("the early spans", `Number(host.dataset.spanCount) >= 52`)
+	if !strings.Contains(b.str(`root.querySelector('.tb-detail').textContent`), "step 19") {
+		b.fail("the detail no longer shows step 19")
+	}
+	if b.str(onScreen) != "true" {
+		b.fail("the selected span scrolled off screen when spans arrived above it")
 	}
 }

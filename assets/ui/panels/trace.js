@@ -91,6 +91,8 @@ export function createTracePanel(app) {
 		view.rows = rows;
 		view.hits = hits;
 		view.index = new Map(rows.map((r, i) => [r.span.id, i]));
+		// Sized before the anchor's scroll below, which it would clamp.
+		rowsEl.style.height = rows.length * ROW_HEIGHT + 'px';
 		const summary = plural(spans.size, 'span') + DOT + plural(tree.services.size, 'service') + DOT + ms(duration) +
 			(tree.maxDepth ? DOT + 'depth ' + (tree.maxDepth + 1) : '');
 		const labels = ticks.map(t => place(el('span', 'tb-tk', t.ms ? ms(t.ms) : '0'), t.at));
@@ -142,7 +144,6 @@ export function createTracePanel(app) {
 		const from = Math.max(0, Math.floor(top / ROW_HEIGHT) - 8), to = Math.min(n, Math.ceil((top + height) / ROW_HEIGHT) + 8);
 		if (!force && from === view.painted[0] && to === view.painted[1]) return;
 		view.painted = [from, to];
-		rowsEl.style.height = n * ROW_HEIGHT + 'px';
 		const state = app.state, active = root.activeElement, activeRow = active && active.closest && active.closest('.tb-span');
 		const activeId = activeRow && activeRow.dataset.spanId, onToggle = active && active.classList.contains('tb-tog');
 		// The one row reached by Tab: the focused one, the selected one or the first.
