@@ -236,7 +236,7 @@ func (b *Backend) get(ctx context.Context, id toolbar.TraceID) ([]toolbar.Span, 
 			continue // not what was asked for
 		}
 		sp.Attributes = append(sp.Attributes[:len(sp.Attributes):len(sp.Attributes)],
-			toolbar.KeyValue{Key: "tracebar.source", Value: toolbar.Value{V: toolbar.BackendSource}})
+			toolbar.KeyValue{Key: "tracebar.source", Value: toolbar.StringValue(toolbar.BackendSource)})
 		out = append(out, sp)
 	}
 	return out, nil

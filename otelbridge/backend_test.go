@@ -47,7 +47,7 @@ func mustSpan(t testing.TB, s string) toolbar.SpanID {
 func localStore(t testing.TB) *toolbar.Store {
 	t.Helper()
 	s := toolbar.NewStore(toolbar.Limits{})
-	res := &toolbar.Resource{Attributes: []toolbar.KeyValue{{Key: "service.name", Value: toolbar.Value{V: "caddy"}}}}
+	res := &toolbar.Resource{Attributes: []toolbar.KeyValue{{Key: "service.name", Value: toolbar.ValueOf("caddy")}}}
 	now := time.Now()
 	tid := mustTrace(t, bkTrace)
 	s.AddSpans([]toolbar.Span{
@@ -118,7 +118,7 @@ const zipkinAnswer = `[
 func source(sp toolbar.Span) string {
 	for _, kv := range sp.Attributes {
 		if kv.Key == "tracebar.source" {
-			s, _ := kv.Value.V.(string)
+			s, _ := kv.Value.Any().(string)
 			return s
 		}
 	}
@@ -129,7 +129,7 @@ func service(sp toolbar.Span) string {
 	if sp.Resource != nil {
 		for _, kv := range sp.Resource.Attributes {
 			if kv.Key == "service.name" {
-				s, _ := kv.Value.V.(string)
+				s, _ := kv.Value.Any().(string)
 				return s
 			}
 		}
@@ -205,7 +205,7 @@ func TestBackendFetch(t *testing.T) {
 				t.Errorf("app span: kind %d, %v long", a.Kind, a.End.Sub(a.Start))
 			}
 			for _, kv := range byID[bkApp].Attributes {
-				if s, _ := kv.Value.V.(string); strings.Contains(s, "s3cret") {
+				if s, _ := kv.Value.Any().(string); strings.Contains(s, "s3cret") {
 					t.Errorf("attribute %s = %q from the backend is not redacted", kv.Key, s)
 				}
 			}
@@ -354,7 +354,7 @@ func (f *fakeJaeger) setFail(msg string) {
 }
 
 func appSpan(t testing.TB, id, parent string) toolbar.Span {
-	res := &toolbar.Resource{Attributes: []toolbar.KeyValue{{Key: "service.name", Value: toolbar.Value{V: "shop-web"}}}}
+	res := &toolbar.Resource{Attributes: []toolbar.KeyValue{{Key: "service.name", Value: toolbar.ValueOf("shop-web")}}}
 	now := time.Now()
 	return toolbar.Span{TraceID: mustTrace(t, bkTrace), SpanID: mustSpan(t, id), ParentSpanID: mustSpan(t, parent), Name: "span " + id,
 		Kind: toolbar.KindServer, Start: now, End: now.Add(time.Millisecond), Resource: res}

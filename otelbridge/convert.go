@@ -170,27 +170,27 @@ func valueFromProto(v *commonpb.AnyValue, depth int) toolbar.Value {
 	}
 	switch x := v.GetValue().(type) {
 	case *commonpb.AnyValue_StringValue:
-		return toolbar.Value{V: x.StringValue}
+		return toolbar.StringValue(x.StringValue)
 	case *commonpb.AnyValue_BoolValue:
-		return toolbar.Value{V: x.BoolValue}
+		return toolbar.BoolValue(x.BoolValue)
 	case *commonpb.AnyValue_IntValue:
-		return toolbar.Value{V: x.IntValue}
+		return toolbar.IntValue(x.IntValue)
 	case *commonpb.AnyValue_DoubleValue:
-		return toolbar.Value{V: x.DoubleValue}
+		return toolbar.DoubleValue(x.DoubleValue)
 	case *commonpb.AnyValue_BytesValue:
-		return toolbar.Value{V: x.BytesValue}
+		return toolbar.BytesValue(x.BytesValue)
 	case *commonpb.AnyValue_ArrayValue:
 		vals := make([]toolbar.Value, 0, len(x.ArrayValue.GetValues()))
 		for _, e := range x.ArrayValue.GetValues() {
 			vals = append(vals, valueFromProto(e, depth+1))
 		}
-		return toolbar.Value{V: vals}
+		return toolbar.ArrayValue(vals)
 	case *commonpb.AnyValue_KvlistValue:
 		kvs := make([]toolbar.KeyValue, 0, len(x.KvlistValue.GetValues()))
 		for _, kv := range x.KvlistValue.GetValues() {
 			kvs = append(kvs, toolbar.KeyValue{Key: kv.GetKey(), Value: valueFromProto(kv.GetValue(), depth+1)})
 		}
-		return toolbar.Value{V: kvs}
+		return toolbar.ListValue(kvs)
 	}
 	return toolbar.Value{}
 }
@@ -266,36 +266,36 @@ func kvsFromAttrs(attrs []attribute.KeyValue) []toolbar.KeyValue {
 // appendKVs appends attrs to kvs as the store's key-values.
 func appendKVs(kvs []toolbar.KeyValue, attrs []attribute.KeyValue) []toolbar.KeyValue {
 	for _, a := range attrs {
-		var v any
+		var v toolbar.Value
 		switch a.Value.Type() {
 		case attribute.BOOL:
-			v = a.Value.AsBool()
+			v = toolbar.BoolValue(a.Value.AsBool())
 		case attribute.INT64:
-			v = a.Value.AsInt64()
+			v = toolbar.IntValue(a.Value.AsInt64())
 		case attribute.FLOAT64:
-			v = a.Value.AsFloat64()
+			v = toolbar.DoubleValue(a.Value.AsFloat64())
 		case attribute.STRING:
-			v = a.Value.AsString()
+			v = toolbar.StringValue(a.Value.AsString())
 		case attribute.BOOLSLICE:
-			v = sliceValues(a.Value.AsBoolSlice())
+			v = arrayValue(a.Value.AsBoolSlice(), toolbar.BoolValue)
 		case attribute.INT64SLICE:
-			v = sliceValues(a.Value.AsInt64Slice())
+			v = arrayValue(a.Value.AsInt64Slice(), toolbar.IntValue)
 		case attribute.FLOAT64SLICE:
-			v = sliceValues(a.Value.AsFloat64Slice())
+			v = arrayValue(a.Value.AsFloat64Slice(), toolbar.DoubleValue)
 		case attribute.STRINGSLICE:
-			v = sliceValues(a.Value.AsStringSlice())
+			v = arrayValue(a.Value.AsStringSlice(), toolbar.StringValue)
 		default:
-			v = a.Value.String()
+			v = toolbar.StringValue(a.Value.String())
 		}
-		kvs = append(kvs, toolbar.KeyValue{Key: string(a.Key), Value: toolbar.Value{V: v}})
+		kvs = append(kvs, toolbar.KeyValue{Key: string(a.Key), Value: v})
 	}
 	return kvs
 }
 
-func sliceValues[T any](xs []T) []toolbar.Value {
+func arrayValue[T any](xs []T, value func(T) toolbar.Value) toolbar.Value {
 	out := make([]toolbar.Value, len(xs))
 	for i, x := range xs {
-		out[i] = toolbar.Value{V: x}
+		out[i] = value(x)
 	}
-	return out
+	return toolbar.ArrayValue(out)
 }

@@ -155,12 +155,12 @@ func TestForwarderSendsReceivedAndOwnSpans(t *testing.T) {
 				spans, _ := b.store.Spans(id, 0)
 				own, _ := b.store.Spans(toolbar.TraceID(span.SpanContext().TraceID()), 0)
 				if len(spans) == 1 && len(own) == 1 {
-					kv := spans[0].Attributes[0].Value.V.([]toolbar.KeyValue)
-					if kv[0].Key != "k" || kv[0].Value.V != int64(7) {
+					kv := spans[0].Attributes[0].Value.Any().([]toolbar.KeyValue)
+					if kv[0].Key != "k" || kv[0].Value.Any() != int64(7) {
 						t.Fatalf("nested attribute changed: %+v", kv)
 					}
 					// Redacted by the front sink's configured names, not the backend's.
-					if v := spans[0].Attributes[1].Value.V; v != toolbar.Redacted {
+					if v := spans[0].Attributes[1].Value.Any(); v != toolbar.Redacted {
 						t.Fatalf("secret attribute forwarded as %q", v)
 					}
 					return

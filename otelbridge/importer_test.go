@@ -135,8 +135,8 @@ func TestDecodeTracesReadsWhatTheToolbarWrites(t *testing.T) {
 			for i := range want {
 				want[i].Attributes = append([]toolbar.KeyValue(nil), want[i].Attributes...)
 				for j, kv := range want[i].Attributes {
-					if s, ok := kv.Value.V.(string); ok {
-						want[i].Attributes[j].Value.V = toolbar.NewRedactor().Attribute(kv.Key, s)
+					if kv.Value.Kind() == toolbar.KindString {
+						want[i].Attributes[j].Value = toolbar.StringValue(toolbar.NewRedactor().Attribute(kv.Key, kv.Value.AsString()))
 					}
 				}
 			}

@@ -50,7 +50,7 @@ func bySeriesName(series []toolbar.MetricSeries) map[string]toolbar.MetricSeries
 func attrOf(kvs []toolbar.KeyValue, key string) any {
 	for _, kv := range kvs {
 		if kv.Key == key {
-			return kv.Value.V
+			return kv.Value.Any()
 		}
 	}
 	return nil

@@ -145,7 +145,7 @@ func TestSinkJSONKeepsHexIDsAndFields(t *testing.T) {
 	s := spans[0]
 	if s.SpanID.String() != "eee19b7ec3c1b174" || s.ParentSpanID.String() != "eee19b7ec3c1b173" ||
 		s.Kind != toolbar.KindClient || s.Status.Code != toolbar.StatusError || s.End.Sub(s.Start).Seconds() != 1 ||
-		s.Attributes[0].Value.V != int64(42) || s.Resource.Attributes[0].Value.V != "browser" {
+		s.Attributes[0].Value.Any() != int64(42) || s.Resource.Attributes[0].Value.Any() != "browser" {
 		t.Fatalf("span decoded wrong: %+v", s)
 	}
 }
@@ -277,7 +277,7 @@ func TestSinkReceivesRealGoExporters(t *testing.T) {
 				if s.Name == "child" && (s.ParentSpanID != toolbar.SpanID(parent.SpanContext().SpanID()) || len(s.Events) != 1) {
 					t.Fatalf("child span %+v lost its parent or event", s)
 				}
-				if s.Resource.Attributes[0].Value.V != "svc-"+name {
+				if s.Resource.Attributes[0].Value.Any() != "svc-"+name {
 					t.Fatalf("resource %+v", s.Resource)
 				}
 			}
@@ -467,8 +467,8 @@ func TestSinkKeepsLogsOfTraces(t *testing.T) {
 				t.Fatalf("got %d log records under the trace, want 1", len(logs))
 			}
 			l := logs[0]
-			if l.Body.V != "cache miss" || l.SpanID != toolbar.SpanID(span.SpanContext().SpanID()) || l.SeverityNumber != 13 ||
-				l.Service != "svc-"+name || len(l.Attributes) != 1 || l.Attributes[0].Value.V != "user:1" {
+			if l.Body.Any() != "cache miss" || l.SpanID != toolbar.SpanID(span.SpanContext().SpanID()) || l.SeverityNumber != 13 ||
+				l.Service != "svc-"+name || len(l.Attributes) != 1 || l.Attributes[0].Value.Any() != "user:1" {
 				t.Fatalf("log record decoded wrong: %+v", l)
 			}
 		})

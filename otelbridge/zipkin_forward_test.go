@@ -713,7 +713,7 @@ func TestZipkinForwardRoundTrip(t *testing.T) {
 				}
 				gotAttrs := map[string]string{}
 				for _, a := range s.Attributes {
-					gotAttrs[a.Key] = fmt.Sprint(a.Value.V)
+					gotAttrs[a.Key] = fmt.Sprint(a.Value.Any())
 				}
 				wantAttrs := maps.Clone(extra[sid])
 				if wantAttrs == nil {
@@ -729,7 +729,7 @@ func TestZipkinForwardRoundTrip(t *testing.T) {
 				for _, e := range s.Events {
 					events = append(events, fmt.Sprintf("%s@%d", e.Name, e.Time.UnixNano()))
 					for _, a := range e.Attributes {
-						events = append(events, a.Key+"="+fmt.Sprint(a.Value.V))
+						events = append(events, a.Key+"="+fmt.Sprint(a.Value.Any()))
 					}
 				}
 				var wantEvents []string

@@ -109,7 +109,7 @@ func storedByName(t *testing.T, store *toolbar.Store, trace string) map[string]t
 func spanAttr(s toolbar.Span, key string) any {
 	for _, a := range s.Attributes {
 		if a.Key == key {
-			return a.Value.V
+			return a.Value.Any()
 		}
 	}
 	return nil
@@ -118,7 +118,7 @@ func spanAttr(s toolbar.Span, key string) any {
 func serviceOf(s toolbar.Span) string {
 	for _, a := range s.Resource.Attributes {
 		if a.Key == "service.name" {
-			return fmt.Sprint(a.Value.V)
+			return fmt.Sprint(a.Value.Any())
 		}
 	}
 	return ""

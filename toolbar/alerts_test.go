@@ -17,7 +17,7 @@ var alertT0 = time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 
 func alertID(n int) SpanID { return SpanID{byte(n), 0xa1} }
 
-func attr(key string, v any) KeyValue { return KeyValue{key, Value{v}} }
+func attr(key string, v any) KeyValue { return KeyValue{key, ValueOf(v)} }
 
 // alertSpan is span #id under #parent, from fromMs to toMs after alertT0.
 func alertSpan(id, parent int, name string, kind SpanKind, fromMs, toMs float64, attrs ...KeyValue) Span {

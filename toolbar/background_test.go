@@ -34,7 +34,7 @@ func TestAddSpansWithBackgroundRoots(t *testing.T) {
 			[]Record{{ID: sid(2).String(), TraceID: tid(2), URL: "process jobs", Done: true, DurationMs: 1.5}}},
 		{"an HTTP server span that did not come through the proxy", false,
 			[]Span{root(3, "GET", str("http.request.method", "GET"), str("url.path", "/health"), str("url.query", "deep=1"),
-				KeyValue{"http.response.status_code", Value{int64(503)}}, str("server.address", "app.internal"))},
+				KeyValue{"http.response.status_code", ValueOf(int64(503))}, str("server.address", "app.internal"))},
 			[]Record{{ID: sid(3).String(), TraceID: tid(3), Method: "GET", URL: "/health?deep=1", Host: "app.internal", Status: 503, Done: true, DurationMs: 1.5}}},
 		{"a root span that failed", false, []Span{failed},
 			[]Record{{ID: sid(5).String(), TraceID: tid(5), URL: "cleanup sessions", Done: true, DurationMs: 1.5, Error: "disk full"}}},

@@ -17,10 +17,10 @@ var (
 )
 
 func serviceResource(name string) *Resource {
-	return &Resource{Attributes: []KeyValue{{"service.name", Value{name}}, {"telemetry.sdk.language", Value{"go"}}}}
+	return &Resource{Attributes: []KeyValue{{"service.name", ValueOf(name)}, {"telemetry.sdk.language", ValueOf("go")}}}
 }
 
-func str(key, value string) KeyValue { return KeyValue{key, Value{value}} }
+func str(key, value string) KeyValue { return KeyValue{key, ValueOf(value)} }
 
 // traceBuilder writes the spans of one trace as Tracebar stores them: the
 // proxy's SERVER span first, the app's spans under the proxy's CLIENT span.

@@ -28,15 +28,15 @@ func (sp *Span) AttrInt(keys ...string) (int, bool) {
 		if !ok {
 			continue
 		}
-		switch x := v.V.(type) {
-		case int64:
-			return int(x), true
-		case float64:
-			if x == math.Trunc(x) && math.Abs(x) <= math.MaxInt32 {
+		switch v.Kind() {
+		case KindInt:
+			return int(v.AsInt64()), true
+		case KindDouble:
+			if x := v.AsFloat64(); x == math.Trunc(x) && math.Abs(x) <= math.MaxInt32 {
 				return int(x), true
 			}
-		case string:
-			if n, err := strconv.Atoi(x); err == nil {
+		case KindString:
+			if n, err := strconv.Atoi(v.AsString()); err == nil {
 				return n, true
 			}
 		}
@@ -58,10 +58,8 @@ func attrValue(attrs []KeyValue, key string) (Value, bool) {
 // stringAttr returns the first of keys that attrs have as a string, or "".
 func stringAttr(attrs []KeyValue, keys ...string) string {
 	for _, key := range keys {
-		if v, ok := attrValue(attrs, key); ok {
-			if s, ok := v.V.(string); ok {
-				return s
-			}
+		if v, ok := attrValue(attrs, key); ok && v.Kind() == KindString {
+			return v.AsString()
 		}
 	}
 	return ""

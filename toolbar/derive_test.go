@@ -79,8 +79,8 @@ func sameSet(a, b []string) bool {
 
 func TestSpanAttrInt(t *testing.T) {
 	sp := &Span{Attributes: []KeyValue{
-		{"int", Value{int64(443)}}, {"double", Value{200.0}}, {"fraction", Value{1.5}}, {"text", Value{"8080"}},
-		{"word", Value{"http"}}, {"flag", Value{true}},
+		{"int", ValueOf(int64(443))}, {"double", ValueOf(200.0)}, {"fraction", ValueOf(1.5)}, {"text", ValueOf("8080")},
+		{"word", ValueOf("http")}, {"flag", ValueOf(true)},
 	}}
 	tests := []struct {
 		name string
@@ -110,10 +110,10 @@ func TestSpanServiceLeavesTheUnknownToTheCaller(t *testing.T) {
 		res  *Resource
 		want string
 	}{
-		{"service.name", &Resource{Attributes: []KeyValue{{"host.name", Value{"a"}}, {"service.name", Value{"shop"}}}}, "shop"},
+		{"service.name", &Resource{Attributes: []KeyValue{{"host.name", ValueOf("a")}, {"service.name", ValueOf("shop")}}}, "shop"},
 		{"no resource", nil, ""},
-		{"no service.name", &Resource{Attributes: []KeyValue{{"host.name", Value{"a"}}}}, ""},
-		{"a service.name that is no string", &Resource{Attributes: []KeyValue{{"service.name", Value{int64(1)}}}}, ""},
+		{"no service.name", &Resource{Attributes: []KeyValue{{"host.name", ValueOf("a")}}}, ""},
+		{"a service.name that is no string", &Resource{Attributes: []KeyValue{{"service.name", ValueOf(int64(1))}}}, ""},
 	}
 	for _, tt := range tests {
 		if got := (&Span{Resource: tt.res}).Service(); got != tt.want {
@@ -128,7 +128,7 @@ func TestSpanServiceLeavesTheUnknownToTheCaller(t *testing.T) {
 func TestGroupQueriesKeepsRunsInSpanOrder(t *testing.T) {
 	query := func(id, parent int, statement string) Span {
 		return Span{SpanID: sid(id), ParentSpanID: sid(parent), Name: "query",
-			Attributes: []KeyValue{{"db.system.name", Value{"postgresql"}}, {"db.query.text", Value{statement}}}}
+			Attributes: []KeyValue{{"db.system.name", ValueOf("postgresql")}, {"db.query.text", ValueOf(statement)}}}
 	}
 	spans := []Span{
 		{SpanID: sid(1), Name: "handler"},

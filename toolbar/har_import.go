@@ -155,7 +155,7 @@ func (a *API) storeImport(in imported) importResult {
 // markImported sets sp's tracebar.source to ImportSource, in a new
 // attribute slice: the decoded one may be shared.
 func markImported(sp *Span) {
-	mark := KeyValue{"tracebar.source", Value{ImportSource}}
+	mark := KeyValue{"tracebar.source", StringValue(ImportSource)}
 	attrs := make([]KeyValue, 0, len(sp.Attributes)+1)
 	for _, kv := range sp.Attributes {
 		if kv.Key != mark.Key {

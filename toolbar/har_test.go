@@ -409,7 +409,7 @@ func wallClock(spans []toolbar.Span) []toolbar.Span {
 		}
 		var attrs []toolbar.KeyValue
 		for _, kv := range sp.Attributes {
-			if kv != (toolbar.KeyValue{Key: "tracebar.source", Value: toolbar.Value{V: toolbar.ImportSource}}) {
+			if kv != (toolbar.KeyValue{Key: "tracebar.source", Value: toolbar.ValueOf(toolbar.ImportSource)}) {
 				attrs = append(attrs, kv)
 			}
 		}

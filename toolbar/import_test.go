@@ -49,7 +49,7 @@ func withSource(spans []toolbar.Span, sources ...string) []toolbar.Span {
 	for i, sp := range spans {
 		sp.Attributes = append([]toolbar.KeyValue(nil), sp.Attributes...)
 		if src := sources[i%len(sources)]; src != "" {
-			sp.Attributes = append(sp.Attributes, toolbar.KeyValue{Key: "tracebar.source", Value: toolbar.Value{V: src}})
+			sp.Attributes = append(sp.Attributes, toolbar.KeyValue{Key: "tracebar.source", Value: toolbar.ValueOf(src)})
 		}
 		out[i] = sp
 	}
@@ -178,7 +178,7 @@ func TestImportedRecordsAreMarked(t *testing.T) {
 
 func TestImportedRootSpansBecomeRecords(t *testing.T) {
 	attr := func(key string, value any) toolbar.KeyValue {
-		return toolbar.KeyValue{Key: key, Value: toolbar.Value{V: value}}
+		return toolbar.KeyValue{Key: key, Value: toolbar.ValueOf(value)}
 	}
 	tests := []struct {
 		name        string

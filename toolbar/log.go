@@ -22,8 +22,8 @@ type LogRecord struct {
 // hex, the body as text when it is a string.
 func (l LogRecord) MarshalJSON() ([]byte, error) {
 	var body any = l.Body
-	if s, ok := l.Body.V.(string); ok {
-		body = s
+	if l.Body.Kind() == KindString {
+		body = l.Body.AsString()
 	}
 	span := ""
 	if l.SpanID.IsValid() {

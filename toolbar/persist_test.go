@@ -39,22 +39,22 @@ func reopen(t testing.TB, s *Store, path string, l Limits) *Store {
 // everyValue holds a value of every kind, nested ones too.
 var everyValue = []Value{
 	{},
-	{"text"},
-	{""},
-	{true},
-	{false},
-	{int64(math.MinInt64)},
-	{int64(math.MaxInt64)},
-	{0.25},
-	{math.Inf(-1)},
-	{math.NaN()},
-	{math.Copysign(0, -1)},
-	{[]byte{0, 1, 255}},
-	{[]byte{}},
-	{[]Value{}},
-	{[]Value{{"a"}, {int64(1)}, {[]Value{{true}}}}},
-	{[]KeyValue{}},
-	{[]KeyValue{{"k", Value{[]KeyValue{{"inner", Value{2.5}}}}}, {"none", Value{}}}},
+	StringValue("text"),
+	StringValue(""),
+	BoolValue(true),
+	BoolValue(false),
+	IntValue(math.MinInt64),
+	IntValue(math.MaxInt64),
+	DoubleValue(0.25),
+	DoubleValue(math.Inf(-1)),
+	DoubleValue(math.NaN()),
+	DoubleValue(math.Copysign(0, -1)),
+	BytesValue([]byte{0, 1, 255}),
+	BytesValue([]byte{}),
+	ArrayValue([]Value{}),
+	ArrayValue([]Value{StringValue("a"), IntValue(1), ArrayValue([]Value{BoolValue(true)})}),
+	ListValue([]KeyValue{}),
+	ListValue([]KeyValue{{"k", ListValue([]KeyValue{{"inner", DoubleValue(2.5)}})}, {"none", Value{}}}),
 }
 
 func attrsOfEveryValue() []KeyValue {
@@ -67,8 +67,8 @@ func attrsOfEveryValue() []KeyValue {
 
 // testSpans returns n spans of trace tr that use every field.
 func testSpans(tr TraceID, n int) []Span {
-	res := &Resource{Attributes: []KeyValue{{"service.name", Value{"shop"}}}, DroppedAttributes: 1, SchemaURL: "https://opentelemetry.io/schemas/1.26.0"}
-	scope := &Scope{Name: "db", Version: "1.2", Attributes: []KeyValue{{"lib", Value{"pg"}}}, DroppedAttributes: 2, SchemaURL: "s"}
+	res := &Resource{Attributes: []KeyValue{{"service.name", ValueOf("shop")}}, DroppedAttributes: 1, SchemaURL: "https://opentelemetry.io/schemas/1.26.0"}
+	scope := &Scope{Name: "db", Version: "1.2", Attributes: []KeyValue{{"lib", ValueOf("pg")}}, DroppedAttributes: 2, SchemaURL: "s"}
 	start := time.Unix(1_700_000_000, 123_456_789)
 	spans := make([]Span, n)
 	for i := range spans {
@@ -78,10 +78,10 @@ func testSpans(tr TraceID, n int) []Span {
 			Start: start.Add(time.Duration(i) * time.Millisecond), End: start.Add(time.Duration(i+1) * time.Millisecond),
 			Attributes: attrsOfEveryValue(),
 			Events: []Event{
-				{Time: start, Name: "exception", Attributes: []KeyValue{{"exception.message", Value{"boom"}}}, DroppedAttributes: 3},
+				{Time: start, Name: "exception", Attributes: []KeyValue{{"exception.message", ValueOf("boom")}}, DroppedAttributes: 3},
 				{Name: "no time"},
 			},
-			Links:    []Link{{TraceID: tid(99), SpanID: sid(7), TraceState: "l=2", Flags: 1, Attributes: []KeyValue{{"messaging.system", Value{"rabbitmq"}}}, DroppedAttributes: 4}},
+			Links:    []Link{{TraceID: tid(99), SpanID: sid(7), TraceState: "l=2", Flags: 1, Attributes: []KeyValue{{"messaging.system", ValueOf("rabbitmq")}}, DroppedAttributes: 4}},
 			Status:   Status{Code: StatusError, Message: "failed"},
 			Resource: res, Scope: scope,
 			DroppedAttributes: 5, DroppedEvents: 6, DroppedLinks: 7,
@@ -96,7 +96,7 @@ func testLogs(tr TraceID) []LogRecord {
 		logs[i] = LogRecord{
 			Time: time.Unix(1_700_000_001, int64(i)), ObservedTime: time.Unix(1_700_000_002, 0),
 			SeverityNumber: 13, SeverityText: "WARN", Body: v, TraceID: tr, SpanID: sid(i % 2),
-			Service: "shop", Attributes: []KeyValue{{"code.lineno", Value{int64(i)}}},
+			Service: "shop", Attributes: []KeyValue{{"code.lineno", ValueOf(int64(i))}},
 		}
 	}
 	logs[0].Time = time.Time{} // only an observed time
@@ -258,7 +258,7 @@ func TestStorageKeepsEveryRecordField(t *testing.T) {
 
 func TestChunkRoundTripsEveryValueKind(t *testing.T) {
 	for i, v := range everyValue {
-		t.Run(fmt.Sprintf("%d %T", i, v.V), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%d %T", i, v.Any()), func(t *testing.T) {
 			c := &chunk{trace: tid(1), logs: []LogRecord{{TraceID: tid(1), Body: v, Attributes: []KeyValue{{"v", v}}}}}
 			got, err := decodeChunk(c.encode(), nil)
 			if err != nil {
@@ -267,8 +267,8 @@ func TestChunkRoundTripsEveryValueKind(t *testing.T) {
 			if a, b := encoded(got.logs[0].Attributes), encoded(c.logs[0].Attributes); !bytes.Equal(a, b) {
 				t.Errorf("attribute %#v came back as %#v", v, got.logs[0].Attributes[0].Value)
 			}
-			if fmt.Sprintf("%T", got.logs[0].Body.V) != fmt.Sprintf("%T", v.V) {
-				t.Errorf("body %T came back as %T", v.V, got.logs[0].Body.V)
+			if fmt.Sprintf("%T", got.logs[0].Body.Any()) != fmt.Sprintf("%T", v.Any()) {
+				t.Errorf("body %T came back as %T", v.Any(), got.logs[0].Body.Any())
 			}
 			if a, b := mustJSON(t, got.logs[0].Body), mustJSON(t, v); !math.IsNaN(asFloat(v)) && a != b {
 				t.Errorf("body JSON %s, want %s", a, b)
@@ -278,14 +278,14 @@ func TestChunkRoundTripsEveryValueKind(t *testing.T) {
 }
 
 func asFloat(v Value) float64 {
-	f, _ := v.V.(float64)
+	f, _ := v.Any().(float64)
 	return f
 }
 
 func TestChunkWritesTooDeepValuesAsNil(t *testing.T) {
-	deep := Value{"leaf"}
+	deep := ValueOf("leaf")
 	for range maxValueDepth + 2 {
-		deep = Value{[]Value{deep}}
+		deep = ValueOf([]Value{deep})
 	}
 	c := &chunk{trace: tid(1), logs: []LogRecord{{Body: deep}}}
 	got, err := decodeChunk(c.encode(), nil)
@@ -295,14 +295,14 @@ func TestChunkWritesTooDeepValuesAsNil(t *testing.T) {
 	v := got.logs[0].Body
 	depth := 0
 	for {
-		a, ok := v.V.([]Value)
+		a, ok := v.Any().([]Value)
 		if !ok {
 			break
 		}
 		v, depth = a[0], depth+1
 	}
-	if v.V != nil || depth != maxValueDepth+1 {
-		t.Errorf("innermost value %#v at depth %d, want nil at %d", v.V, depth, maxValueDepth+1)
+	if v.Any() != nil || depth != maxValueDepth+1 {
+		t.Errorf("innermost value %#v at depth %d, want nil at %d", v.Any(), depth, maxValueDepth+1)
 	}
 }
 
@@ -441,7 +441,7 @@ func TestAddSpansReturnsOnceCommitted(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	s.AddLogs([]LogRecord{{TraceID: tid(999), Body: Value{"x"}}})
+	s.AddLogs([]LogRecord{{TraceID: tid(999), Body: ValueOf("x")}})
 	if !inFile(t, s, tid(999)) {
 		t.Error("log not in the file when AddLogs returned")
 	}
@@ -603,13 +603,13 @@ func TestClosedStoreGoesOnInMemory(t *testing.T) {
 // exports are (otelbridge/bench_test.go, batch512): three attributes and a
 // service.name resource.
 func benchSpans(tr TraceID, n int) []Span {
-	res := &Resource{Attributes: []KeyValue{{"service.name", Value{"shop"}}}}
+	res := &Resource{Attributes: []KeyValue{{"service.name", ValueOf("shop")}}}
 	scope := &Scope{Name: "bench"}
 	start := time.Unix(0, 1e18)
 	spans := make([]Span, n)
 	for i := range spans {
 		spans[i] = Span{TraceID: tr, SpanID: sid(i + 1), Name: "SELECT products", Kind: KindClient, Start: start, End: start.Add(time.Millisecond),
-			Attributes: []KeyValue{{"db.system.name", Value{"postgresql"}}, {"db.query.text", Value{"SELECT id, name FROM products WHERE id = $1"}}, {"server.address", Value{"db"}}},
+			Attributes: []KeyValue{{"db.system.name", ValueOf("postgresql")}, {"db.query.text", ValueOf("SELECT id, name FROM products WHERE id = $1")}, {"server.address", ValueOf("db")}},
 			Resource:   res, Scope: scope}
 	}
 	return spans

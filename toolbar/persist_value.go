@@ -37,36 +37,36 @@ func (e *encoder) value(v Value, depth int) {
 		e.b = append(e.b, valueNil)
 		return
 	}
-	switch x := v.V.(type) {
-	case string:
+	switch v.Kind() {
+	case KindString:
 		e.b = append(e.b, valueString)
-		e.str(x)
-	case bool:
-		if x {
+		e.str(v.AsString())
+	case KindBool:
+		if v.AsBool() {
 			e.b = append(e.b, valueTrue)
 		} else {
 			e.b = append(e.b, valueFalse)
 		}
-	case int64:
+	case KindInt:
 		e.b = append(e.b, valueInt)
-		e.varint(x)
-	case float64:
+		e.varint(v.AsInt64())
+	case KindDouble:
 		e.b = append(e.b, valueDouble)
-		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(x))
-	case []byte:
+		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v.AsFloat64()))
+	case KindBytes:
 		e.b = append(e.b, valueBytes)
-		e.uvarint(uint64(len(x)))
-		e.b = append(e.b, x...)
-	case []Value:
+		e.uvarint(uint64(len(v.str)))
+		e.b = append(e.b, v.str...)
+	case KindArray:
 		e.b = append(e.b, valueArray)
-		e.uvarint(uint64(len(x)))
-		for _, el := range x {
+		e.uvarint(uint64(len(v.AsArray())))
+		for _, el := range v.AsArray() {
 			e.value(el, depth+1)
 		}
-	case []KeyValue:
+	case KindList:
 		e.b = append(e.b, valueKVList)
-		e.kvs(x, depth+1)
-	default: // nil, or a type the API cannot show either
+		e.kvs(v.AsList(), depth+1)
+	default:
 		e.b = append(e.b, valueNil)
 	}
 }
@@ -92,29 +92,29 @@ func (d *decoder) value(depth int) Value {
 	case valueNil:
 		return Value{}
 	case valueString:
-		return Value{d.str()}
+		return StringValue(d.str())
 	case valueFalse:
-		return Value{false}
+		return BoolValue(false)
 	case valueTrue:
-		return Value{true}
+		return BoolValue(true)
 	case valueInt:
-		return Value{d.varint()}
+		return IntValue(d.varint())
 	case valueDouble:
-		return Value{math.Float64frombits(binary.LittleEndian.Uint64(d.fixed(8)))}
+		return DoubleValue(math.Float64frombits(binary.LittleEndian.Uint64(d.fixed(8))))
 	case valueBytes:
-		return Value{append([]byte{}, d.fixed(d.count(1))...)}
+		return BytesValue(d.fixed(d.count(1)))
 	case valueArray:
 		vals := make([]Value, d.count(1))
 		for i := range vals {
 			vals[i] = d.value(depth + 1)
 		}
-		return Value{vals}
+		return ArrayValue(vals)
 	case valueKVList:
 		kvs := d.kvs(depth + 1)
 		if kvs == nil {
 			kvs = []KeyValue{}
 		}
-		return Value{kvs}
+		return ListValue(kvs)
 	}
 	d.fail(fmt.Errorf("value tag %d", tag))
 	return Value{}

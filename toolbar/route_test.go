@@ -167,7 +167,7 @@ func TestReadFactsSummarizesTheSpans(t *testing.T) {
 		// it only carries the status the record shows.
 		{"a 4xx the proxy's span carries is no error", 404, 1, func(sp *Span) {
 			sp.Status = Status{Code: StatusError}
-			sp.Attributes = append(sp.Attributes, KeyValue{"http.response.status_code", Value{int64(404)}})
+			sp.Attributes = append(sp.Attributes, KeyValue{"http.response.status_code", ValueOf(int64(404))})
 		}, false},
 		{"a span with an error status", 200, 3, failedQuery, true},
 		{"a span with an exception", 200, 3, exception, true},

@@ -1,12 +1,8 @@
 package toolbar
 
 import (
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
 	"time"
 )
 
@@ -160,62 +156,6 @@ type KeyValue struct {
 	Value Value  `json:"value"`
 }
 
-// Value holds an attribute value: nil, string, bool, int64, float64, []byte,
-// []Value or []KeyValue, as OTLP's AnyValue does.
-type Value struct{ V any }
-
-// MarshalJSON encodes v as an OTLP/JSON AnyValue ({"stringValue": ...}).
-func (v Value) MarshalJSON() ([]byte, error) {
-	switch x := v.V.(type) {
-	case nil:
-		return []byte("{}"), nil
-	case string:
-		return json.Marshal(struct {
-			S string `json:"stringValue"`
-		}{x})
-	case bool:
-		return json.Marshal(struct {
-			B bool `json:"boolValue"`
-		}{x})
-	case int64:
-		return []byte(`{"intValue":"` + strconv.FormatInt(x, 10) + `"}`), nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			// OTLP/JSON spells these as strings, like protojson does.
-			s := "NaN"
-			if math.IsInf(x, 1) {
-				s = "Infinity"
-			} else if math.IsInf(x, -1) {
-				s = "-Infinity"
-			}
-			return []byte(`{"doubleValue":"` + s + `"}`), nil
-		}
-		return json.Marshal(struct {
-			D float64 `json:"doubleValue"`
-		}{x})
-	case []byte:
-		return []byte(`{"bytesValue":"` + base64.StdEncoding.EncodeToString(x) + `"}`), nil
-	case []Value:
-		return json.Marshal(struct {
-			A struct {
-				V []Value `json:"values"`
-			} `json:"arrayValue"`
-		}{struct {
-			V []Value `json:"values"`
-		}{x}})
-	case []KeyValue:
-		return json.Marshal(struct {
-			K struct {
-				V []KeyValue `json:"values"`
-			} `json:"kvlistValue"`
-		}{struct {
-			V []KeyValue `json:"values"`
-		}{x}})
-	default:
-		return nil, fmt.Errorf("toolbar: unsupported attribute value %T", v.V)
-	}
-}
-
 // Estimated sizes, for the store's byte limit: the fixed part of a value in
 // memory, to which string lengths are added. Resource and Scope are shared
 // by a batch and not counted per span.
@@ -247,22 +187,4 @@ func kvsSize(kvs []KeyValue) int {
 		n += kvOverhead + len(kv.Key) + valueSize(kv.Value)
 	}
 	return n
-}
-
-func valueSize(v Value) int {
-	switch x := v.V.(type) {
-	case string:
-		return len(x)
-	case []byte:
-		return len(x)
-	case []Value:
-		n := 0
-		for _, e := range x {
-			n += kvOverhead + valueSize(e)
-		}
-		return n
-	case []KeyValue:
-		return kvsSize(x)
-	}
-	return 0
 }

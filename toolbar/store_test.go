@@ -204,8 +204,8 @@ func TestLogsOfATraceAreServedAndStreamed(t *testing.T) {
 		t.Fatalf("first event %v, want spans", e)
 	}
 	if n, _ := s.AddLogs([]LogRecord{
-		{TraceID: trace, SpanID: sid(1), SeverityNumber: 17, SeverityText: "ERROR", Body: Value{"db down <b>"}, Time: time.Unix(1, 5)},
-		{Body: Value{"no trace"}},
+		{TraceID: trace, SpanID: sid(1), SeverityNumber: 17, SeverityText: "ERROR", Body: ValueOf("db down <b>"), Time: time.Unix(1, 5)},
+		{Body: ValueOf("no trace")},
 	}); n != 1 {
 		t.Fatalf("stored %d records, want 1", n)
 	}
@@ -317,12 +317,12 @@ func TestValueMarshalsAsOTLPAnyValue(t *testing.T) {
 		{1.5, `{"doubleValue":1.5}`},
 		{true, `{"boolValue":true}`},
 		{[]byte{1, 2}, `{"bytesValue":"AQI="}`},
-		{[]Value{{V: "a"}}, `{"arrayValue":{"values":[{"stringValue":"a"}]}}`},
-		{[]KeyValue{{Key: "k", Value: Value{V: int64(1)}}}, `{"kvlistValue":{"values":[{"key":"k","value":{"intValue":"1"}}]}}`},
+		{[]Value{StringValue("a")}, `{"arrayValue":{"values":[{"stringValue":"a"}]}}`},
+		{[]KeyValue{{Key: "k", Value: ValueOf(int64(1))}}, `{"kvlistValue":{"values":[{"key":"k","value":{"intValue":"1"}}]}}`},
 		{nil, `{}`},
 	}
 	for _, tt := range tests {
-		b, err := json.Marshal(Value{V: tt.v})
+		b, err := json.Marshal(ValueOf(tt.v))
 		if err != nil || string(b) != tt.want {
 			t.Errorf("%#v: got %s (%v), want %s", tt.v, b, err, tt.want)
 		}
@@ -334,7 +334,7 @@ func TestValueMarshalsAsOTLPAnyValue(t *testing.T) {
 func TestStoreBoundsBytes(t *testing.T) {
 	s := NewStore(Limits{Bytes: 100_000})
 	big := func(trace, span int, n int) Span {
-		return Span{TraceID: tid(trace), SpanID: sid(span), Attributes: []KeyValue{{"payload", Value{strings.Repeat("x", n)}}}}
+		return Span{TraceID: tid(trace), SpanID: sid(span), Attributes: []KeyValue{{"payload", ValueOf(strings.Repeat("x", n))}}}
 	}
 	for i := 1; i <= 5; i++ {
 		s.AddSpans([]Span{big(i, i, 30_000)})
