@@ -95,6 +95,22 @@ func BenchmarkHandlerJSON(b *testing.B) {
 	}
 }
 
+// BenchmarkHandlerOutsideJSON is the same exchange for a client outside
+// allow: what Tracebar costs a request it leaves alone.
+func BenchmarkHandlerOutsideJSON(b *testing.B) {
+	h := benchHandler(b)
+	h.allow = h.allow[:0]
+	p, _ := parsePrefix("10.0.0.0/8")
+	h.allow = append(h.allow, p)
+	req, ctx := benchRequest()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := h.ServeHTTP(httptest.NewRecorder(), req.Clone(ctx), upstreamJSON); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkPeersJSON is the same exchange with nothing around the upstream
 // (plain reverse_proxy's share) and inside otelhttp as Caddy's tracing
 // wraps it, with the span batched to an exporter that drops it

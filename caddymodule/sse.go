@@ -2,8 +2,8 @@ package caddymodule
 
 import (
 	"bytes"
-	"mime"
 	"net/http"
+	"strings"
 )
 
 // isEventStream tells whether a response head starts an event stream the
@@ -13,8 +13,11 @@ func isEventStream(method string, status int, h http.Header) bool {
 	if method == http.MethodHead || status != http.StatusOK {
 		return false
 	}
-	t, _, err := mime.ParseMediaType(h.Get("Content-Type"))
-	return err == nil && t == "text/event-stream"
+	// Told without mime.ParseMediaType, which allocates, on every
+	// response: a media type's essence is its part before ";", trimmed,
+	// case-insensitive (WHATWG MIME Sniffing §4.4).
+	t, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(t), "text/event-stream")
 }
 
 // sseCounter counts the events of an event stream as its body passes,

@@ -13,6 +13,32 @@ import (
 	"github.com/tracebar/tracebar/toolbar"
 )
 
+// TestIsEventStreamByTheMediaTypesEssence: a 200 to a GET whose media
+// type is text/event-stream, in any case, with parameters or spaces.
+func TestIsEventStreamByTheMediaTypesEssence(t *testing.T) {
+	tests := []struct {
+		method      string
+		status      int
+		contentType string
+		want        bool
+	}{
+		{"GET", 200, "text/event-stream", true},
+		{"GET", 200, "Text/Event-Stream; charset=utf-8", true},
+		{"POST", 200, " text/event-stream ;", true},
+		{"GET", 200, "text/event-streams", false},
+		{"GET", 200, "application/json", false},
+		{"GET", 200, "", false},
+		{"HEAD", 200, "text/event-stream", false},
+		{"GET", 204, "text/event-stream", false},
+	}
+	for _, tt := range tests {
+		h := http.Header{"Content-Type": {tt.contentType}}
+		if got := isEventStream(tt.method, tt.status, h); got != tt.want {
+			t.Errorf("%s %d %q: %v, want %v", tt.method, tt.status, tt.contentType, got, tt.want)
+		}
+	}
+}
+
 // TestSSEEvents: events are counted by the event stream's parsing rules
 // whatever the line endings and wherever reads split the stream.
 func TestSSEEvents(t *testing.T) {
