@@ -255,3 +255,13 @@ func TestHandlerCapturesBodyAndReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestFixedHeaderKeysAreCanonical: the keys Tracebar indexes header maps
+// with directly (headerValue, delete) match only in canonical form.
+func TestFixedHeaderKeysAreCanonical(t *testing.T) {
+	for _, k := range append([]string{outerHeader, toolbar.ReplayHeader}, staleHeaders...) {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("%q is %q in canonical form", k, c)
+		}
+	}
+}

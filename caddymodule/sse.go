@@ -16,7 +16,7 @@ func isEventStream(method string, status int, h http.Header) bool {
 	// Told without mime.ParseMediaType, which allocates, on every
 	// response: a media type's essence is its part before ";", trimmed,
 	// case-insensitive (WHATWG MIME Sniffing §4.4).
-	t, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	t, _, _ := strings.Cut(headerValue(h, "Content-Type"), ";")
 	return strings.EqualFold(strings.TrimSpace(t), "text/event-stream")
 }
 

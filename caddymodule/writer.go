@@ -98,8 +98,8 @@ func (rw *responseWriter) WriteHeader(code int) {
 	if enc, _ := inject.Encoding(h); inj && enc != "" {
 		if rw.req.Method == http.MethodHead {
 			// As the GET's body is decoded, whose length is unknown here.
-			h.Del("Content-Encoding")
-			h.Del("Content-Length")
+			delete(h, "Content-Encoding")
+			delete(h, "Content-Length")
 		} else {
 			rw.encoded = new(bytes.Buffer)
 			return // decided when the whole body is in
@@ -115,12 +115,12 @@ func (rw *responseWriter) commit(inj bool) {
 	x := rw.x
 	h := rw.Header()
 	if inj {
-		rw.firstLen, _ = strconv.Atoi(h.Get("Content-Length"))
+		rw.firstLen, _ = strconv.Atoi(headerValue(h, "Content-Length"))
 		rw.firstIsLen = rw.firstLen > 0
 		// The body is no longer the one these describe, and a revalidated
 		// cached copy would carry a stale toolbar.
-		for _, k := range []string{"Content-Length", "ETag", "Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
-			h.Del(k)
+		for _, k := range []string{"Content-Length", "Etag", "Last-Modified", "Accept-Ranges", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
+			delete(h, k)
 		}
 		nonce := inject.AllowInCSP(h, inject.SourcesAt(rw.req.Host, rw.req.TLS != nil, x.h.Prefix))
 		tail := func(metaNonce string) []byte {
@@ -141,7 +141,7 @@ func (rw *responseWriter) commit(inj bool) {
 			if keep && nonce == "" {
 				added += nonceRoom
 			}
-			h.Set("Content-Length", strconv.Itoa(rw.firstLen+added))
+			h["Content-Length"] = []string{strconv.Itoa(rw.firstLen + added)}
 		}
 		if rw.req.Method == http.MethodHead {
 			inj = false // the head is the GET's; there is no body
@@ -150,7 +150,7 @@ func (rw *responseWriter) commit(inj bool) {
 			if keep {
 				rw.inj.Pad(added)
 			}
-			if t, _, _ := mime.ParseMediaType(h.Get("Content-Type")); t == "application/xhtml+xml" {
+			if t, _, _ := mime.ParseMediaType(headerValue(h, "Content-Type")); t == "application/xhtml+xml" {
 				rw.inj.XML()
 			}
 			rw.first = getFirst()
@@ -158,15 +158,15 @@ func (rw *responseWriter) commit(inj bool) {
 	}
 	sc := x.span.SpanContext()
 	tp := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
-	h.Set("Traceresponse", tp)
-	h.Add("Server-Timing", `traceparent;desc="`+tp+`", tracebar;desc="proxy";dur=`+strconv.FormatFloat(toolbar.Millis(time.Since(x.start)), 'f', 3, 64))
-	h.Set("X-Tracebar-Request", x.h.Prefix+"/api/requests/"+x.rec.ID)
-	h.Set("X-Tracebar-Link", x.h.Prefix+"/requests/"+x.rec.ID)
-	rw.encoding = h.Get("Content-Encoding")
+	h["Traceresponse"] = []string{tp}
+	h["Server-Timing"] = append(h["Server-Timing"], `traceparent;desc="`+tp+`", tracebar;desc="proxy";dur=`+strconv.FormatFloat(toolbar.Millis(time.Since(x.start)), 'f', 3, 64))
+	h["X-Tracebar-Request"] = []string{x.h.Prefix + "/api/requests/" + x.rec.ID}
+	h["X-Tracebar-Link"] = []string{x.h.Prefix + "/requests/" + x.rec.ID}
+	rw.encoding = headerValue(h, "Content-Encoding")
 
 	x.mu.Lock()
 	x.rec.Status = rw.status
-	x.rec.ContentType = h.Get("Content-Type")
+	x.rec.ContentType = headerValue(h, "Content-Type")
 	x.rec.Injected = inj
 	x.timing.HeadersMs = x.since(time.Now())
 	x.mu.Unlock()
@@ -188,7 +188,7 @@ func (rw *responseWriter) observeSession(inj bool) {
 			x.openSession(toolbar.RecordWebSocket)
 		}
 	case isEventStream(rw.req.Method, rw.status, rw.Header()):
-		enc := rw.Header().Get("Content-Encoding")
+		enc := headerValue(rw.Header(), "Content-Encoding")
 		x.sse = newSSECounter(enc != "" && enc != "identity")
 		rw.stream = x.sse
 		x.openSession(toolbar.RecordSSE)
@@ -258,7 +258,7 @@ func (rw *responseWriter) recordClientHeaders() {
 	h := rw.Header()
 	client := rw.x.h.redact.Header(h)
 	encoding := ""
-	if ce := h.Get("Content-Encoding"); ce != rw.encoding {
+	if ce := headerValue(h, "Content-Encoding"); ce != rw.encoding {
 		encoding = ce
 	}
 	rw.x.mu.Lock()
@@ -353,8 +353,8 @@ func (rw *responseWriter) finish(err error) error {
 			werr = rw.passEncoded()
 		} else {
 			rw.encoded = nil
-			rw.Header().Del("Content-Encoding")
-			rw.Header().Set("Content-Length", strconv.Itoa(len(decoded)))
+			delete(rw.Header(), "Content-Encoding")
+			rw.Header()["Content-Length"] = []string{strconv.Itoa(len(decoded))}
 			rw.commit(true)
 			_, werr = rw.inj.Write(decoded)
 		}

@@ -497,6 +497,12 @@ func TestEligible(t *testing.T) {
 		{"utf-16", "GET", 200, h(), h("Content-Type", "text/html; charset=UTF-16LE"), false},
 		{"upgrade", "GET", 200, h("Upgrade", "websocket"), h("Content-Type", "text/html"), false},
 		{"sse", "GET", 200, h(), h("Content-Type", "text/event-stream"), false},
+		{"a fetch", "GET", 200, h("Sec-Fetch-Dest", "empty"), h("Content-Type", "text/html"), false},
+		{"an iframe", "GET", 200, h("Sec-Fetch-Dest", "iframe"), h("Content-Type", "text/html"), false},
+		{"a navigation", "GET", 200, h("Sec-Fetch-Dest", "document"), h("Content-Type", "text/html"), true},
+		{"an htmx fragment", "GET", 200, h("HX-Request", "true"), h("Content-Type", "text/html"), false},
+		{"layered encodings in two fields", "GET", 200, h(), http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"gzip", "br"}}, false},
+		{"no-transform in a second field", "GET", 200, h(), http.Header{"Content-Type": {"text/html"}, "Cache-Control": {"public", "No-Transform"}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
