@@ -10,7 +10,8 @@ import (
 
 // WantsDocument reports whether a request may be for a top-level page:
 // not a fetch, an iframe or an htmx fragment (Sec-Fetch-Dest, HX-Request).
-// Clients that send no Sec-Fetch-Dest count as pages.
+// Clients that send no Sec-Fetch-Dest count as pages. Here and in
+// Encoding and Eligible, header keys are canonical, as net/http gives them.
 func WantsDocument(req http.Header) bool {
 	if headerValue(req, "Hx-Request") != "" {
 		return false
