@@ -220,7 +220,12 @@ func TestBrowserSelectedSpanStaysInViewAsSpansArriveAbove(t *testing.T) {
 	export("step", 20, time.Now().Add(time.Second))
 	b.do(`root.querySelector('.tb-panel').hidden && root.querySelector('.tb-badge').click()`)
 	b.tab("trace")
-	b.wait("the job's steps", `Number(host.dataset.spanCount) >= 22 && root.querySelector('.tb-span[tabindex="0"]')`)
+	// The waterfall's summary ("53 spans · ...") counts spans once it has
+	// drawn them; the host's span count comes before that.
+	drawn := func(n int) string {
+		return fmt.Sprintf(`[...root.querySelectorAll('.tb-nm')].some(n => parseInt(n.textContent) >= %d && n.textContent.includes('spans'))`, n)
+	}
+	b.wait("the job's steps in the waterfall", drawn(22)+` && root.querySelector('.tb-span[tabindex="0"]')`)
 	// The keyboard's way to the last row: End, then Enter selects it.
 	b.do(`root.querySelector('.tb-span[tabindex="0"]').focus()`)
 	if err := chromedp.Do(b.ctx, chromedp.KeyEvent(kb.End), chromedp.KeyEvent(kb.Enter)); err != nil {
@@ -232,8 +237,7 @@ func TestBrowserSelectedSpanStaysInViewAsSpansArriveAbove(t *testing.T) {
 	b.wait("the last step selected, on screen", selected+` && `+selected+`.textContent.includes('step 19') && root.querySelector('.tb-scroll').scrollTop > 0 && `+onScreen)
 
 	export("early", 30, time.Now().Add(-time.Minute))
-	// The waterfall's summary ("53 spans · ...") counts them once it has drawn them.
-	b.wait("the early spans in the waterfall", `[...root.querySelectorAll('.tb-nm')].some(n => parseInt(n.textContent) >= 52 && n.textContent.includes('spans'))`)
+	b.wait("the early spans in the waterfall", drawn(52))
 	if !strings.Contains(b.str(`root.querySelector('.tb-detail').textContent`), "step 19") {
 		b.fail("the detail no longer shows step 19")
 	}
