@@ -260,36 +260,37 @@ func kvsFromAttrs(attrs []attribute.KeyValue) []toolbar.KeyValue {
 	if len(attrs) == 0 {
 		return nil
 	}
-	return appendKVs(make([]toolbar.KeyValue, 0, len(attrs)), attrs)
-}
-
-// appendKVs appends attrs to kvs as the store's key-values.
-func appendKVs(kvs []toolbar.KeyValue, attrs []attribute.KeyValue) []toolbar.KeyValue {
+	kvs := make([]toolbar.KeyValue, 0, len(attrs))
 	for _, a := range attrs {
-		var v toolbar.Value
-		switch a.Value.Type() {
-		case attribute.BOOL:
-			v = toolbar.BoolValue(a.Value.AsBool())
-		case attribute.INT64:
-			v = toolbar.IntValue(a.Value.AsInt64())
-		case attribute.FLOAT64:
-			v = toolbar.DoubleValue(a.Value.AsFloat64())
-		case attribute.STRING:
-			v = toolbar.StringValue(a.Value.AsString())
-		case attribute.BOOLSLICE:
-			v = arrayValue(a.Value.AsBoolSlice(), toolbar.BoolValue)
-		case attribute.INT64SLICE:
-			v = arrayValue(a.Value.AsInt64Slice(), toolbar.IntValue)
-		case attribute.FLOAT64SLICE:
-			v = arrayValue(a.Value.AsFloat64Slice(), toolbar.DoubleValue)
-		case attribute.STRINGSLICE:
-			v = arrayValue(a.Value.AsStringSlice(), toolbar.StringValue)
-		default:
-			v = toolbar.StringValue(a.Value.String())
-		}
-		kvs = append(kvs, toolbar.KeyValue{Key: string(a.Key), Value: v})
+		kvs = append(kvs, keyValue(a))
 	}
 	return kvs
+}
+
+// keyValue converts one attribute to the store's key-value.
+func keyValue(a attribute.KeyValue) toolbar.KeyValue {
+	var v toolbar.Value
+	switch a.Value.Type() {
+	case attribute.BOOL:
+		v = toolbar.BoolValue(a.Value.AsBool())
+	case attribute.INT64:
+		v = toolbar.IntValue(a.Value.AsInt64())
+	case attribute.FLOAT64:
+		v = toolbar.DoubleValue(a.Value.AsFloat64())
+	case attribute.STRING:
+		v = toolbar.StringValue(a.Value.AsString())
+	case attribute.BOOLSLICE:
+		v = arrayValue(a.Value.AsBoolSlice(), toolbar.BoolValue)
+	case attribute.INT64SLICE:
+		v = arrayValue(a.Value.AsInt64Slice(), toolbar.IntValue)
+	case attribute.FLOAT64SLICE:
+		v = arrayValue(a.Value.AsFloat64Slice(), toolbar.DoubleValue)
+	case attribute.STRINGSLICE:
+		v = arrayValue(a.Value.AsStringSlice(), toolbar.StringValue)
+	default:
+		v = toolbar.StringValue(a.Value.String())
+	}
+	return toolbar.KeyValue{Key: string(a.Key), Value: v}
 }
 
 func arrayValue[T any](xs []T, value func(T) toolbar.Value) toolbar.Value {

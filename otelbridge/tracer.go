@@ -167,7 +167,7 @@ func (s *storeSpan) setAttributes(kvs []attribute.KeyValue) {
 	s.span.Attributes = slices.Grow(s.span.Attributes, len(kvs))
 	for _, kv := range kvs {
 		if kv.Valid() {
-			s.span.Attributes = appendKVs(s.span.Attributes, []attribute.KeyValue{kv})
+			s.span.Attributes = append(s.span.Attributes, keyValue(kv))
 		} else {
 			s.span.DroppedAttributes++
 		}
