@@ -295,7 +295,8 @@ type fakeJaeger struct {
 	requests atomic.Int64
 	inflight atomic.Int64
 	maxIn    atomic.Int64
-	hold     chan struct{} // if set, each request waits for a value
+	hold     chan struct{} // if set, each request waits until it is closed
+	held     chan string   // with hold: each request's path as it starts waiting
 	srv      *httptest.Server
 }
 
@@ -317,6 +318,10 @@ func (f *fakeJaeger) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if f.hold != nil {
+		select {
+		case f.held <- r.URL.Path:
+		default:
+		}
 		select {
 		case <-f.hold:
 		case <-r.Context().Done():
@@ -465,7 +470,7 @@ func TestBackendFollow(t *testing.T) {
 // time, however many ask; past MaxFollowed traces, Follow declines.
 func TestBackendFollowBounds(t *testing.T) {
 	fj := newFakeJaeger(t)
-	fj.hold = make(chan struct{})
+	fj.hold, fj.held = make(chan struct{}), make(chan string, 64)
 	fj.add(appSpan(t, bkApp, bkClient))
 	store := localStore(t)
 	b, err := NewBackend(fj.srv.URL, BackendJaeger, store)
@@ -495,9 +500,15 @@ func TestBackendFollowBounds(t *testing.T) {
 	if _, open := <-third; open {
 		t.Fatal("a declined Follow's channel stays open")
 	}
-	for range 3 {
-		fj.hold <- struct{}{}
+	// Both followed traces' first requests wait at the backend, and the
+	// Fetch callers with them; then the backend answers everything.
+	// (Releasing a count of requests instead raced: the other trace's
+	// poller, answered, could take every release.)
+	paths := map[string]bool{<-fj.held: true, <-fj.held: true}
+	if len(paths) != 2 {
+		t.Fatalf("held requests %v: want one per trace", paths)
 	}
+	close(fj.hold)
 	wg.Wait()
 	if st := <-ch; !st.OK {
 		t.Fatalf("status %+v", st)
@@ -505,7 +516,6 @@ func TestBackendFollowBounds(t *testing.T) {
 	if max := fj.maxIn.Load(); max > 2 { // one per trace, two traces
 		t.Fatalf("%d requests in flight at once", max)
 	}
-	close(fj.hold)
 }
 
 // TestBackendAPI: the toolbar's API with a backend. A trace the store does
